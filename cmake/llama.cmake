@@ -1,0 +1,37 @@
+# llama.cpp, pinned in deps/llama.cpp.env and fetched into a cache outside the
+# tree by scripts/fetch-llama.sh, built here as static libraries.
+#
+# Only what kiln links is built: the subdirectory is EXCLUDE_FROM_ALL, so
+# targets are compiled only when something depends on them. Tools are
+# configured (not built) so that bench/ can build llama-bench from this very
+# build, with the same flags and objects.
+
+if(NOT KILN_LLAMA_DIR)
+  execute_process(
+    COMMAND ${CMAKE_SOURCE_DIR}/scripts/fetch-llama.sh
+    OUTPUT_VARIABLE _kiln_llama_out
+    RESULT_VARIABLE _kiln_llama_rc)
+  if(NOT _kiln_llama_rc EQUAL 0)
+    message(FATAL_ERROR "scripts/fetch-llama.sh failed; see its output above")
+  endif()
+  string(STRIP "${_kiln_llama_out}" _kiln_llama_out)
+  string(REGEX REPLACE ".*\n" "" _kiln_llama_out "${_kiln_llama_out}")
+  set(KILN_LLAMA_DIR "${_kiln_llama_out}" CACHE PATH "llama.cpp source tree")
+endif()
+message(STATUS "kiln: llama.cpp from ${KILN_LLAMA_DIR}")
+
+set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+set(GGML_NATIVE ON CACHE BOOL "" FORCE)
+set(GGML_CPU ON CACHE BOOL "" FORCE)
+set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_TOOLS ON CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
+set(LLAMA_TOOLS_INSTALL OFF CACHE BOOL "" FORCE)
+
+add_subdirectory(${KILN_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL SYSTEM)

@@ -1,0 +1,30 @@
+// Typed reads of optional request fields with errors that name the field.
+// Shared by the API adapters; JSON stays inside api/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace kiln::api {
+
+using json = nlohmann::json;
+
+// Parses a request body that must be a JSON object.
+Result<json> parse_object(std::string_view body);
+
+// Each returns the field's value, nullopt when absent or null, or an Error
+// (invalid_request, param = name) when present with the wrong type or range.
+Result<std::optional<double>>      get_number(const json & obj, const char * name, double lo, double hi);
+Result<std::optional<int64_t>>     get_int(const json & obj, const char * name, int64_t lo, int64_t hi);
+Result<std::optional<bool>>        get_bool(const json & obj, const char * name);
+Result<std::optional<std::string>> get_string(const json & obj, const char * name);
+// A string or an array of strings (as OpenAI's "stop").
+Result<std::vector<std::string>>   get_string_list(const json & obj, const char * name);
+
+}  // namespace kiln::api

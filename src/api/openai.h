@@ -1,0 +1,67 @@
+// OpenAI adapter: pure functions from request JSON to internal requests, and
+// from internal events to response bytes. Never touches llama.cpp or HTTP.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/types.h"
+#include "core/result.h"
+
+namespace kiln::api::openai {
+
+struct ChatCall {
+    backend::ChatRequest request;
+    bool                 stream        = false;
+    bool                 include_usage = false;
+};
+
+struct CompletionCall {
+    backend::CompletionRequest request;
+    bool                       stream        = false;
+    bool                       include_usage = false;
+};
+
+// Parse and validate a request body. Errors name the offending field.
+Result<ChatCall>       parse_chat(std::string_view body);
+Result<CompletionCall> parse_completion(std::string_view body);
+
+// Identity of one response, shared by all of its chunks.
+struct ResponseMeta {
+    std::string id;       // chatcmpl-… / cmpl-…
+    std::string model;
+    int64_t     created = 0;
+};
+
+// Streams (Server-Sent Events). Each function returns one whole event.
+std::string sse_chat_role(const ResponseMeta & m);
+std::string sse_chat_delta(const ResponseMeta & m, const std::string & text);
+std::string sse_chat_finish(const ResponseMeta & m, engine::FinishReason finish);
+std::string sse_completion_delta(const ResponseMeta & m, const std::string & text);
+std::string sse_completion_finish(const ResponseMeta & m, engine::FinishReason finish);
+// The usage chunk (stream_options.include_usage); object is the stream's.
+std::string sse_usage(const ResponseMeta & m, const char * object, const backend::Usage & usage);
+std::string sse_done();
+// An error after the stream has started: an event carrying the envelope.
+std::string sse_error(const Error & error);
+
+// Whole responses.
+std::string chat_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+                          const backend::Usage & usage);
+std::string completion_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+                                const backend::Usage & usage);
+std::string models_response(const std::vector<backend::ModelInfo> & models);
+
+// The one place errors become OpenAI statuses and envelopes.
+struct ErrorResponse {
+    int         status = 500;
+    std::string body;
+};
+ErrorResponse error_response(const Error & error);
+
+// A random id with the given prefix ("chatcmpl-").
+std::string new_id(const char * prefix);
+
+}  // namespace kiln::api::openai

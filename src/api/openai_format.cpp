@@ -1,0 +1,139 @@
+// Response formatting for the OpenAI adapter: internal results in, bytes out.
+#include <random>
+
+#include "api/json_fields.h"
+#include "api/openai.h"
+
+namespace kiln::api::openai {
+namespace {
+
+// Model text may carry invalid UTF-8 (a random model can emit any byte);
+// nlohmann::json would throw on it, so replace it at this boundary.
+std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string sse(const json & j) { return "data: " + dump(j) + "\n\n"; }
+
+json base(const ResponseMeta & m, const char * object) {
+    return json{{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model}, {"system_fingerprint", "kiln"}};
+}
+
+json usage_json(const backend::Usage & u) {
+    return json{{"prompt_tokens", u.prompt_tokens},
+                {"completion_tokens", u.completion_tokens},
+                {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
+}
+
+const char * finish_name(engine::FinishReason f) {
+    return f == engine::FinishReason::length ? "length" : "stop";
+}
+
+json chat_chunk(const ResponseMeta & m, json delta, json finish) {
+    json j       = base(m, "chat.completion.chunk");
+    j["choices"] = json::array({json{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+                                     {"finish_reason", std::move(finish)}}});
+    return j;
+}
+
+json completion_chunk(const ResponseMeta & m, const std::string & text, json finish) {
+    json j       = base(m, "text_completion");
+    j["choices"] = json::array({json{{"index", 0}, {"text", text}, {"logprobs", nullptr},
+                                     {"finish_reason", std::move(finish)}}});
+    return j;
+}
+
+}  // namespace
+
+std::string sse_chat_role(const ResponseMeta & m) {
+    return sse(chat_chunk(m, json{{"role", "assistant"}, {"content", ""}}, nullptr));
+}
+
+std::string sse_chat_delta(const ResponseMeta & m, const std::string & text) {
+    return sse(chat_chunk(m, json{{"content", text}}, nullptr));
+}
+
+std::string sse_chat_finish(const ResponseMeta & m, engine::FinishReason finish) {
+    return sse(chat_chunk(m, json::object(), finish_name(finish)));
+}
+
+std::string sse_completion_delta(const ResponseMeta & m, const std::string & text) {
+    return sse(completion_chunk(m, text, nullptr));
+}
+
+std::string sse_completion_finish(const ResponseMeta & m, engine::FinishReason finish) {
+    return sse(completion_chunk(m, "", finish_name(finish)));
+}
+
+std::string sse_usage(const ResponseMeta & m, const char * object, const backend::Usage & usage) {
+    json j       = base(m, object);
+    j["choices"] = json::array();
+    j["usage"]   = usage_json(usage);
+    return sse(j);
+}
+
+std::string sse_done() { return "data: [DONE]\n\n"; }
+
+std::string sse_error(const Error & error) { return "data: " + error_response(error).body + "\n\n"; }
+
+std::string chat_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+                          const backend::Usage & usage) {
+    json j       = base(m, "chat.completion");
+    j["choices"] = json::array({json{{"index", 0},
+                                     {"message", {{"role", "assistant"}, {"content", text}}},
+                                     {"logprobs", nullptr},
+                                     {"finish_reason", finish_name(finish)}}});
+    j["usage"]   = usage_json(usage);
+    return dump(j);
+}
+
+std::string completion_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+                                const backend::Usage & usage) {
+    json j     = completion_chunk(m, text, finish_name(finish));
+    j["usage"] = usage_json(usage);
+    return dump(j);
+}
+
+std::string models_response(const std::vector<backend::ModelInfo> & models) {
+    json data = json::array();
+    for (const auto & mi : models) {
+        data.push_back(json{{"id", mi.id},
+                            {"object", "model"},
+                            {"created", mi.created},
+                            {"owned_by", "kiln"},
+                            {"meta",
+                             {{"arch", mi.arch},
+                              {"n_ctx", mi.n_ctx},
+                              {"n_ctx_train", mi.n_ctx_train},
+                              {"n_params", mi.n_params},
+                              {"size", mi.size_bytes}}}});
+    }
+    return dump(json{{"object", "list"}, {"data", std::move(data)}});
+}
+
+ErrorResponse error_response(const Error & e) {
+    int         status = 500;
+    const char * type  = "server_error";
+    json         code  = nullptr;
+    switch (e.code) {
+        case ErrorCode::invalid_request:  status = 400; type = "invalid_request_error"; break;
+        case ErrorCode::context_exceeded: status = 400; type = "invalid_request_error"; code = "context_length_exceeded"; break;
+        case ErrorCode::model_not_found:  status = 404; type = "not_found_error"; code = "model_not_found"; break;
+        case ErrorCode::not_found:        status = 404; type = "not_found_error"; break;
+        case ErrorCode::unavailable:      status = 503; type = "server_error"; code = "unavailable"; break;
+        case ErrorCode::cancelled:        status = 499; type = "server_error"; break;
+        case ErrorCode::io:
+        case ErrorCode::internal:         status = 500; type = "server_error"; break;
+    }
+    json param = e.param.empty() ? json(nullptr) : json(e.param);
+    return {status, dump(json{{"error", {{"message", e.message}, {"type", type}, {"param", param}, {"code", code}}}})};
+}
+
+std::string new_id(const char * prefix) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string id = prefix;
+    for (int i = 0; i < 24; ++i) id += alphabet[rng() % (sizeof alphabet - 1)];
+    return id;
+}
+
+}  // namespace kiln::api::openai

@@ -1,0 +1,21 @@
+#include "backend/types.h"
+
+namespace kiln::backend {
+
+void Channel::push(Event e) {
+    {
+        std::lock_guard lock(mutex_);
+        events_.push_back(std::move(e));
+    }
+    cv_.notify_one();
+}
+
+std::optional<Event> Channel::pop(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+}
+
+}  // namespace kiln::backend

@@ -1,0 +1,99 @@
+// The internal request and event types every API adapter speaks, and the
+// interface every backend implements. No JSON, no HTTP below this line.
+#pragma once
+
+#include <chrono>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "engine/chat_template.h"
+#include "engine/context.h"
+
+namespace kiln::backend {
+
+struct ChatRequest {
+    std::string                       model;  // empty: the backend's model
+    std::vector<engine::ChatMessage>  messages;
+    engine::GenerateParams            params;
+};
+
+struct CompletionRequest {
+    std::string            model;
+    std::string            prompt;
+    engine::GenerateParams params;
+};
+
+struct Usage {
+    int32_t prompt_tokens     = 0;
+    int32_t completion_tokens = 0;
+    int32_t cached_tokens     = 0;
+};
+
+struct Timings {
+    double prompt_ms     = 0;
+    double generation_ms = 0;
+};
+
+struct Event {
+    enum class Kind { delta, done, error };
+    Kind                 kind = Kind::delta;
+    std::string          text;                                  // delta
+    engine::FinishReason finish = engine::FinishReason::stop;  // done
+    Usage                usage;                                 // done
+    Timings              timings;                               // done
+    Error                error;                                 // error
+
+    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}}; }
+    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, std::move(e)}; }
+};
+
+// One request's way back from the run loop: the loop pushes events, the
+// requester pops them. The requester cancels by calling cancel(); the loop
+// sees it within one step. Thread-safe.
+class Channel {
+  public:
+    void push(Event e);
+    // Waits up to `timeout` for the next event.
+    std::optional<Event> pop(std::chrono::milliseconds timeout);
+    void                 cancel() { cancelled_.store(true); }
+    bool                 cancelled() const { return cancelled_.load(); }
+
+  private:
+    std::mutex              mutex_;
+    std::condition_variable cv_;
+    std::deque<Event>       events_;
+    std::atomic<bool>       cancelled_{false};
+};
+
+struct ModelInfo {
+    std::string id;           // what clients put in "model"
+    std::string file_name;
+    std::string arch;
+    int64_t     created = 0;  // unix seconds (file mtime)
+    int32_t     n_ctx = 0;
+    int32_t     n_ctx_train = 0;
+    uint64_t    n_params = 0;
+    uint64_t    size_bytes = 0;
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual const ModelInfo & info() const = 0;
+    // Validates and queues the request. Errors known before generation
+    // (template, prompt too long) come back here, not on the channel.
+    virtual Result<std::shared_ptr<Channel>> submit(ChatRequest request) = 0;
+    virtual Result<std::shared_ptr<Channel>> submit(CompletionRequest request) = 0;
+    // Cancels queued and running requests and stops accepting new ones.
+    virtual void shutdown() = 0;
+};
+
+}  // namespace kiln::backend

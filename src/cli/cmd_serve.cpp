@@ -1,0 +1,121 @@
+// kiln serve: load one model and serve the HTTP APIs until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "backend/llama_backend.h"
+#include "cli/commands.h"
+#include "cli/settings_flags.h"
+#include "core/log.h"
+#include "core/paths.h"
+#include "server/http_server.h"
+
+namespace kiln::cli {
+namespace {
+
+int serve(const SettingsFlags & flags) {
+    auto settings = flags.resolve();
+    if (!settings) {
+        log::error("{}", settings.error().message);
+        return usage;
+    }
+    log::Level level;
+    if (log::parse_level(settings->get("log.level"), level)) log::set_level(level);
+
+    backend::LlamaOptions opts;
+    opts.model_path = settings->get("server.model");
+    if (opts.model_path.empty()) {
+        opts.model_path = paths::demo_model();
+        std::error_code ec;
+        if (!std::filesystem::exists(opts.model_path, ec)) {
+            log::error("no model to serve: pass --model PATH (or set KILN_MODEL), or create the demo model with "
+                       "'make serve' (it would be at {})", opts.model_path.string());
+            return usage;
+        }
+    }
+    opts.alias = settings->get("server.alias");
+    auto ctx = settings->get_int("model.ctx_size");
+    auto threads = settings->get_int("model.threads");
+    auto batch = settings->get_int("model.batch_size");
+    auto port = settings->get_int("server.port");
+    for (const auto * r : {&ctx, &threads, &batch, &port}) {
+        if (!*r) {
+            log::error("{}", r->error().message);
+            return usage;
+        }
+    }
+    if (*port < 0 || *port > 65535) {
+        log::error("server.port must be between 0 and 65535, got {}", *port);
+        return usage;
+    }
+    opts.n_ctx     = static_cast<int32_t>(*ctx);
+    opts.n_threads = static_cast<int32_t>(*threads);
+    opts.n_batch   = static_cast<int32_t>(*batch);
+
+    auto backend = backend::LlamaBackend::create(opts);
+    if (!backend) {
+        log::error("{}", backend.error().message);
+        return failure;
+    }
+
+    server::HttpServer http(**backend, {settings->get("server.host"), static_cast<int>(*port)});
+    auto bound = http.bind();
+    if (!bound) {
+        log::error("{}", bound.error().message);
+        return failure;
+    }
+
+    // The signal mask (set in main) routes SIGINT/SIGTERM here.
+    int  stop_signal = 0;
+    std::thread signals([&] {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGUSR1);  // our own wake-up when run() ends otherwise
+        sigwait(&set, &stop_signal);
+        if (stop_signal != SIGUSR1) log::info("{} received, shutting down", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        (*backend)->shutdown();
+        http.stop();
+    });
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+
+    const std::string url = "http://" + settings->get("server.host") + ":" + std::to_string(*bound);
+    std::printf("kiln: serving %s, listening on %s\n", (*backend)->info().id.c_str(), url.c_str());
+    std::fflush(stdout);
+    Status st = http.run();
+    pthread_kill(signals.native_handle(), SIGUSR1);
+    signals.join();
+    if (!st) {
+        log::error("{}", st.error().message);
+        return failure;
+    }
+    log::info("stopped");
+    return ok;
+}
+
+}  // namespace
+
+void add_serve(CLI::App & app, int & exit_code) {
+    auto * cmd   = app.add_subcommand("serve", "Serve a model over the OpenAI-compatible HTTP API");
+    auto   flags = std::make_shared<SettingsFlags>();
+    flags->add(*cmd, "server.host", "--host", "address to listen on");
+    flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)");
+    flags->add(*cmd, "server.model", "-m,--model", "GGUF file to serve (default: the demo model)");
+    flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)");
+    flags->add(*cmd, "model.ctx_size", "-c,--ctx-size", "context size in tokens (0: the model's, up to 32768)");
+    flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)");
+    flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step");
+    flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error");
+    cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)");
+    cmd->footer("Settings: flag > KILN_* env > config file > default.\n"
+                "Examples:\n"
+                "  kiln serve --model tiny.gguf --port 8080\n"
+                "  KILN_PORT=0 kiln serve --model tiny.gguf   # any free port, printed on start");
+    cmd->callback([flags, &exit_code] { exit_code = serve(*flags); });
+}
+
+}  // namespace kiln::cli

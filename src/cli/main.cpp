@@ -1,0 +1,34 @@
+#include <csignal>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "version.h"
+
+int main(int argc, char ** argv) {
+    // SIGINT/SIGTERM are taken with sigwait by the commands that handle them
+    // (serve); blocking them here, before any thread starts, makes every
+    // thread inherit the mask so none is interrupted at random.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+    CLI::App app{"kiln: run, serve and manage local LLMs", "kiln"};
+    app.set_version_flag("-v,--version", std::string("kiln ") + KILN_VERSION);
+    app.require_subcommand(1);
+    app.footer("Examples:\n"
+               "  kiln serve --model model.gguf --port 8080\n"
+               "  kiln run model.gguf \"Why is the sky blue?\"\n"
+               "Run 'kiln COMMAND --help' for a command's options.");
+    int exit_code = kiln::cli::ok;
+    kiln::cli::add_serve(app, exit_code);
+    kiln::cli::add_run(app, exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError & e) {
+        return app.exit(e) == 0 ? 0 : kiln::cli::usage;
+    }
+    return exit_code;
+}

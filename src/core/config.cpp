@@ -1,0 +1,126 @@
+#include "core/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include <toml++/toml.h>
+
+namespace kiln {
+
+const char * setting_source_name(SettingSource source) {
+    switch (source) {
+        case SettingSource::default_value: return "default";
+        case SettingSource::file:          return "file";
+        case SettingSource::env:           return "env";
+        case SettingSource::flag:          return "flag";
+    }
+    return "default";
+}
+
+const std::vector<SettingSpec> & Settings::specs() {
+    static const std::vector<SettingSpec> s = {
+        {"server.host", "KILN_HOST", "127.0.0.1", "address to listen on"},
+        {"server.port", "KILN_PORT", "11434", "port to listen on (0 picks a free one)"},
+        {"server.model", "KILN_MODEL", "", "GGUF file to serve (default: the demo model)"},
+        {"server.alias", "KILN_ALIAS", "", "model id clients use (default: file name without .gguf)"},
+        {"model.ctx_size", "KILN_CTX_SIZE", "0", "context size in tokens (0: the model's, up to 32768)"},
+        {"model.threads", "KILN_THREADS", "0", "CPU threads for inference (0: one per core)"},
+        {"model.batch_size", "KILN_BATCH_SIZE", "512", "prompt tokens per decode step"},
+        {"log.level", "KILN_LOG_LEVEL", "info", "debug, info, warn or error"},
+    };
+    return s;
+}
+
+namespace {
+
+const SettingSpec * find_spec(const std::string & key) {
+    for (const auto & s : Settings::specs()) {
+        if (key == s.key) return &s;
+    }
+    return nullptr;
+}
+
+std::string toml_scalar(const toml::node & node) {
+    if (auto s = node.value<std::string>()) return *s;
+    if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
+    if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+    if (auto d = node.value_exact<double>()) return std::to_string(*d);
+    throw std::invalid_argument("not a scalar");
+}
+
+}  // namespace
+
+Result<Settings> Settings::load(const std::string & config_path) {
+    Settings out;
+    out.path_ = config_path;
+    for (const auto & s : specs()) out.values_[s.key] = {s.default_value, SettingSource::default_value};
+
+    const std::string shown = std::filesystem::path(config_path).filename().string();
+    std::error_code   ec;
+    if (!config_path.empty() && std::filesystem::exists(config_path, ec)) {
+        toml::table table;
+        try {
+            table = toml::parse_file(config_path);
+        } catch (const toml::parse_error & e) {
+            return make_error(ErrorCode::invalid_request,
+                              "config file " + shown + ": " + std::string(e.description()) + " at line " +
+                                  std::to_string(e.source().begin.line));
+        }
+        for (const auto & [section, node] : table) {
+            const auto * sub = node.as_table();
+            if (!sub) {
+                return make_error(ErrorCode::invalid_request,
+                                  "config file " + shown + ": '" + std::string(section.str()) + "' must be a table");
+            }
+            for (const auto & [name, value] : *sub) {
+                const std::string key = std::string(section.str()) + "." + std::string(name.str());
+                if (!find_spec(key)) {
+                    return make_error(ErrorCode::invalid_request, "config file " + shown + ": unknown setting '" + key + "'");
+                }
+                try {
+                    out.values_[key] = {toml_scalar(value), SettingSource::file};
+                } catch (const std::invalid_argument &) {
+                    return make_error(ErrorCode::invalid_request,
+                                      "config file " + shown + ": '" + key + "' must be a string, number or boolean");
+                }
+            }
+        }
+    }
+    for (const auto & s : specs()) {
+        if (const char * v = std::getenv(s.env); v && *v) out.values_[s.key] = {v, SettingSource::env};
+    }
+    return out;
+}
+
+void Settings::set_flag(const std::string & key, const std::string & value) {
+    values_[key] = {value, SettingSource::flag};
+}
+
+const std::string & Settings::get(const std::string & key) const {
+    auto it = values_.find(key);
+    if (it == values_.end()) throw std::logic_error("unknown setting " + key);
+    return it->second.text;
+}
+
+SettingSource Settings::source(const std::string & key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? SettingSource::default_value : it->second.source;
+}
+
+Result<int64_t> Settings::get_int(const std::string & key) const {
+    const std::string & text = get(key);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size()) {
+        const SettingSpec * spec = find_spec(key);
+        std::string where = setting_source_name(source(key));
+        if (source(key) == SettingSource::env && spec) where = spec->env;
+        return make_error(ErrorCode::invalid_request,
+                          "setting " + key + " (from " + where + ") must be an integer, got '" + text + "'");
+    }
+    return v;
+}
+
+}  // namespace kiln

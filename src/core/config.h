@@ -1,0 +1,51 @@
+// Layered settings: flag > env (KILN_*) > config file (TOML) > default.
+// Every setting has one dotted key ("server.port"), which is also its path in
+// the TOML file ([server] port = 8080), and one environment variable.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace kiln {
+
+enum class SettingSource { default_value, file, env, flag };
+const char * setting_source_name(SettingSource source);
+
+struct SettingSpec {
+    const char * key;
+    const char * env;
+    const char * default_value;
+    const char * help;
+};
+
+class Settings {
+  public:
+    // The settings kiln knows; unknown keys in the file are an error.
+    static const std::vector<SettingSpec> & specs();
+
+    // Reads the config file (missing is fine, unreadable or invalid is an
+    // error naming the file) and the environment.
+    static Result<Settings> load(const std::string & config_path);
+
+    // A flag given on the command line; wins over everything else.
+    void set_flag(const std::string & key, const std::string & value);
+
+    const std::string & get(const std::string & key) const;
+    SettingSource       source(const std::string & key) const;
+    // Integer value; an Error names the key and where the bad value came from.
+    Result<int64_t> get_int(const std::string & key) const;
+
+  private:
+    struct Value {
+        std::string   text;
+        SettingSource source = SettingSource::default_value;
+    };
+    std::map<std::string, Value> values_;
+    std::string                  path_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,20 @@
+// UTF-8 helpers for streaming text: a token's bytes may end inside a
+// multi-byte character, and nothing kiln emits may split one.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace kiln::utf8 {
+
+// Length of the longest prefix of `s` that does not end inside an incomplete
+// multi-byte sequence. Invalid bytes count as complete (they are passed on
+// and become U+FFFD at the JSON boundary), so the result only ever holds
+// back the last 1-3 bytes of a sequence that may still be completed.
+size_t complete_prefix(std::string_view s);
+
+// Replaces invalid sequences with U+FFFD so the text is safe to put in JSON.
+std::string sanitize(std::string_view s);
+
+}  // namespace kiln::utf8

@@ -1,0 +1,47 @@
+// Sampling parameters and an RAII llama_sampler chain built from them.
+// A Sampler belongs to one generation at a time; it is not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "llama.h"
+
+namespace kiln::engine {
+
+class Model;
+
+struct SamplingParams {
+    float    temperature       = 0.8f;
+    int32_t  top_k             = 40;
+    float    top_p             = 0.95f;
+    float    min_p             = 0.05f;
+    float    repeat_penalty    = 1.0f;   // 1.0 = off
+    int32_t  repeat_last_n     = 64;     // tokens the penalties look back on
+    float    presence_penalty  = 0.0f;
+    float    frequency_penalty = 0.0f;
+    std::optional<uint32_t> seed;        // unset: a random seed per generation
+};
+
+class Sampler {
+  public:
+    // temperature <= 0 samples greedily (after penalties).
+    Sampler(const Model & model, const SamplingParams & params);
+    ~Sampler();
+    Sampler(const Sampler &) = delete;
+    Sampler & operator=(const Sampler &) = delete;
+
+    // Samples from the logits of output `idx` of the last decode and accepts
+    // the chosen token into the penalty history.
+    llama_token sample(llama_context * ctx, int32_t idx);
+    // Adds prompt tokens to the penalty history without sampling.
+    void        accept(llama_token token);
+    uint32_t    seed() const { return seed_; }
+
+  private:
+    llama_sampler * chain_ = nullptr;
+    uint32_t        seed_  = 0;
+};
+
+}  // namespace kiln::engine

@@ -1,0 +1,85 @@
+#include "server/http_server.h"
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/openai.h"
+#include "core/log.h"
+#include "server/openai_routes.h"
+
+namespace kiln::server {
+
+HttpServer::HttpServer(backend::Backend & backend, ServerOptions options)
+    : backend_(backend), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    // Idle keep-alive connections must not hold up shutdown for long.
+    http_->set_keep_alive_timeout(2);
+    http_->set_payload_max_length(64u * 1024 * 1024);
+    register_routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::register_routes() {
+    auto json_error = [](httplib::Response & res, const Error & e) {
+        auto r     = api::openai::error_response(e);
+        res.status = r.status;
+        res.set_content(r.body, "application/json");
+    };
+
+    http_->Get("/health", [](const httplib::Request &, httplib::Response & res) {
+        res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    register_openai_routes(*http_, backend_);
+
+    http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {
+        if (!res.body.empty()) return;  // a handler already wrote an error body
+        if (res.status == 404) {
+            json_error(res, make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path));
+        } else if (res.status == 413) {
+            json_error(res, make_error(ErrorCode::invalid_request, "request body too large"));
+            res.status = 413;
+        } else if (res.status >= 400) {
+            Error e = make_error(res.status >= 500 ? ErrorCode::internal : ErrorCode::invalid_request,
+                                 "HTTP " + std::to_string(res.status));
+            const int status = res.status;
+            json_error(res, e);
+            res.status = status;
+        }
+    });
+    http_->set_exception_handler([json_error](const httplib::Request &, httplib::Response & res, std::exception_ptr ep) {
+        std::string what = "unknown error";
+        try {
+            std::rethrow_exception(ep);
+        } catch (const std::exception & e) {
+            what = e.what();
+        } catch (...) {
+        }
+        log::error("request handler failed: {}", what);
+        json_error(res, make_error(ErrorCode::internal, "internal error"));
+    });
+    http_->set_logger([](const httplib::Request & req, const httplib::Response & res) {
+        log::debug("{} {} -> {}", req.method, req.path, res.status);
+    });
+}
+
+Result<int> HttpServer::bind() {
+    int port = options_.port;
+    if (port == 0) {
+        port = http_->bind_to_any_port(options_.host);
+    } else if (!http_->bind_to_port(options_.host, port)) {
+        port = -1;
+    }
+    if (port < 0) {
+        return make_error(ErrorCode::io, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                                             " (address in use or not available); choose another with --port");
+    }
+    return port;
+}
+
+Status HttpServer::run() {
+    if (!http_->listen_after_bind()) return make_error(ErrorCode::io, "the server stopped with an error");
+    return {};
+}
+
+void HttpServer::stop() { http_->stop(); }
+
+}  // namespace kiln::server

@@ -1,0 +1,45 @@
+// HTTP front door: binds, routes requests to the API adapters and backends,
+// streams responses. Handlers run on cpp-httplib's worker threads; they only
+// talk to the backend through submit() and Channels.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backend/types.h"
+#include "core/result.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kiln::server {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    int         port = 11434;  // 0: any free port
+};
+
+class HttpServer {
+  public:
+    HttpServer(backend::Backend & backend, ServerOptions options);
+    ~HttpServer();
+    HttpServer(const HttpServer &) = delete;
+    HttpServer & operator=(const HttpServer &) = delete;
+
+    // Binds the listening socket; returns the port actually bound.
+    Result<int> bind();
+    // Serves until stop(); call after bind(), from one thread.
+    Status run();
+    // Stops accepting and returns once in-flight handlers ended. Any thread.
+    void stop();
+
+  private:
+    void register_routes();
+
+    backend::Backend &               backend_;
+    ServerOptions                    options_;
+    std::unique_ptr<httplib::Server> http_;
+};
+
+}  // namespace kiln::server

@@ -1,0 +1,141 @@
+#include "server/openai_routes.h"
+
+#include <chrono>
+#include <ctime>
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/openai.h"
+#include "core/log.h"
+
+namespace kiln::server {
+namespace {
+
+using namespace std::chrono_literals;
+namespace oai = api::openai;
+
+void send_error(httplib::Response & res, const Error & e) {
+    auto r     = oai::error_response(e);
+    res.status = r.status;
+    res.set_content(r.body, "application/json");
+}
+
+// The single served model answers to its id; an empty "model" means it too.
+Status check_model(const backend::Backend & backend, const std::string & requested) {
+    const auto & id = backend.info().id;
+    if (requested.empty() || requested == id) return {};
+    return make_error(ErrorCode::model_not_found,
+                      "model '" + requested + "' not found; this server serves '" + id + "'", "model");
+}
+
+// How one kind of response (chat or completion) renders a stream.
+struct StreamFormat {
+    const char * object;  // of the usage chunk
+    std::string (*start)(const oai::ResponseMeta &);
+    std::string (*delta)(const oai::ResponseMeta &, const std::string &);
+    std::string (*finish)(const oai::ResponseMeta &, engine::FinishReason);
+};
+
+std::string no_start(const oai::ResponseMeta &) { return {}; }
+
+const StreamFormat kChatStream{"chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_delta, oai::sse_chat_finish};
+const StreamFormat kCompletionStream{"text_completion", no_start, oai::sse_completion_delta, oai::sse_completion_finish};
+
+// Writes the channel's events as SSE until the response ends or the client
+// goes away, in which case the request is cancelled.
+void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
+                     const StreamFormat & format, bool include_usage) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [channel, meta, &format, include_usage](size_t, httplib::DataSink & sink) {
+            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
+            if (!write(format.start(meta))) return false;
+            for (;;) {
+                auto ev = channel->pop(100ms);
+                if (!ev) {
+                    if (!sink.is_writable()) return false;
+                    continue;
+                }
+                if (ev->kind == backend::Event::Kind::delta) {
+                    if (!write(format.delta(meta, ev->text))) return false;
+                    continue;
+                }
+                if (ev->kind == backend::Event::Kind::error) {
+                    write(oai::sse_error(ev->error));
+                } else {
+                    if (!write(format.finish(meta, ev->finish))) return false;
+                    if (include_usage && !write(oai::sse_usage(meta, format.object, ev->usage))) return false;
+                }
+                write(oai::sse_done());
+                sink.done();
+                return true;
+            }
+        },
+        [channel](bool) { channel->cancel(); });
+}
+
+// Waits for the whole answer. Returns false (and writes the error) on failure.
+bool collect(httplib::Response & res, backend::Channel & channel, const httplib::Request & req, std::string & text,
+             backend::Event & done) {
+    for (;;) {
+        auto ev = channel.pop(100ms);
+        if (!ev) {
+            if (req.is_connection_closed()) {
+                channel.cancel();
+                return false;
+            }
+            continue;
+        }
+        switch (ev->kind) {
+            case backend::Event::Kind::delta: text += ev->text; break;
+            case backend::Event::Kind::error: send_error(res, ev->error); return false;
+            case backend::Event::Kind::done:  done = std::move(*ev); return true;
+        }
+    }
+}
+
+oai::ResponseMeta make_meta(const char * prefix, const backend::Backend & backend) {
+    return {oai::new_id(prefix), backend.info().id, static_cast<int64_t>(std::time(nullptr))};
+}
+
+}  // namespace
+
+void register_openai_routes(httplib::Server & http, backend::Backend & backend) {
+    http.Get("/v1/models", [&backend](const httplib::Request &, httplib::Response & res) {
+        res.set_content(oai::models_response({backend.info()}), "application/json");
+    });
+
+    http.Post("/v1/chat/completions", [&backend](const httplib::Request & req, httplib::Response & res) {
+        auto call = oai::parse_chat(req.body);
+        if (!call) return send_error(res, call.error());
+        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
+        auto channel = backend.submit(std::move(call->request));
+        if (!channel) return send_error(res, channel.error());
+        auto meta = make_meta("chatcmpl-", backend);
+        if (call->stream) return stream_response(res, *channel, meta, kChatStream, call->include_usage);
+        std::string    text;
+        backend::Event done;
+        if (collect(res, **channel, req, text, done)) {
+            res.set_content(oai::chat_response(meta, text, done.finish, done.usage), "application/json");
+        }
+    });
+
+    http.Post("/v1/completions", [&backend](const httplib::Request & req, httplib::Response & res) {
+        auto call = oai::parse_completion(req.body);
+        if (!call) return send_error(res, call.error());
+        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
+        auto channel = backend.submit(std::move(call->request));
+        if (!channel) return send_error(res, channel.error());
+        auto meta = make_meta("cmpl-", backend);
+        if (call->stream) return stream_response(res, *channel, meta, kCompletionStream, call->include_usage);
+        std::string    text;
+        backend::Event done;
+        if (collect(res, **channel, req, text, done)) {
+            res.set_content(oai::completion_response(meta, text, done.finish, done.usage), "application/json");
+        }
+    });
+}
+
+}  // namespace kiln::server

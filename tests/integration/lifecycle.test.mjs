@@ -1,0 +1,106 @@
+// Process lifecycle and transport: clean shutdown on signals, queued requests, SSE over curl.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { makeTinyModel, startServer, removeDir, postJSON, readSSE, parseSSE, REQUEST_TIMEOUT_MS }
+  from './harness.mjs';
+
+const CHAT = '/v1/chat/completions';
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
+
+function assertCleanExit({ code, signal }, stderr) {
+  assert.equal(code, 0, `exit code ${code} (signal ${signal})\n--- stderr ---\n${stderr}`);
+  assert.doesNotMatch(stderr, /Segmentation|terminate called/);
+}
+
+describe('lifecycle', { timeout: 300_000 }, () => {
+  let model;
+  let chat;
+  const servers = [];
+
+  before(async () => {
+    model = await makeTinyModel();
+    chat = (extra) => ({ model: model.id, messages: [{ role: 'user', content: 'Hello' }], ...extra });
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await Promise.allSettled(servers.map((s) => s.stop('SIGKILL')));
+    await removeDir(model?.dir);
+  });
+
+  async function start() {
+    const server = await startServer({ model: model.path });
+    servers.push(server);
+    return server;
+  }
+
+  describe('serving', () => {
+    let server;
+
+    before(async () => {
+      server = await start();
+    }, { timeout: 90_000 });
+
+    it('streamed responses are text/event-stream and end with [DONE]', async () => {
+      const res = await postJSON(server.baseURL, CHAT, chat({ stream: true, max_tokens: 4 }));
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const sse = await readSSE(res);
+      assert.ok(sse.done, `[DONE] must be the final event:\n${sse.raw}`);
+      assert.ok(sse.events.length >= 2, 'role chunk plus at least a finish chunk');
+    });
+
+    it('a request waits its turn while a stream is in flight', async () => {
+      const streamed = await postJSON(server.baseURL, CHAT,
+        chat({ stream: true, max_tokens: 128, seed: 1, temperature: 1 }));
+      assert.equal(streamed.status, 200);
+      // Headers are in: the stream is in flight. Keep draining it while the second request runs.
+      const [sse, second] = await Promise.all([
+        readSSE(streamed),
+        postJSON(server.baseURL, CHAT, chat({ max_tokens: 4 })).then(async (r) => ({
+          status: r.status, body: await r.json(),
+        })),
+      ]);
+      assert.ok(sse.done, 'the stream completed');
+      assert.ok(sse.events.some((e) => e.choices?.[0]?.finish_reason != null), 'stream finished');
+      assert.equal(second.status, 200, JSON.stringify(second.body));
+      assert.equal(second.body.object, 'chat.completion');
+      assert.ok(['stop', 'length'].includes(second.body.choices[0].finish_reason));
+    });
+
+    it('curl -N receives data: lines ending with data: [DONE]', { skip: !hasCurl && 'curl not installed' },
+      () => {
+        const out = spawnSync('curl', [
+          '-sS', '-N', '--max-time', String(REQUEST_TIMEOUT_MS / 1000),
+          '-H', 'Content-Type: application/json',
+          '-d', JSON.stringify(chat({ stream: true, max_tokens: 4 })),
+          server.baseURL + CHAT,
+        ], { encoding: 'utf8', timeout: REQUEST_TIMEOUT_MS + 5_000 });
+        assert.equal(out.status, 0, `curl failed: ${out.stderr}`);
+        assert.match(out.stdout, /^data: /m);
+        assert.ok(out.stdout.endsWith('data: [DONE]\n\n'), `stdout tail: ${JSON.stringify(out.stdout.slice(-40))}`);
+        const sse = parseSSE(out.stdout);
+        assert.ok(sse.done);
+        assert.equal(sse.events[0].object, 'chat.completion.chunk');
+      });
+
+    it('exits with code 0 on SIGTERM', async () => {
+      const exit = await server.stop('SIGTERM');
+      assertCleanExit(exit, server.stderr);
+    });
+  });
+
+  it('exits with code 0 on SIGINT after serving a request', async () => {
+    const server = await start();
+    const res = await postJSON(server.baseURL, CHAT, chat({ max_tokens: 2 }));
+    assert.equal(res.status, 200);
+    await res.json();
+    const exit = await server.stop('SIGINT');
+    assertCleanExit(exit, server.stderr);
+  });
+
+  it('exits with code 0 on SIGTERM while idle right after start', async () => {
+    const server = await start();
+    assertCleanExit(await server.stop('SIGTERM'), server.stderr);
+  });
+});

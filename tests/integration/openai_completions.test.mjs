@@ -1,0 +1,94 @@
+// Legacy text completions (/v1/completions) through the official `openai` client.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { makeTinyModel, startServer, removeDir, openaiOptions, postJSON, readSSE } from './harness.mjs';
+
+const prompt = 'Once upon a time';
+const FINISH_REASONS = ['stop', 'length'];
+
+function assertUsage(usage, maxCompletion) {
+  assert.ok(usage, 'usage present');
+  assert.ok(usage.prompt_tokens > 0, `prompt_tokens ${usage.prompt_tokens}`);
+  assert.ok(usage.completion_tokens >= 1 && usage.completion_tokens <= maxCompletion,
+    `completion_tokens ${usage.completion_tokens}`);
+  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+}
+
+describe('openai completions', { timeout: 300_000 }, () => {
+  let model;
+  let server;
+  let client;
+
+  before(async () => {
+    model = await makeTinyModel();
+    server = await startServer({ model: model.path });
+    client = new OpenAI(openaiOptions(server.baseURL));
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await server?.stop();
+    await removeDir(model?.dir);
+  });
+
+  const create = (params) => client.completions.create({ model: model.id, prompt, ...params });
+
+  async function collectStream(params) {
+    const chunks = [];
+    const stream = await create({ ...params, stream: true });
+    for await (const chunk of stream) chunks.push(chunk);
+    return chunks;
+  }
+
+  it('non-streamed completion has the OpenAI shape', async () => {
+    const res = await create({ max_tokens: 5, seed: 1, temperature: 0 });
+    assert.equal(res.object, 'text_completion');
+    assert.ok(typeof res.id === 'string' && res.id.length > 0, 'id is a non-empty string');
+    assert.equal(res.choices.length, 1);
+    assert.equal(res.choices[0].index, 0);
+    assert.equal(typeof res.choices[0].text, 'string');
+    assert.ok(FINISH_REASONS.includes(res.choices[0].finish_reason),
+      `finish_reason ${res.choices[0].finish_reason}`);
+    assertUsage(res.usage, 5);
+  });
+
+  it('streamed completion yields text chunks and ends with a finish_reason', async () => {
+    const chunks = await collectStream({ max_tokens: 5, seed: 1, temperature: 0 });
+    const withChoices = chunks.filter((c) => c.choices.length > 0);
+    assert.ok(withChoices.length >= 1, 'at least one choice chunk');
+    for (const chunk of withChoices) assert.equal(typeof chunk.choices[0].text, 'string');
+    const finished = withChoices.filter((c) => c.choices[0].finish_reason != null);
+    assert.equal(finished.length, 1, 'exactly one chunk has a finish_reason');
+    assert.equal(finished[0], withChoices.at(-1), 'the last choice chunk carries finish_reason');
+    assert.ok(FINISH_REASONS.includes(finished[0].choices[0].finish_reason));
+    const ids = new Set(chunks.map((c) => c.id));
+    assert.equal(ids.size, 1, 'all chunks share one id');
+  });
+
+  it('streamed text equals non-streamed text for the same seed', async () => {
+    const params = { max_tokens: 12, seed: 5, temperature: 0.9 };
+    const whole = (await create(params)).choices[0].text;
+    const streamed = (await collectStream(params)).map((c) => c.choices[0]?.text ?? '').join('');
+    assert.equal(streamed, whole);
+  });
+
+  it('stream_options.include_usage adds a final usage chunk', async () => {
+    const chunks = await collectStream({
+      max_tokens: 5, seed: 1, temperature: 0, stream_options: { include_usage: true },
+    });
+    const last = chunks.at(-1);
+    assert.equal(last.choices.length, 0, 'usage chunk has no choices');
+    assertUsage(last.usage, 5);
+    assert.equal(chunks.filter((c) => c.choices.length === 0).length, 1, 'one usage chunk');
+  });
+
+  it('raw SSE stream ends with data: [DONE]', async () => {
+    const res = await postJSON(server.baseURL, '/v1/completions',
+      { model: model.id, prompt, max_tokens: 3, stream: true });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const sse = await readSSE(res);
+    assert.ok(sse.done, `[DONE] must be the final event:\n${sse.raw}`);
+    assert.ok(sse.events.length >= 1);
+  });
+});
