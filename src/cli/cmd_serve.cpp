@@ -78,10 +78,6 @@ int serve(const SettingsFlags & flags) {
         (*backend)->shutdown();
         http.stop();
     });
-    sigset_t usr1;
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
 
     const std::string url = "http://" + settings->get("server.host") + ":" + std::to_string(*bound);
     std::printf("kiln: serving %s, listening on %s\n", (*backend)->info().id.c_str(), url.c_str());

@@ -13,6 +13,7 @@ int main(int argc, char ** argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);  // serve's internal wake-up
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
     CLI::App app{"kiln: run, serve and manage local LLMs", "kiln"};

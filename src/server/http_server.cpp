@@ -76,10 +76,17 @@ Result<int> HttpServer::bind() {
 }
 
 Status HttpServer::run() {
-    if (!http_->listen_after_bind()) return make_error(ErrorCode::io, "the server stopped with an error");
+    // A stop() that lands between bind() and here makes listen fail at once;
+    // that is a requested stop, not an error.
+    if (!http_->listen_after_bind() && !stop_requested_.load()) {
+        return make_error(ErrorCode::io, "the server stopped with an error");
+    }
     return {};
 }
 
-void HttpServer::stop() { http_->stop(); }
+void HttpServer::stop() {
+    stop_requested_.store(true);
+    http_->stop();
+}
 
 }  // namespace kiln::server

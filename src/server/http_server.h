@@ -3,6 +3,7 @@
 // talk to the backend through submit() and Channels.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,7 @@ class HttpServer {
     backend::Backend &               backend_;
     ServerOptions                    options_;
     std::unique_ptr<httplib::Server> http_;
+    std::atomic<bool>                stop_requested_{false};
 };
 
 }  // namespace kiln::server

@@ -29,7 +29,7 @@ describe('errors', { timeout: 300_000 }, () => {
 
   before(async () => {
     model = await makeTinyModel();
-    server = await startServer({ model: model.path, args: ['--ctx', '128'] });
+    server = await startServer({ model: model.path, args: ['--ctx-size', '128'] });
     chat = { model: model.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 };
   }, { timeout: 180_000 });
 
