@@ -80,7 +80,11 @@ int serve(const SettingsFlags & flags) {
     });
 
     const std::string url = "http://" + settings->get("server.host") + ":" + std::to_string(*bound);
-    std::printf("kiln: serving %s, listening on %s\n", (*backend)->info().id.c_str(), url.c_str());
+    const std::string & id = (*backend)->info().id;
+    std::printf("kiln: serving %s, listening on %s\n", id.c_str(), url.c_str());
+    std::printf("try: curl %s/v1/chat/completions -H 'Content-Type: application/json' "
+                "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"stream\":true}'\n",
+                url.c_str(), id.c_str());
     std::fflush(stdout);
     Status st = http.run();
     pthread_kill(signals.native_handle(), SIGUSR1);

@@ -46,6 +46,8 @@ class [[nodiscard]] Result {
     T *       operator->() { return &std::get<T>(v_); }
     const T * operator->() const { return &std::get<T>(v_); }
     T &       operator*() & { return std::get<T>(v_); }
+    const T & operator*() const & { return std::get<T>(v_); }
+    T &&      operator*() && { return std::get<T>(std::move(v_)); }
 
     const Error & error() const { return std::get<Error>(v_); }
 

@@ -5,7 +5,28 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/paths.h"
 #include "modelmaker/model_maker.h"
+
+namespace {
+
+// The model `make serve` starts with when KILN_HOME has none: big enough to
+// feel like a model (qwen2 vocab, real ChatML tokens), small enough to make
+// in seconds and answer fast on two cores.
+kiln::modelmaker::ModelSpec demo_spec() {
+    kiln::modelmaker::ModelSpec s;
+    s.vocab     = "qwen2";
+    s.n_embd    = 256;
+    s.n_layer   = 4;
+    s.n_head    = 4;
+    s.n_head_kv = 2;
+    s.n_ctx     = 4096;
+    s.type      = "q8_0";
+    s.name      = "kiln-demo";
+    return s;
+}
+
+}  // namespace
 
 int main(int argc, char ** argv) {
     using kiln::modelmaker::ModelSpec;
@@ -15,6 +36,7 @@ int main(int argc, char ** argv) {
     std::string template_text;
     std::string template_file;
     bool        no_template = false;
+    bool        demo        = false;
     int         threads     = 0;
 
     CLI::App app{"Write a deterministic GGUF test model with random weights and a real tokenizer.\n"
@@ -22,9 +44,13 @@ int main(int argc, char ** argv) {
                  "kiln-make-model"};
     app.footer("Examples:\n"
                "  kiln-make-model -o tiny.gguf\n"
+               "  kiln-make-model --demo\n"
                "  kiln-make-model --vocab qwen2 --n-embd 256 --n-layer 4 --type q8_0 -o demo.gguf\n"
                "  kiln-make-model --arch bert --vocab bert-bge --n-embd 128 -o embed.gguf");
-    app.add_option("-o,--output", out, "output .gguf file")->required();
+    auto * out_opt = app.add_option("-o,--output", out, "output .gguf file");
+    auto * demo_opt = app.add_flag("--demo", demo,
+                                   "write the demo model kiln serves by default into $KILN_HOME, unless it is there");
+    out_opt->excludes(demo_opt);
     app.add_option("--arch", spec.arch, "llama (chat) or bert (embeddings)")->capture_default_str();
     app.add_option("--vocab", spec.vocab, "llama-spm, llama-bpe, qwen2, gpt-2, bert-bge, ... or a vocab .gguf path")
         ->capture_default_str();
@@ -44,6 +70,21 @@ int main(int argc, char ** argv) {
     app.add_option("-t,--threads", threads, "threads for quantization (does not change the output)");
     tt->excludes(tf);
     CLI11_PARSE(app, argc, argv);
+
+    if (demo) {
+        const auto path = kiln::paths::demo_model();
+        std::error_code ec;
+        if (std::filesystem::exists(path, ec)) {
+            std::printf("%s (exists)\n", path.c_str());
+            return 0;
+        }
+        spec = demo_spec();
+        out  = path.string();
+        std::fprintf(stderr, "kiln-make-model: writing the demo model to %s\n", out.c_str());
+    } else if (out.empty()) {
+        std::fprintf(stderr, "kiln-make-model: --output is required (or --demo); see --help\n");
+        return 2;
+    }
 
     if (no_template) spec.chat_template = "";
     else if (!template_text.empty()) spec.chat_template = template_text;

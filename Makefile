@@ -1,0 +1,44 @@
+# The two commands of the README, and the steps they are made of.
+#   make serve   install, build, make the demo model if needed, start the server
+#   make test    install, build, run every test (unit + integration)
+#   make bench   decode speed of kiln vs llama-bench (see docs/benchmarks.md)
+
+BUILD_DIR ?= build
+JOBS      ?= $(shell nproc)
+BIN        = $(BUILD_DIR)/bin
+NODE_TESTS = tests/integration
+
+.PHONY: all deps build serve test unit-test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+serve: build
+	@$(BIN)/kiln-make-model --demo
+	exec $(BIN)/kiln serve
+
+# npm ci only when the lockfile changed since the last install.
+$(NODE_TESTS)/node_modules/.installed: $(NODE_TESTS)/package-lock.json
+	cd $(NODE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: build $(NODE_TESTS)/node_modules/.installed
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit
+
+bench: build
+	cmake --build $(BUILD_DIR) --target llama-bench
+	bench/decode.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

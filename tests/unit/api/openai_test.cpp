@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/openai.h"
+
+using namespace kiln::api::openai;
+using json = nlohmann::json;
+
+TEST(OpenAIParse, ChatWithAllCommonFields) {
+    auto call = parse_chat(R"({
+        "model": "m", "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "developer", "content": "sys"},
+                     {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+                     {"role": "assistant", "content": null}],
+        "temperature": 0.5, "top_p": 0.9, "top_k": 20, "min_p": 0.1, "seed": 123,
+        "max_completion_tokens": 7, "stop": "X", "presence_penalty": 0.5, "frequency_penalty": -0.5})");
+    ASSERT_TRUE(call) << call.error().message;
+    const auto & r = call->request;
+    EXPECT_EQ(r.model, "m");
+    EXPECT_TRUE(call->stream);
+    EXPECT_TRUE(call->include_usage);
+    ASSERT_EQ(r.messages.size(), 3u);
+    EXPECT_EQ(r.messages[0].role, "system");
+    EXPECT_EQ(r.messages[1].content, "a\nb");
+    EXPECT_EQ(r.messages[2].content, "");
+    EXPECT_FLOAT_EQ(r.params.sampling.temperature, 0.5f);
+    EXPECT_EQ(r.params.sampling.top_k, 20);
+    EXPECT_EQ(*r.params.sampling.seed, 123u);
+    EXPECT_EQ(r.params.max_tokens, 7);
+    EXPECT_EQ(r.params.stop, std::vector<std::string>{"X"});
+}
+
+TEST(OpenAIParse, ErrorsNameTheField) {
+    struct Case {
+        const char * body;
+        const char * param;
+    };
+    const Case cases[] = {
+        {R"({"messages": "hi"})", "messages"},
+        {R"({"messages": []})", "messages"},
+        {R"({"messages": [{"content": "x"}]})", "messages[0].role"},
+        {R"({"messages": [{"role": "wizard", "content": "x"}]})", "messages[0].role"},
+        {R"({"messages": [{"role": "user", "content": 5}]})", "messages[0].content"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"})", "max_tokens"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", "temperature"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "temperature": 3})", "temperature"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", "n"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
+    };
+    for (const auto & c : cases) {
+        auto call = parse_chat(c.body);
+        ASSERT_FALSE(call) << c.body;
+        EXPECT_EQ(call.error().code, kiln::ErrorCode::invalid_request) << c.body;
+        EXPECT_EQ(call.error().param, c.param) << c.body;
+    }
+    EXPECT_FALSE(parse_chat("{nope"));
+    EXPECT_FALSE(parse_chat("[]"));
+    EXPECT_FALSE(parse_chat(""));
+}
+
+TEST(OpenAIParse, CompletionPrompt) {
+    auto call = parse_completion(R"({"prompt": ["one"], "max_tokens": 3})");
+    ASSERT_TRUE(call);
+    EXPECT_EQ(call->request.prompt, "one");
+    EXPECT_FALSE(parse_completion(R"({"prompt": 5})"));
+    EXPECT_FALSE(parse_completion(R"({})"));
+    EXPECT_FALSE(parse_completion(R"({"prompt": ["a", "b"]})"));
+}
+
+TEST(OpenAIFormat, StreamChunksHaveTheWireShape) {
+    ResponseMeta m{"chatcmpl-1", "tiny", 1700000000};
+    EXPECT_EQ(sse_chat_role(m),
+              "data: {\"choices\":[{\"delta\":{\"content\":\"\",\"role\":\"assistant\"},\"finish_reason\":null,\"index\":0,"
+              "\"logprobs\":null}],\"created\":1700000000,\"id\":\"chatcmpl-1\",\"model\":\"tiny\",\"object\":"
+              "\"chat.completion.chunk\",\"system_fingerprint\":\"kiln\"}\n\n");
+    auto finish = json::parse(sse_chat_finish(m, kiln::engine::FinishReason::length).substr(6));
+    EXPECT_EQ(finish["choices"][0]["finish_reason"], "length");
+    EXPECT_TRUE(finish["choices"][0]["delta"].empty());
+
+    kiln::backend::Usage u{5, 3, 2};
+    auto usage = json::parse(sse_usage(m, "chat.completion.chunk", u).substr(6));
+    EXPECT_TRUE(usage["choices"].empty());
+    EXPECT_EQ(usage["usage"]["total_tokens"], 8);
+    EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    EXPECT_EQ(sse_done(), "data: [DONE]\n\n");
+}
+
+TEST(OpenAIFormat, InvalidUtf8FromTheModelIsReplacedNotThrown) {
+    ResponseMeta m{"chatcmpl-1", "tiny", 1};
+    auto j = json::parse(chat_response(m, "ok\xFF", kiln::engine::FinishReason::stop, {}));
+    EXPECT_EQ(j["choices"][0]["message"]["content"], "ok\xEF\xBF\xBD");
+}
+
+TEST(OpenAIFormat, ErrorsMapToStatusAndEnvelope) {
+    auto r = error_response(kiln::make_error(kiln::ErrorCode::model_not_found, "nope", "model"));
+    EXPECT_EQ(r.status, 404);
+    auto j = json::parse(r.body);
+    EXPECT_EQ(j["error"]["code"], "model_not_found");
+    EXPECT_EQ(j["error"]["param"], "model");
+    EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::context_exceeded, "x")).status, 400);
+    EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::unavailable, "x")).status, 503);
+    EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::internal, "x")).status, 500);
+}

@@ -1,0 +1,64 @@
+#include "test_models.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace kiln::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempRoot {
+    fs::path path;
+    TempRoot() {
+        std::string tmpl = (fs::temp_directory_path() / "kiln-unit-XXXXXX").string();
+        if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+        path = tmpl;
+    }
+    ~TempRoot() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+TempRoot & root() {
+    static TempRoot r;
+    return r;
+}
+
+}  // namespace
+
+fs::path temp_dir() {
+    static int n = 0;
+    fs::path p = root().path / ("d" + std::to_string(++n));
+    fs::create_directories(p);
+    return p;
+}
+
+fs::path vocab_file(const std::string & name) {
+    return modelmaker::default_vocab_dir() / ("ggml-vocab-" + name + ".gguf");
+}
+
+const fs::path & tiny_model(const std::string & vocab) {
+    static std::mutex                  mutex;
+    static std::map<std::string, fs::path> made;
+    std::lock_guard lock(mutex);
+    auto it = made.find(vocab);
+    if (it != made.end()) return it->second;
+    modelmaker::ModelSpec spec;
+    spec.vocab  = vocab;
+    spec.n_embd = 64;
+    spec.n_layer = 2;
+    spec.n_head = 4;
+    spec.n_head_kv = 2;
+    spec.n_ctx  = 512;
+    fs::path out = root().path / ("tiny-" + vocab + ".gguf");
+    Status st = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
+    if (!st) throw std::runtime_error("make_model: " + st.error().message);
+    return made.emplace(vocab, out).first->second;
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,19 @@
+// Small generated models shared by the unit tests of one run. Each is made
+// once (in a temp dir) on first use and removed at exit.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "modelmaker/model_maker.h"
+
+namespace kiln::test {
+
+// A tiny llama model for `vocab` (ChatML template), made once per process.
+const std::filesystem::path & tiny_model(const std::string & vocab = "qwen2");
+// Path of llama.cpp's ggml-vocab-<name>.gguf.
+std::filesystem::path vocab_file(const std::string & name);
+// A fresh temp directory, removed at exit.
+std::filesystem::path temp_dir();
+
+}  // namespace kiln::test
