@@ -34,4 +34,19 @@ set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
 set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
 set(LLAMA_TOOLS_INSTALL OFF CACHE BOOL "" FORCE)
 
+# -march=native turns on ggml's AMX kernels when the CPU has AMX. Built by
+# GCC 12 they die with SIGILL on the first batched matmul (see
+# cmake/amx_check.c), so probe the same code pattern at the same -O level and
+# build without AMX if it faults. Newer compilers keep AMX.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING)
+  try_run(KILN_AMX_RUN KILN_AMX_COMPILES ${CMAKE_BINARY_DIR}/amx-check
+          SOURCES ${CMAKE_CURRENT_LIST_DIR}/amx_check.c
+          COMPILE_DEFINITIONS -march=native -O3)
+  if(KILN_AMX_COMPILES AND NOT KILN_AMX_RUN EQUAL 0)
+    message(STATUS "kiln: ggml's AMX kernels fault when built by this compiler here; building llama.cpp without AMX")
+    string(APPEND CMAKE_C_FLAGS " -mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
+    string(APPEND CMAKE_CXX_FLAGS " -mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
+  endif()
+endif()
+
 add_subdirectory(${KILN_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL SYSTEM)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Decode speed of kiln against llama-bench, both from the same llama.cpp build,
+# on the same generated model and thread count. Prints tokens/s and the ratio;
+# exits 1 if kiln reaches less than KILN_BENCH_MIN_RATIO (default 0.95) of it.
+#
+# Model: llama, n_embd 1024, 16 layers, 16 heads, 4 KV heads, n_ff 2816,
+# llama-spm vocab, Q8_0 (~250M parameters), made once into the bench cache.
+#
+# Env: BUILD_DIR (build), THREADS (nproc), REPS (5), N_GEN (128),
+#      KILN_BENCH_DIR (~/.cache/kiln/bench), KILN_BENCH_MIN_RATIO (0.95).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$here/build}
+bin=$build/bin
+threads=${THREADS:-$(nproc)}
+reps=${REPS:-5}
+n_gen=${N_GEN:-128}
+min_ratio=${KILN_BENCH_MIN_RATIO:-0.95}
+dir=${KILN_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln/bench}
+model=$dir/llama-250m-spm-q8_0.gguf
+
+for b in kiln kiln-make-model llama-bench; do
+  [ -x "$bin/$b" ] || { echo "decode.sh: $bin/$b missing; run 'make bench'" >&2; exit 2; }
+done
+mkdir -p "$dir"
+if [ ! -f "$model" ]; then
+  echo "making the benchmark model (once)..." >&2
+  "$bin/kiln-make-model" --arch llama --vocab llama-spm --n-embd 1024 --n-layer 16 --n-head 16 \
+    --n-head-kv 4 --n-ff 2816 --ctx 2048 --type q8_0 --seed 1 -o "$model" >/dev/null
+fi
+
+echo "model: $(basename "$model") ($(du -m "$model" | cut -f1) MiB), threads: $threads, tokens: $n_gen, reps: $reps"
+
+# llama-bench: pure decode of n_gen tokens from an empty context, mean over reps.
+lb_json=$("$bin/llama-bench" -m "$model" -p 0 -n "$n_gen" -t "$threads" -r "$reps" -o json 2>/dev/null)
+lb_tps=$(node -e 'const r = JSON.parse(process.argv[1]); console.log(r[0].avg_ts.toFixed(2))' "$lb_json")
+
+# kiln: the full generation loop (decode + sampling + detokenization), one
+# warm-up run, then the mean of reps runs.
+kiln_once() {
+  "$bin/kiln" run "$model" "Tell me a story." -n "$n_gen" --ignore-eos --seed 1 -t "$threads" -c 512 --verbose \
+    2>&1 >/dev/null | sed -n 's/.*generated: \([0-9]*\) tokens, \([0-9.]*\) tok\/s.*/\1 \2/p'
+}
+kiln_once >/dev/null
+kiln_runs=()
+for _ in $(seq "$reps"); do
+  read -r n tps < <(kiln_once)
+  [ "$n" = "$n_gen" ] || { echo "decode.sh: kiln generated $n tokens, expected $n_gen" >&2; exit 1; }
+  kiln_runs+=("$tps")
+done
+kiln_tps=$(printf '%s\n' "${kiln_runs[@]}" | awk '{s+=$1} END {printf "%.2f", s/NR}')
+
+ratio=$(awk -v a="$kiln_tps" -v b="$lb_tps" 'BEGIN {printf "%.3f", a/b}')
+printf '%-14s %10s\n' "runner" "tokens/s"
+printf '%-14s %10s\n' "llama-bench" "$lb_tps"
+printf '%-14s %10s   (runs: %s)\n' "kiln" "$kiln_tps" "${kiln_runs[*]}"
+printf 'ratio kiln/llama-bench: %s (target >= %s)\n' "$ratio" "$min_ratio"
+awk -v r="$ratio" -v m="$min_ratio" 'BEGIN {exit !(r >= m)}' || { echo "FAIL: kiln is below the target" >&2; exit 1; }
+echo "PASS"
