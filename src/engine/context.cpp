@@ -54,6 +54,7 @@ Status Context::decode(const llama_token * tokens, int32_t n) {
     const int32_t rc = llama_decode(ctx_, llama_batch_get_one(const_cast<llama_token *>(tokens), n));
     if (rc != 0) {
         cached_.clear();
+        exact_ = 0;
         llama_memory_clear(llama_get_memory(ctx_), true);
         return make_error(rc == 1 ? ErrorCode::context_exceeded : ErrorCode::internal,
                           "llama_decode failed (code " + std::to_string(rc) + ")");
@@ -74,11 +75,15 @@ Result<GenerateResult> Context::generate(const std::vector<llama_token> & prompt
     }
 
     // Reuse the KV of the longest common prefix with the previous request
-    // (multi-turn chats resend their history). At least one prompt token is
-    // decoded again so there are logits to sample from.
-    size_t common = 0;
-    while (common < cached_.size() && common < prompt.size() && cached_[common] == prompt[common]) ++common;
-    common = std::min(common, prompt.size() - 1);
+    // (multi-turn chats resend their history), but only whole n_batch chunks
+    // that the previous request decoded exactly as a fresh run would: then the
+    // reused KV is bit-for-bit what recomputing it gives, and a seeded request
+    // answers the same whether or not its prefix was cached. At least one
+    // prompt token is decoded so there are logits to sample from.
+    const size_t n_batch = llama_n_batch(ctx_);
+    size_t       common  = 0;
+    while (common < exact_ && common < prompt.size() && cached_[common] == prompt[common]) ++common;
+    common = std::min(common, prompt.size() - 1) / n_batch * n_batch;
     if (!llama_memory_seq_rm(llama_get_memory(ctx_), 0, static_cast<llama_pos>(common), -1)) {
         common = 0;
         llama_memory_clear(llama_get_memory(ctx_), true);
@@ -90,11 +95,11 @@ Result<GenerateResult> Context::generate(const std::vector<llama_token> & prompt
     r.seed = sampler.seed();
     for (llama_token t : prompt) sampler.accept(t);
 
-    const int32_t n_batch = static_cast<int32_t>(llama_n_batch(ctx_));
     for (size_t i = common; i < prompt.size(); i += n_batch) {
-        const int32_t n = static_cast<int32_t>(std::min<size_t>(n_batch, prompt.size() - i));
+        const int32_t n = static_cast<int32_t>(std::min(n_batch, prompt.size() - i));
         if (Status s = decode(prompt.data() + i, n); !s) return s.error();
     }
+    exact_      = prompt.size() / n_batch * n_batch;
     r.prompt_ms = ms_since(t0);
 
     const auto  t1 = clock::now();

@@ -68,7 +68,8 @@ class Context {
 
     const Model &            model_;
     llama_context *          ctx_ = nullptr;
-    std::vector<llama_token> cached_;  // tokens whose KV is in sequence 0
+    std::vector<llama_token> cached_;     // tokens whose KV is in sequence 0
+    size_t                   exact_ = 0;  // leading cached_ tokens decoded in whole prompt chunks
 };
 
 }  // namespace kiln::engine

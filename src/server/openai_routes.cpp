@@ -28,23 +28,27 @@ Status check_model(const backend::Backend & backend, const std::string & request
                       "model '" + requested + "' not found; this server serves '" + id + "'", "model");
 }
 
-// How one kind of response (chat or completion) renders a stream.
-struct StreamFormat {
-    const char * object;  // of the usage chunk
+// How one kind of response (chat or completion) is rendered, streamed or whole.
+struct ResponseKind {
+    const char * id_prefix;
+    const char * object;  // of the streamed usage chunk
     std::string (*start)(const oai::ResponseMeta &);
     std::string (*delta)(const oai::ResponseMeta &, const std::string &);
     std::string (*finish)(const oai::ResponseMeta &, engine::FinishReason);
+    std::string (*whole)(const oai::ResponseMeta &, const std::string &, engine::FinishReason, const backend::Usage &);
 };
 
 std::string no_start(const oai::ResponseMeta &) { return {}; }
 
-const StreamFormat kChatStream{"chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_delta, oai::sse_chat_finish};
-const StreamFormat kCompletionStream{"text_completion", no_start, oai::sse_completion_delta, oai::sse_completion_finish};
+const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_delta,
+                         oai::sse_chat_finish, oai::chat_response};
+const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, oai::sse_completion_delta,
+                               oai::sse_completion_finish, oai::completion_response};
 
 // Writes the channel's events as SSE until the response ends or the client
 // goes away, in which case the request is cancelled.
 void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
-                     const StreamFormat & format, bool include_usage) {
+                     const ResponseKind & format, bool include_usage) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -100,42 +104,35 @@ oai::ResponseMeta make_meta(const char * prefix, const backend::Backend & backen
     return {oai::new_id(prefix), backend.info().id, static_cast<int64_t>(std::time(nullptr))};
 }
 
+// One generation endpoint: parse, check the model, submit, then stream the
+// events or answer once with the whole text.
+template <typename Call>
+httplib::Server::Handler generation_route(backend::Backend & backend, Result<Call> (*parse)(std::string_view),
+                                          const ResponseKind & kind) {
+    return [&backend, parse, &kind](const httplib::Request & req, httplib::Response & res) {
+        auto call = parse(req.body);
+        if (!call) return send_error(res, call.error());
+        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
+        auto channel = backend.submit(std::move(call->request));
+        if (!channel) return send_error(res, channel.error());
+        auto meta = make_meta(kind.id_prefix, backend);
+        if (call->stream) return stream_response(res, *channel, meta, kind, call->include_usage);
+        std::string    text;
+        backend::Event done;
+        if (collect(res, **channel, req, text, done)) {
+            res.set_content(kind.whole(meta, text, done.finish, done.usage), "application/json");
+        }
+    };
+}
+
 }  // namespace
 
 void register_openai_routes(httplib::Server & http, backend::Backend & backend) {
     http.Get("/v1/models", [&backend](const httplib::Request &, httplib::Response & res) {
         res.set_content(oai::models_response({backend.info()}), "application/json");
     });
-
-    http.Post("/v1/chat/completions", [&backend](const httplib::Request & req, httplib::Response & res) {
-        auto call = oai::parse_chat(req.body);
-        if (!call) return send_error(res, call.error());
-        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
-        auto channel = backend.submit(std::move(call->request));
-        if (!channel) return send_error(res, channel.error());
-        auto meta = make_meta("chatcmpl-", backend);
-        if (call->stream) return stream_response(res, *channel, meta, kChatStream, call->include_usage);
-        std::string    text;
-        backend::Event done;
-        if (collect(res, **channel, req, text, done)) {
-            res.set_content(oai::chat_response(meta, text, done.finish, done.usage), "application/json");
-        }
-    });
-
-    http.Post("/v1/completions", [&backend](const httplib::Request & req, httplib::Response & res) {
-        auto call = oai::parse_completion(req.body);
-        if (!call) return send_error(res, call.error());
-        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
-        auto channel = backend.submit(std::move(call->request));
-        if (!channel) return send_error(res, channel.error());
-        auto meta = make_meta("cmpl-", backend);
-        if (call->stream) return stream_response(res, *channel, meta, kCompletionStream, call->include_usage);
-        std::string    text;
-        backend::Event done;
-        if (collect(res, **channel, req, text, done)) {
-            res.set_content(oai::completion_response(meta, text, done.finish, done.usage), "application/json");
-        }
-    });
+    http.Post("/v1/chat/completions", generation_route(backend, oai::parse_chat, kChat));
+    http.Post("/v1/completions", generation_route(backend, oai::parse_completion, kCompletion));
 }
 
 }  // namespace kiln::server

@@ -1,8 +1,8 @@
 // Error handling: status codes, the OpenAI error envelope, and the server surviving bad input.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { makeTinyModel, startServer, removeDir, openaiOptions, postJSON, getURL } from './harness.mjs';
+import { serveTinyModel, openaiOptions, postJSON, getURL } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
@@ -23,25 +23,14 @@ async function expectError(res, status) {
 }
 
 describe('errors', { timeout: 300_000 }, () => {
-  let model;
-  let server;
-  let chat; // valid chat body for the served model
+  const ctx = serveTinyModel({ args: ['--ctx-size', '128'] });
+  // A valid chat body for the served model.
+  const chat = () => ({ model: ctx.model.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 });
 
-  before(async () => {
-    model = await makeTinyModel();
-    server = await startServer({ model: model.path, args: ['--ctx-size', '128'] });
-    chat = { model: model.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 };
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await server?.stop();
-    await removeDir(model?.dir);
-  });
-
-  const post = (body) => postJSON(server.baseURL, CHAT, body);
+  const post = (body) => postJSON(ctx.server.baseURL, CHAT, body);
 
   it('GET /health returns {status: "ok"}', async () => {
-    const res = await getURL(server.baseURL, '/health');
+    const res = await getURL(ctx.server.baseURL, '/health');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal((await res.json()).status, 'ok');
@@ -57,56 +46,56 @@ describe('errors', { timeout: 300_000 }, () => {
   });
 
   it('missing messages -> 400', async () => {
-    await expectError(await post({ model: model.id, max_tokens: 4 }), 400);
+    await expectError(await post({ model: ctx.model.id, max_tokens: 4 }), 400);
   });
 
   it('messages not an array -> 400', async () => {
-    await expectError(await post({ ...chat, messages: 'Hello' }), 400);
+    await expectError(await post({ ...chat(), messages: 'Hello' }), 400);
   });
 
   it('message without role -> 400', async () => {
-    await expectError(await post({ ...chat, messages: [{ content: 'Hello' }] }), 400);
+    await expectError(await post({ ...chat(), messages: [{ content: 'Hello' }] }), 400);
   });
 
   it('message with unknown role -> 400', async () => {
-    await expectError(await post({ ...chat, messages: [{ role: 'wizard', content: 'Hello' }] }), 400);
+    await expectError(await post({ ...chat(), messages: [{ role: 'wizard', content: 'Hello' }] }), 400);
   });
 
   it('non-numeric max_tokens -> 400', async () => {
-    await expectError(await post({ ...chat, max_tokens: 'ten' }), 400);
+    await expectError(await post({ ...chat(), max_tokens: 'ten' }), 400);
   });
 
   it('non-numeric temperature -> 400', async () => {
-    await expectError(await post({ ...chat, temperature: 'hot' }), 400);
+    await expectError(await post({ ...chat(), temperature: 'hot' }), 400);
   });
 
   it('unknown model -> 404 model_not_found', async () => {
-    const error = await expectError(await post({ ...chat, model: 'no-such-model' }), 404);
+    const error = await expectError(await post({ ...chat(), model: 'no-such-model' }), 404);
     assert.equal(error.code, 'model_not_found');
   });
 
   it('prompt longer than the context -> 400 mentioning the context', async () => {
     const words = Array.from({ length: 2000 }, (_, i) => `word${i % 97}`).join(' ');
-    const body = { ...chat, messages: [{ role: 'user', content: words }] };
+    const body = { ...chat(), messages: [{ role: 'user', content: words }] };
     const error = await expectError(await post(body), 400);
     assert.match(error.message, /context/i);
   });
 
   it('prompt longer than the context, streamed -> 400 before any SSE', async () => {
     const words = Array.from({ length: 2000 }, (_, i) => `word${i % 97}`).join(' ');
-    const body = { ...chat, stream: true, messages: [{ role: 'user', content: words }] };
+    const body = { ...chat(), stream: true, messages: [{ role: 'user', content: words }] };
     const error = await expectError(await post(body), 400);
     assert.match(error.message, /context/i);
   });
 
   it('unknown route -> 404 JSON error', async () => {
-    await expectError(await getURL(server.baseURL, '/v1/nope'), 404);
+    await expectError(await getURL(ctx.server.baseURL, '/v1/nope'), 404);
   });
 
   it('openai client rejects a bad request with APIError status 400', async () => {
-    const client = new OpenAI(openaiOptions(server.baseURL));
+    const client = new OpenAI(openaiOptions(ctx.server.baseURL));
     await assert.rejects(
-      client.chat.completions.create({ model: model.id, messages: [{ role: 'wizard', content: 'x' }] }),
+      client.chat.completions.create({ model: ctx.model.id, messages: [{ role: 'wizard', content: 'x' }] }),
       (err) => {
         assert.ok(err instanceof OpenAI.APIError, `expected APIError, got ${err}`);
         assert.equal(err.status, 400);
@@ -115,11 +104,11 @@ describe('errors', { timeout: 300_000 }, () => {
   });
 
   it('server is still alive after all the bad requests', async () => {
-    assert.ok(server.alive, `server exited:\n${server.stderr}`);
-    const res = await getURL(server.baseURL, '/health');
+    assert.ok(ctx.server.alive, `server exited:\n${ctx.server.stderr}`);
+    const res = await getURL(ctx.server.baseURL, '/health');
     assert.equal(res.status, 200);
     assert.equal((await res.json()).status, 'ok');
-    const ok = await postJSON(server.baseURL, CHAT, chat);
+    const ok = await postJSON(ctx.server.baseURL, CHAT, chat());
     assert.equal(ok.status, 200, 'a valid request still succeeds');
     assert.equal((await ok.json()).object, 'chat.completion');
   });

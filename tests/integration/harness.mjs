@@ -7,9 +7,11 @@
 // Run from the repo root:  node --test --test-concurrency=1 tests/integration/
 
 import { spawn, execFile } from 'node:child_process';
+import { before, after } from 'node:test';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import OpenAI from 'openai';
 
 export const START_TIMEOUT_MS = 60_000;
 export const STOP_TIMEOUT_MS = 20_000;
@@ -220,4 +222,24 @@ export function getURL(baseURL, route) {
 /** Options for the official `openai` client pointed at a kiln server. */
 export function openaiOptions(baseURL) {
   return { baseURL: baseURL + '/v1', apiKey: 'none', maxRetries: 0, timeout: REQUEST_TIMEOUT_MS };
+}
+
+/**
+ * Registers before/after hooks on the enclosing describe(): a tiny model and a
+ * server for it (extra `args` to `kiln serve`), stopped and removed afterwards.
+ * Returns an object whose `model`, `server` and `client` (openai) are set once
+ * the before hook ran.
+ */
+export function serveTinyModel({ args = [] } = {}) {
+  const ctx = { model: null, server: null, client: null };
+  before(async () => {
+    ctx.model = await makeTinyModel();
+    ctx.server = await startServer({ model: ctx.model.path, args });
+    ctx.client = new OpenAI(openaiOptions(ctx.server.baseURL));
+  }, { timeout: 180_000 });
+  after(async () => {
+    await ctx.server?.stop();
+    await removeDir(ctx.model?.dir);
+  });
+  return ctx;
 }

@@ -1,30 +1,16 @@
 // Chat completions through the official `openai` client. Weights are random: assert on structure
 // and behaviour only, never on wording.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
-import { makeTinyModel, startServer, removeDir, openaiOptions } from './harness.mjs';
+import { serveTinyModel } from './harness.mjs';
 
 const messages = [{ role: 'user', content: 'Hello' }];
 const FINISH_REASONS = ['stop', 'length'];
 
 describe('openai chat.completions', { timeout: 300_000 }, () => {
-  let model;
-  let server;
-  let client;
+  const ctx = serveTinyModel();
 
-  before(async () => {
-    model = await makeTinyModel();
-    server = await startServer({ model: model.path });
-    client = new OpenAI(openaiOptions(server.baseURL));
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await server?.stop();
-    await removeDir(model?.dir);
-  });
-
-  const create = (params) => client.chat.completions.create({ model: model.id, messages, ...params });
+  const create = (params) => ctx.client.chat.completions.create({ model: ctx.model.id, messages, ...params });
 
   async function collectStream(params) {
     const chunks = [];
@@ -37,10 +23,10 @@ describe('openai chat.completions', { timeout: 300_000 }, () => {
     chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
 
   it('models.list() includes the served model id (file name without .gguf)', async () => {
-    const page = await client.models.list();
+    const page = await ctx.client.models.list();
     assert.ok(Array.isArray(page.data), 'data is an array');
     const ids = page.data.map((m) => m.id);
-    assert.ok(ids.includes(model.id), `expected ${model.id} in ${JSON.stringify(ids)}`);
+    assert.ok(ids.includes(ctx.model.id), `expected ${ctx.model.id} in ${JSON.stringify(ids)}`);
   });
 
   it('non-streamed completion has the OpenAI shape', async () => {

@@ -1,8 +1,7 @@
 // Legacy text completions (/v1/completions) through the official `openai` client.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
-import { makeTinyModel, startServer, removeDir, openaiOptions, postJSON, readSSE } from './harness.mjs';
+import { serveTinyModel, postJSON, readSSE } from './harness.mjs';
 
 const prompt = 'Once upon a time';
 const FINISH_REASONS = ['stop', 'length'];
@@ -16,22 +15,9 @@ function assertUsage(usage, maxCompletion) {
 }
 
 describe('openai completions', { timeout: 300_000 }, () => {
-  let model;
-  let server;
-  let client;
+  const ctx = serveTinyModel();
 
-  before(async () => {
-    model = await makeTinyModel();
-    server = await startServer({ model: model.path });
-    client = new OpenAI(openaiOptions(server.baseURL));
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await server?.stop();
-    await removeDir(model?.dir);
-  });
-
-  const create = (params) => client.completions.create({ model: model.id, prompt, ...params });
+  const create = (params) => ctx.client.completions.create({ model: ctx.model.id, prompt, ...params });
 
   async function collectStream(params) {
     const chunks = [];
@@ -83,8 +69,8 @@ describe('openai completions', { timeout: 300_000 }, () => {
   });
 
   it('raw SSE stream ends with data: [DONE]', async () => {
-    const res = await postJSON(server.baseURL, '/v1/completions',
-      { model: model.id, prompt, max_tokens: 3, stream: true });
+    const res = await postJSON(ctx.server.baseURL, '/v1/completions',
+      { model: ctx.model.id, prompt, max_tokens: 3, stream: true });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
     const sse = await readSSE(res);

@@ -15,13 +15,14 @@ struct Fixture {
     std::unique_ptr<Context> ctx;
 };
 
-Fixture make(const std::string & vocab = "qwen2") {
+Fixture make(const std::string & vocab = "qwen2", uint32_t n_batch = 512) {
     Fixture f;
     auto m = Model::load(kiln::test::tiny_model(vocab));
     EXPECT_TRUE(m) << m.error().message;
     f.model = std::move(*m);
     ContextParams cp;
-    cp.n_ctx = 256;
+    cp.n_ctx   = 256;
+    cp.n_batch = n_batch;
     auto c   = Context::create(*f.model, cp);
     EXPECT_TRUE(c) << c.error().message;
     f.ctx = std::move(*c);
@@ -63,8 +64,20 @@ TEST(Generation, SameSeedSameText) {
     EXPECT_EQ(a.text, b.text);
     EXPECT_EQ(a.result.n_generated, 24);
     EXPECT_EQ(a.result.finish, FinishReason::length);
-    // The second run reused the first one's prompt KV.
-    EXPECT_GT(b.result.n_cached, 0);
+}
+
+TEST(Generation, CachedPrefixGivesTheSameTextAsAFreshContext) {
+    // n_batch 8: a prompt of 20+ tokens decodes in chunks, and whole chunks
+    // of the previous request's prompt are reused.
+    auto cached = make("qwen2", 8);
+    auto fresh  = make("qwen2", 8);
+    const std::string prompt = "The quick brown fox jumps over the lazy dog and keeps running far away";
+    auto first = generate(cached, prompt, seeded(11, 24));
+    EXPECT_EQ(first.result.n_cached, 0);
+    auto second = generate(cached, prompt + " again", seeded(11, 24));
+    EXPECT_GE(second.result.n_cached, 8);
+    EXPECT_EQ(second.result.n_cached % 8, 0);
+    EXPECT_EQ(second.text, generate(fresh, prompt + " again", seeded(11, 24)).text);
 }
 
 TEST(Generation, SameSeedSameTextInAFreshContext) {
