@@ -20,7 +20,11 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     log::Level level;
-    if (log::parse_level(settings->get("log.level"), level)) log::set_level(level);
+    if (!log::parse_level(settings->get("log.level"), level)) {
+        log::error("log.level must be debug, info, warn or error, got '{}'", settings->get("log.level"));
+        return usage;
+    }
+    log::set_level(level);
 
     backend::LlamaOptions opts;
     opts.model_path = settings->get("server.model");
@@ -46,6 +50,11 @@ int serve(const SettingsFlags & flags) {
     }
     if (*port < 0 || *port > 65535) {
         log::error("server.port must be between 0 and 65535, got {}", *port);
+        return usage;
+    }
+    if (*ctx < 0 || *threads < 0 || *batch < 1 || *ctx > 1 << 24 || *threads > 1024 || *batch > 1 << 16) {
+        log::error("model.ctx_size and model.threads must be >= 0 and model.batch_size >= 1 (got {}, {}, {})", *ctx,
+                   *threads, *batch);
         return usage;
     }
     opts.n_ctx     = static_cast<int32_t>(*ctx);
@@ -102,15 +111,16 @@ int serve(const SettingsFlags & flags) {
 void add_serve(CLI::App & app, int & exit_code) {
     auto * cmd   = app.add_subcommand("serve", "Serve a model over the OpenAI-compatible HTTP API");
     auto   flags = std::make_shared<SettingsFlags>();
-    flags->add(*cmd, "server.host", "--host", "address to listen on");
-    flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)");
-    flags->add(*cmd, "server.model", "-m,--model", "GGUF file to serve (default: the demo model)");
-    flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)");
-    flags->add(*cmd, "model.ctx_size", "-c,--ctx-size", "context size in tokens (0: the model's, up to 32768)");
-    flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)");
-    flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step");
-    flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error");
-    cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)");
+    flags->add(*cmd, "server.host", "--host", "address to listen on", "HOST");
+    flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)", "INT");
+    flags->add(*cmd, "server.model", "-m,--model", "GGUF file to serve (default: the demo model)", "PATH");
+    flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)", "NAME");
+    flags->add(*cmd, "model.ctx_size", "-c,--ctx-size", "context size in tokens (0: the model's, up to 32768)", "INT");
+    flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
+    flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
+    flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");
+    cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")
+        ->type_name("PATH");
     cmd->footer("Settings: flag > KILN_* env > config file > default.\n"
                 "Examples:\n"
                 "  kiln serve --model tiny.gguf --port 8080\n"

@@ -16,8 +16,10 @@ struct SettingsFlags {
     std::map<std::string, std::string> values;  // key -> flag text, if given
     std::string                        config_path;
 
-    void add(CLI::App & cmd, const std::string & key, const std::string & names, const std::string & help) {
-        cmd.add_option(names, values[key], help);
+    // type: what the help shows as the value ("INT", "PATH", ...).
+    void add(CLI::App & cmd, const std::string & key, const std::string & names, const std::string & help,
+             const std::string & type = "TEXT") {
+        cmd.add_option(names, values[key], help)->type_name(type);
     }
 
     // Loads file and env, then applies the flags that were given.

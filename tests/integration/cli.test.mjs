@@ -2,6 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { makeTinyModel, removeDir } from './harness.mjs';
 
 /** Runs a binary; resolves {code, stdout, stderr} whatever the exit code. */
@@ -69,6 +70,21 @@ describe('cli', { timeout: 300_000 }, () => {
     const v = await run(kiln, ['--version']);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /kiln \d+\.\d+\.\d+/);
+  });
+
+  it('kiln serve refuses bad settings before loading, naming where they came from', async () => {
+    const badEnv = await new Promise((resolve) => {
+      execFile(kiln, ['serve', '--model', model.path], { env: { ...process.env, KILN_PORT: 'abc' } },
+        (err, stdout, stderr) => resolve({ code: err?.code ?? 0, stderr }));
+    });
+    assert.equal(badEnv.code, 2);
+    assert.match(badEnv.stderr, /server\.port \(from KILN_PORT\) must be an integer/);
+
+    const config = `${model.dir}/bad.toml`;
+    await writeFile(config, '[server]\nprot = 1\n');
+    const badFile = await run(kiln, ['serve', '--model', model.path, '--config', config]);
+    assert.equal(badFile.code, 2);
+    assert.match(badFile.stderr, /unknown setting 'server\.prot'/);
   });
 
   it('kiln-make-model refuses impossible shapes with a message', async () => {
