@@ -81,17 +81,20 @@ void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> 
 }
 
 // Waits for the whole answer. Returns false (and writes the error) on failure.
+// Checks about every 100 ms, between events too, whether the client left.
 bool collect(httplib::Response & res, backend::Channel & channel, const httplib::Request & req, std::string & text,
              backend::Event & done) {
+    auto next_check = std::chrono::steady_clock::now() + 100ms;
     for (;;) {
         auto ev = channel.pop(100ms);
-        if (!ev) {
+        if (std::chrono::steady_clock::now() >= next_check) {
             if (req.is_connection_closed()) {
                 channel.cancel();
                 return false;
             }
-            continue;
+            next_check = std::chrono::steady_clock::now() + 100ms;
         }
+        if (!ev) continue;
         switch (ev->kind) {
             case backend::Event::Kind::delta: text += ev->text; break;
             case backend::Event::Kind::error: send_error(res, ev->error); return false;

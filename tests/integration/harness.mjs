@@ -159,8 +159,27 @@ export async function startServer({ model, args = [], env = {} }) {
     return stopping;
   };
 
+  /** Resolves with the first match of `regex` in stderr past offset `from` (default: now). */
+  const waitForStderr = (regex, { from = logs.stderr.length, timeoutMs = REQUEST_TIMEOUT_MS } = {}) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const m = regex.exec(logs.stderr.slice(from));
+        if (!m) return false;
+        clearTimeout(timer);
+        proc.stderr.off('data', onData);
+        resolve(m);
+        return true;
+      };
+      const onData = () => setImmediate(check); // after append() ran for this chunk
+      const timer = setTimeout(() => {
+        proc.stderr.off('data', onData);
+        reject(new Error(`stderr did not match ${regex} within ${timeoutMs} ms${describeLogs()}`));
+      }, timeoutMs);
+      if (!check()) proc.stderr.on('data', onData);
+    });
+
   return {
-    baseURL, proc, home, stop,
+    baseURL, proc, home, stop, waitForStderr,
     get stdout() { return logs.stdout; },
     get stderr() { return logs.stderr; },
     get alive() { return proc.exitCode === null && proc.signalCode === null; },
