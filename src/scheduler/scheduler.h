@@ -1,0 +1,143 @@
+// Continuous batching over one unified KV pool.
+//
+// One run-loop thread calls step() (through run()); it alone touches the
+// Engine. Any thread may submit() and cancel (through the job's flag) and read
+// snapshot(). Each step: take new jobs and cancellations, admit queued jobs
+// into free slots (reusing the longest cached prefix of any sequence, running
+// or finished), plan one batch (one token per decoding job, then prompt chunks
+// oldest first, bounded by max_batch_tokens), make KV room (evict cached
+// prefixes least recently used first, then pause the youngest job, to be
+// recomputed later, never failed), decode, sample, and finish jobs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "scheduler/engine.h"
+#include "scheduler/kv_ledger.h"
+#include "scheduler/metrics.h"
+
+namespace kiln::scheduler {
+
+enum class Finish { stop, length, cancelled, error };
+const char * finish_name(Finish finish);
+
+// The owner's decision after each sampled token (EOS, a stop string, ...).
+enum class Verdict { more, stop };
+
+struct JobStats {
+    int32_t n_prompt      = 0;
+    int32_t n_cached      = 0;  // prompt tokens reused from cached KV
+    int32_t n_generated   = 0;
+    double  queue_ms      = 0;  // submit to admission
+    double  prompt_ms     = 0;  // admission to the first sampled token
+    double  generation_ms = 0;  // first sampled token to the last
+};
+
+struct Job {
+    std::vector<Token>        prompt;
+    int32_t                   max_tokens = -1;  // -1: until the owner stops or the context ends
+    std::unique_ptr<Sampling> sampling;
+    // Run-loop thread: every sampled token, in order.
+    std::function<Verdict(Token)> on_token;
+    // Run-loop thread (or submit()'s caller for a refused job): once, at the end.
+    std::function<void(Finish, const JobStats &, const Error *)> on_done;
+    // Set by the requester to cancel; seen within one step.
+    std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+};
+
+struct SchedulerOptions {
+    int32_t slots            = 4;    // concurrent sequences
+    int32_t cache_seqs       = 4;    // extra sequence ids that keep finished prefixes
+    int32_t max_queue        = 64;   // waiting jobs; more are refused (unavailable)
+    int32_t max_batch_tokens = 512;  // tokens per decode step
+    int32_t n_ctx_seq        = 0;    // context of one request; 0: the whole KV pool
+};
+
+struct SlotInfo {
+    int32_t     id = 0;
+    std::string state;  // idle | cached | queued | prefill | decode
+    int32_t     n_tokens = 0;  // KV positions the slot holds
+    int32_t     n_prompt = 0;
+    int32_t     n_generated = 0;
+};
+
+struct Snapshot {
+    std::vector<SlotInfo> slots;
+    int32_t               queued = 0;
+    int32_t               kv_used = 0;
+    int32_t               kv_size = 0;
+    int32_t               n_ctx_seq = 0;
+};
+
+class Scheduler {
+  public:
+    Scheduler(Engine & engine, SchedulerOptions options);
+    ~Scheduler();
+
+    // Any thread. Refuses (returning the error, without calling on_done) a
+    // prompt that cannot fit one request's context, or a full queue.
+    Status submit(std::unique_ptr<Job> job);
+
+    // Run-loop thread: one step. Returns false when there was nothing to do.
+    bool step();
+    // Run-loop thread: steps until stop(), sleeping while idle.
+    void run();
+    // Any thread: makes run() return; queued and running jobs finish cancelled.
+    void stop();
+
+    Snapshot         snapshot() const;
+    const Metrics &  metrics() const { return metrics_; }
+    int32_t          n_ctx_seq() const { return n_ctx_seq_; }
+
+  private:
+    using clock = std::chrono::steady_clock;
+    struct Active;
+    struct Seq {
+        std::vector<Token> tokens;  // exactly the positions whose KV this sequence holds
+        Active *           job = nullptr;
+        uint64_t           last_use = 0;
+    };
+
+    void take_inbox();
+    void drop_cancelled();
+    bool admit(std::unique_ptr<Active> & a);
+    int  pick_slot(int best_seq) const;
+    void move_to_holder(int slot, int protect);
+    void clear_seq(int seq);
+    bool evict_one();
+    bool pause_youngest();
+    std::vector<SeqChunk> plan() const;
+    std::vector<SeqChunk> fit(std::vector<SeqChunk> chunks);
+    void after_decode(const std::vector<SeqChunk> & chunks);
+    void finish(Active & a, Finish f, const Error * error = nullptr);
+    void cancel_all();
+    void publish();
+
+    Engine &           engine_;
+    SchedulerOptions   opts_;
+    int32_t            n_ctx_seq_;
+    KvLedger           ledger_;
+    std::vector<Seq>   seqs_;  // [0, slots): slots; the rest hold cached prefixes
+    std::deque<std::unique_ptr<Active>> queue_;    // run loop's view
+    std::vector<std::unique_ptr<Active>> active_;  // admission order
+    uint64_t           tick_ = 0;
+
+    mutable std::mutex                   mutex_;  // guards inbox_, stopping_, snapshot_
+    std::condition_variable              cv_;
+    std::deque<std::unique_ptr<Active>>  inbox_;
+    bool                                 stopping_ = false;
+    Snapshot                             snapshot_;
+    std::atomic<int32_t>                 waiting_{0};  // inbox + queue, for admission control
+    Metrics                              metrics_;
+};
+
+}  // namespace kiln::scheduler

@@ -1,0 +1,85 @@
+// A deterministic stand-in for the llama engine. It keeps its own model of
+// the KV pool (cells shared by seq_cp, freed when no sequence holds them) and
+// checks every decode against it, so scheduler bugs that corrupt a sequence's
+// KV show up as wrong positions or wrong sampled tokens. The next token is a
+// hash of the sequence's whole history: batch composition cannot change it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scheduler/engine.h"
+
+namespace kiln::test {
+
+using scheduler::Token;
+
+class FakeSampling : public scheduler::Sampling {};
+
+class FakeEngine : public scheduler::Engine {
+  public:
+    FakeEngine(int32_t kv_size, int32_t max_seqs) : kv_size_(kv_size), seqs_(max_seqs) {}
+
+    int32_t kv_size() const override { return kv_size_; }
+    int32_t max_seqs() const override { return static_cast<int32_t>(seqs_.size()); }
+
+    Result<scheduler::DecodeResult> decode(const std::vector<scheduler::SeqChunk> & chunks) override {
+        int32_t n = 0;
+        std::set<int32_t> seen;
+        for (const auto & c : chunks) {
+            n += static_cast<int32_t>(c.tokens.size());
+            if (!seen.insert(c.seq).second) throw std::logic_error("two chunks of one sequence in a batch");
+            if (c.pos != static_cast<int32_t>(seqs_.at(c.seq).size())) {
+                throw std::logic_error("chunk for seq " + std::to_string(c.seq) + " at pos " + std::to_string(c.pos) +
+                                       " but it holds " + std::to_string(seqs_[c.seq].size()));
+            }
+        }
+        if (used() + n > kv_size_) return scheduler::DecodeResult::no_room;
+        outputs_.clear();
+        for (const auto & c : chunks) {
+            for (Token t : c.tokens) seqs_[c.seq].push_back(std::make_shared<Token>(t));
+            if (c.logits) outputs_.push_back(c.seq);
+        }
+        batches_.push_back(chunks);
+        return scheduler::DecodeResult::ok;
+    }
+
+    Token sample(scheduler::Sampling &, int32_t output_index) override {
+        uint64_t h = 1469598103934665603ull;
+        for (const auto & cell : seqs_.at(outputs_.at(output_index))) h = (h ^ static_cast<uint64_t>(*cell)) * 1099511628211ull;
+        return static_cast<Token>(h % 1000);
+    }
+
+    void seq_rm(int32_t seq, int32_t p0, int32_t p1) override {
+        auto & s = seqs_.at(seq);
+        if (p1 >= 0 && p1 < static_cast<int32_t>(s.size())) throw std::logic_error("seq_rm in the middle");
+        if (p0 < static_cast<int32_t>(s.size())) s.resize(p0);
+    }
+
+    void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override {
+        auto & d = seqs_.at(dst);
+        if (p0 != 0 || !d.empty()) throw std::logic_error("seq_cp into a non-empty sequence");
+        const auto & s = seqs_.at(src);
+        d.assign(s.begin(), s.begin() + (p1 < 0 ? s.size() : static_cast<size_t>(p1)));
+    }
+
+    // Distinct cells held by any sequence.
+    int32_t used() const {
+        std::set<const Token *> cells;
+        for (const auto & s : seqs_) for (const auto & c : s) cells.insert(c.get());
+        return static_cast<int32_t>(cells.size());
+    }
+    const std::vector<std::vector<scheduler::SeqChunk>> & batches() const { return batches_; }
+
+  private:
+    int32_t                                          kv_size_;
+    std::vector<std::vector<std::shared_ptr<Token>>> seqs_;
+    std::vector<int32_t>                             outputs_;
+    std::vector<std::vector<scheduler::SeqChunk>>    batches_;
+};
+
+}  // namespace kiln::test
