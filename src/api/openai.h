@@ -38,9 +38,9 @@ struct ResponseMeta {
 // Streams (Server-Sent Events). Each function returns one whole event.
 std::string sse_chat_role(const ResponseMeta & m);
 std::string sse_chat_delta(const ResponseMeta & m, const std::string & text);
-std::string sse_chat_finish(const ResponseMeta & m, engine::FinishReason finish);
+std::string sse_chat_finish(const ResponseMeta & m, backend::FinishReason finish);
 std::string sse_completion_delta(const ResponseMeta & m, const std::string & text);
-std::string sse_completion_finish(const ResponseMeta & m, engine::FinishReason finish);
+std::string sse_completion_finish(const ResponseMeta & m, backend::FinishReason finish);
 // The usage chunk (stream_options.include_usage); object is the stream's.
 std::string sse_usage(const ResponseMeta & m, const char * object, const backend::Usage & usage);
 std::string sse_done();
@@ -48,9 +48,9 @@ std::string sse_done();
 std::string sse_error(const Error & error);
 
 // Whole responses.
-std::string chat_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+std::string chat_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                           const backend::Usage & usage);
-std::string completion_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);
 

@@ -24,8 +24,8 @@ json usage_json(const backend::Usage & u) {
                 {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
 }
 
-const char * finish_name(engine::FinishReason f) {
-    return f == engine::FinishReason::length ? "length" : "stop";
+const char * finish_name(backend::FinishReason f) {
+    return f == backend::FinishReason::length ? "length" : "stop";
 }
 
 json chat_chunk(const ResponseMeta & m, json delta, json finish) {
@@ -52,7 +52,7 @@ std::string sse_chat_delta(const ResponseMeta & m, const std::string & text) {
     return sse(chat_chunk(m, json{{"content", text}}, nullptr));
 }
 
-std::string sse_chat_finish(const ResponseMeta & m, engine::FinishReason finish) {
+std::string sse_chat_finish(const ResponseMeta & m, backend::FinishReason finish) {
     return sse(chat_chunk(m, json::object(), finish_name(finish)));
 }
 
@@ -60,7 +60,7 @@ std::string sse_completion_delta(const ResponseMeta & m, const std::string & tex
     return sse(completion_chunk(m, text, nullptr));
 }
 
-std::string sse_completion_finish(const ResponseMeta & m, engine::FinishReason finish) {
+std::string sse_completion_finish(const ResponseMeta & m, backend::FinishReason finish) {
     return sse(completion_chunk(m, "", finish_name(finish)));
 }
 
@@ -75,7 +75,7 @@ std::string sse_done() { return "data: [DONE]\n\n"; }
 
 std::string sse_error(const Error & error) { return "data: " + error_response(error).body + "\n\n"; }
 
-std::string chat_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+std::string chat_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                           const backend::Usage & usage) {
     json j       = base(m, "chat.completion");
     j["choices"] = json::array({json{{"index", 0},
@@ -86,7 +86,7 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, engi
     return dump(j);
 }
 
-std::string completion_response(const ResponseMeta & m, const std::string & text, engine::FinishReason finish,
+std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage) {
     json j     = completion_chunk(m, text, finish_name(finish));
     j["usage"] = usage_json(usage);

@@ -16,7 +16,7 @@ Error bad(const std::string & msg, const std::string & param) {
 // Fields chat and completions share: sampling, limits, stop, streaming.
 template <typename Call>
 Status parse_common(const json & j, Call & call) {
-    engine::GenerateParams & p = call.request.params;
+    backend::GenerateParams & p = call.request.params;
     engine::SamplingParams & s = p.sampling;
 
     KILN_TRY(auto model, get_string(j, "model"));

@@ -2,6 +2,15 @@
 
 namespace kiln::backend {
 
+const char * finish_reason_name(FinishReason reason) {
+    switch (reason) {
+        case FinishReason::stop:      return "stop";
+        case FinishReason::length:    return "length";
+        case FinishReason::cancelled: return "cancelled";
+    }
+    return "stop";
+}
+
 void Channel::push(Event e) {
     {
         std::lock_guard lock(mutex_);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "engine/text_stream.h"
 
 namespace kiln::backend {
 namespace fs = std::filesystem;
@@ -26,29 +27,41 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     if (o.n_ctx <= 0 && n_train > LlamaOptions::max_default_ctx) {
         log::info("context: {} tokens (the model is trained for {}; set --ctx-size for more)", n_ctx, n_train);
     }
+    scheduler::SchedulerOptions so;
+    so.slots            = std::max(1, o.slots);
+    so.max_queue        = std::max(0, o.max_queue);
+    so.max_batch_tokens = std::max(1, o.n_batch);
+    so.n_ctx_seq        = o.n_ctx_seq;
+
     engine::ContextParams cp;
     cp.n_ctx     = static_cast<uint32_t>(n_ctx);
-    cp.n_batch   = static_cast<uint32_t>(std::max(1, o.n_batch));
+    cp.n_batch   = static_cast<uint32_t>(so.max_batch_tokens);
+    cp.n_seq_max = static_cast<uint32_t>(so.slots + so.cache_seqs);
     cp.n_threads = o.n_threads;
     auto ctx     = engine::Context::create(*b->model_, cp);
     if (!ctx) return ctx.error();
-    b->context_ = std::move(*ctx);
+    b->context_   = std::move(*ctx);
+    b->engine_    = std::make_unique<LlamaEngine>(*b->context_);
+    b->scheduler_ = std::make_unique<scheduler::Scheduler>(*b->engine_, so);
 
     ModelInfo & i = b->info_;
     i.file_name   = o.model_path.filename().string();
     i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
     i.arch        = b->model_->meta("general.architecture");
     i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
+    i.n_ctx_seq   = b->scheduler_->n_ctx_seq();
+    i.slots       = so.slots;
     i.n_ctx_train = n_train;
     i.n_params    = b->model_->n_params();
     i.size_bytes  = b->model_->size_bytes();
     struct stat st{};
     if (::stat(o.model_path.c_str(), &st) == 0) i.created = st.st_mtime;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms, context {} tokens", i.id, i.arch,
-              static_cast<double>(i.n_params) / 1e6, static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx);
+    log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots",
+              i.id, i.arch, static_cast<double>(i.n_params) / 1e6, static_cast<double>(i.size_bytes) / (1024.0 * 1024.0),
+              ms, i.n_ctx, i.n_ctx_seq, i.slots);
 
-    b->thread_ = std::thread([p = b.get()] { p->run_loop(); });
+    b->thread_ = std::thread([p = b.get()] { p->scheduler_->run(); });
     return b;
 }
 
@@ -77,77 +90,53 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request)
     return enqueue(model_->tokenize(request.prompt, true, false), std::move(request.params));
 }
 
-Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, engine::GenerateParams params) {
-    const auto n_ctx = static_cast<size_t>(info_.n_ctx);
-    if (prompt.empty()) return make_error(ErrorCode::invalid_request, "the prompt is empty", "prompt");
-    if (prompt.size() >= n_ctx) {
-        return make_error(ErrorCode::context_exceeded,
-                          "the prompt has " + std::to_string(prompt.size()) + " tokens (n_prompt_tokens) but the context holds " +
-                              std::to_string(n_ctx) + " (n_ctx); shorten it or start the server with a larger --ctx-size",
-                          "messages");
-    }
+Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params) {
     auto channel = std::make_shared<Channel>();
-    {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return make_error(ErrorCode::unavailable, "the server is shutting down");
-        queue_.push_back(Job{std::move(prompt), std::move(params), channel});
+    auto job     = std::make_unique<scheduler::Job>();
+    auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
+    for (llama_token t : prompt) sampling->sampler.accept(t);  // penalties look back into the prompt
+    job->prompt     = std::move(prompt);
+    job->max_tokens = params.max_tokens;
+    job->sampling   = std::move(sampling);
+    job->cancelled  = channel->cancel_flag();
+
+    // Both callbacks run on the scheduler's thread, one request at a time.
+    auto text     = std::make_shared<engine::TextStream>(*model_, std::move(params.stop), params.ignore_eos);
+    job->on_token = [text, ch = channel.get()](scheduler::Token t) {
+        auto step = text->push(t);
+        if (!step.text.empty()) ch->push(Event::delta(std::move(step.text)));
+        return step.stop ? scheduler::Verdict::stop : scheduler::Verdict::more;
+    };
+    job->on_done = [text, channel](scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
+        if (error) {  // a failed decode, or shutdown
+            channel->push(Event::fail(*error));
+            return;
+        }
+        if (f != scheduler::Finish::cancelled) {
+            if (std::string tail = text->finish(); !tail.empty()) channel->push(Event::delta(std::move(tail)));
+        }
+        Event done;
+        done.kind                    = Event::Kind::done;
+        done.finish                  = f == scheduler::Finish::length    ? FinishReason::length
+                                       : f == scheduler::Finish::cancelled ? FinishReason::cancelled
+                                                                           : FinishReason::stop;
+        done.usage.prompt_tokens     = st.n_prompt;
+        done.usage.completion_tokens = st.n_generated;
+        done.usage.cached_tokens     = st.n_cached;
+        done.timings.prompt_ms       = st.prompt_ms;
+        done.timings.generation_ms   = st.generation_ms;
+        channel->push(std::move(done));
+    };
+    if (Status st = scheduler_->submit(std::move(job)); !st) {
+        Error e = st.error();
+        if (e.code == ErrorCode::context_exceeded) e.param = "messages";
+        return e;
     }
-    cv_.notify_one();
     return channel;
 }
 
 void LlamaBackend::shutdown() {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    for (auto & job : queue_) {
-        job.channel->push(Event::fail(make_error(ErrorCode::unavailable, "the server is shutting down")));
-    }
-    queue_.clear();
-    if (running_) running_->cancel();
-    cv_.notify_all();
-}
-
-void LlamaBackend::run_loop() {
-    for (;;) {
-        Job job;
-        {
-            std::unique_lock lock(mutex_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (stopping_) return;
-            job = std::move(queue_.front());
-            queue_.pop_front();
-            running_ = job.channel;
-        }
-        if (!job.channel->cancelled()) run_job(job);
-        std::lock_guard lock(mutex_);
-        running_.reset();
-    }
-}
-
-void LlamaBackend::run_job(Job & job) {
-    Channel & ch = *job.channel;
-    auto sink = [&](const std::string & text) {
-        if (ch.cancelled()) return false;
-        ch.push(Event::delta(text));
-        return true;
-    };
-    auto r = context_->generate(job.prompt, job.params, sink);
-    if (!r) {
-        log::error("generation failed: {}", r.error().message);
-        ch.push(Event::fail(r.error()));
-        return;
-    }
-    Event done;
-    done.kind                    = Event::Kind::done;
-    done.finish                  = r->finish;
-    done.usage.prompt_tokens     = r->n_prompt;
-    done.usage.completion_tokens = r->n_generated;
-    done.usage.cached_tokens     = r->n_cached;
-    done.timings.prompt_ms       = r->prompt_ms;
-    done.timings.generation_ms   = r->generation_ms;
-    log::debug("request done: {} prompt ({} cached), {} generated, {:.1f} tok/s", r->n_prompt, r->n_cached,
-               r->n_generated, r->generation_ms > 0 ? 1000.0 * r->n_generated / r->generation_ms : 0.0);
-    ch.push(std::move(done));
+    if (scheduler_) scheduler_->stop();
 }
 
 }  // namespace kiln::backend

@@ -1,29 +1,32 @@
-// The in-process backend: one model, one llama_context, one run-loop thread
-// that owns the context. Requests are validated and tokenized on the caller's
-// thread, then queued; the run loop serves them one at a time in arrival
-// order (continuous batching over several slots is the scheduler's job).
+// The in-process backend: one model, one llama_context over a unified KV pool,
+// and the scheduler that batches every request on it from one run-loop
+// thread. Requests are validated, templated and tokenized on the caller's
+// thread (so errors come back as statuses before any stream starts), then
+// handed to the scheduler.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "backend/llama_engine.h"
 #include "backend/types.h"
 #include "engine/chat_template.h"
 #include "engine/context.h"
 #include "engine/model.h"
+#include "scheduler/scheduler.h"
 
 namespace kiln::backend {
 
 struct LlamaOptions {
     std::filesystem::path model_path;
     std::string           alias;          // model id; default: file name without .gguf
-    int32_t               n_ctx     = 0;  // 0: the model's trained context, capped at max_default_ctx
+    int32_t               n_ctx     = 0;  // KV pool; 0: the model's trained context, capped at max_default_ctx
+    int32_t               n_ctx_seq = 0;  // one request's context; 0: the whole pool
     int32_t               n_batch   = 512;
     int32_t               n_threads = 0;
+    int32_t               slots     = 4;  // concurrent requests
+    int32_t               max_queue = 64;
     std::string           chat_template;  // override; empty: the model's
     static constexpr int32_t max_default_ctx = 32768;
 };
@@ -38,30 +41,20 @@ class LlamaBackend final : public Backend {
     Result<std::shared_ptr<Channel>> submit(ChatRequest request) override;
     Result<std::shared_ptr<Channel>> submit(CompletionRequest request) override;
     void shutdown() override;
+    scheduler::Snapshot        snapshot() const override { return scheduler_->snapshot(); }
+    const scheduler::Metrics * metrics() const override { return &scheduler_->metrics(); }
 
   private:
-    struct Job {
-        std::vector<llama_token> prompt;
-        engine::GenerateParams   params;
-        std::shared_ptr<Channel> channel;
-    };
-
     LlamaBackend() = default;
-    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, engine::GenerateParams params);
-    void run_loop();
-    void run_job(Job & job);
+    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);
 
     ModelInfo                             info_;
     std::unique_ptr<engine::Model>        model_;
     std::unique_ptr<engine::ChatTemplate> template_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop
-
-    std::mutex              mutex_;
-    std::condition_variable cv_;
-    std::deque<Job>         queue_;
-    std::shared_ptr<Channel> running_;
-    bool                    stopping_ = false;
-    std::thread             thread_;
+    std::unique_ptr<LlamaEngine>          engine_;
+    std::unique_ptr<scheduler::Scheduler> scheduler_;
+    std::thread                           thread_;
 };
 
 }  // namespace kiln::backend

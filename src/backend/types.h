@@ -15,20 +15,32 @@
 
 #include "core/result.h"
 #include "engine/chat_template.h"
-#include "engine/context.h"
+#include "engine/sampler.h"
+#include "scheduler/scheduler.h"
 
 namespace kiln::backend {
+
+enum class FinishReason { stop, length, cancelled };
+const char * finish_reason_name(FinishReason reason);
+
+// What a generation asks for, besides its prompt.
+struct GenerateParams {
+    engine::SamplingParams   sampling;
+    int32_t                  max_tokens = -1;  // -1: until EOS, a stop string or the context is full
+    std::vector<std::string> stop;
+    bool                     ignore_eos = false;
+};
 
 struct ChatRequest {
     std::string                       model;  // empty: the backend's model
     std::vector<engine::ChatMessage>  messages;
-    engine::GenerateParams            params;
+    GenerateParams            params;
 };
 
 struct CompletionRequest {
     std::string            model;
     std::string            prompt;
-    engine::GenerateParams params;
+    GenerateParams params;
 };
 
 struct Usage {
@@ -46,7 +58,7 @@ struct Event {
     enum class Kind { delta, done, error };
     Kind                 kind = Kind::delta;
     std::string          text;                                  // delta
-    engine::FinishReason finish = engine::FinishReason::stop;  // done
+    FinishReason finish = FinishReason::stop;  // done
     Usage                usage;                                 // done
     Timings              timings;                               // done
     Error                error;                                 // error
@@ -63,14 +75,16 @@ class Channel {
     void push(Event e);
     // Waits up to `timeout` for the next event.
     std::optional<Event> pop(std::chrono::milliseconds timeout);
-    void                 cancel() { cancelled_.store(true); }
-    bool                 cancelled() const { return cancelled_.load(); }
+    void                 cancel() { cancelled_->store(true); }
+    bool                 cancelled() const { return cancelled_->load(); }
+    // The flag cancel() sets, for whoever runs the request to watch.
+    const std::shared_ptr<std::atomic<bool>> & cancel_flag() const { return cancelled_; }
 
   private:
     std::mutex              mutex_;
     std::condition_variable cv_;
     std::deque<Event>       events_;
-    std::atomic<bool>       cancelled_{false};
+    std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 struct ModelInfo {
@@ -78,8 +92,10 @@ struct ModelInfo {
     std::string file_name;
     std::string arch;
     int64_t     created = 0;  // unix seconds (file mtime)
-    int32_t     n_ctx = 0;
+    int32_t     n_ctx = 0;        // KV cells shared by all requests
+    int32_t     n_ctx_seq = 0;    // context of one request
     int32_t     n_ctx_train = 0;
+    int32_t     slots = 0;
     uint64_t    n_params = 0;
     uint64_t    size_bytes = 0;
 };
@@ -94,6 +110,10 @@ class Backend {
     virtual Result<std::shared_ptr<Channel>> submit(CompletionRequest request) = 0;
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;
+    // Slots, queue and KV use (empty for backends without a scheduler).
+    virtual scheduler::Snapshot snapshot() const { return {}; }
+    // Counters and histograms, or null.
+    virtual const scheduler::Metrics * metrics() const { return nullptr; }
 };
 
 }  // namespace kiln::backend

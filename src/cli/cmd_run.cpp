@@ -70,7 +70,7 @@ int run(RunOptions & o, CLI::App & cmd) {
             std::fprintf(stderr, "prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | finish: %s\n",
                          u.prompt_tokens, t.prompt_ms > 0 ? 1000.0 * u.prompt_tokens / t.prompt_ms : 0.0,
                          u.completion_tokens, t.generation_ms > 0 ? 1000.0 * u.completion_tokens / t.generation_ms : 0.0,
-                         engine::finish_reason_name(ev->finish));
+                         backend::finish_reason_name(ev->finish));
         }
         return ok;
     }

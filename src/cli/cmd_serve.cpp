@@ -38,11 +38,14 @@ int serve(const SettingsFlags & flags) {
         }
     }
     opts.alias = settings->get("server.alias");
-    auto ctx = settings->get_int("model.ctx_size");
-    auto threads = settings->get_int("model.threads");
-    auto batch = settings->get_int("model.batch_size");
-    auto port = settings->get_int("server.port");
-    for (const auto * r : {&ctx, &threads, &batch, &port}) {
+    auto ctx      = settings->get_int("model.ctx_size");
+    auto slot_ctx = settings->get_int("model.slot_ctx");
+    auto slots    = settings->get_int("model.slots");
+    auto queue    = settings->get_int("model.max_queue");
+    auto threads  = settings->get_int("model.threads");
+    auto batch    = settings->get_int("model.batch_size");
+    auto port     = settings->get_int("server.port");
+    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port}) {
         if (!*r) {
             log::error("{}", r->error().message);
             return usage;
@@ -52,12 +55,20 @@ int serve(const SettingsFlags & flags) {
         log::error("server.port must be between 0 and 65535, got {}", *port);
         return usage;
     }
-    if (*ctx < 0 || *threads < 0 || *batch < 1 || *ctx > 1 << 24 || *threads > 1024 || *batch > 1 << 16) {
-        log::error("model.ctx_size and model.threads must be >= 0 and model.batch_size >= 1 (got {}, {}, {})", *ctx,
-                   *threads, *batch);
+    if (*ctx < 0 || *slot_ctx < 0 || *threads < 0 || *batch < 1 || *ctx > 1 << 24 || *threads > 1024 ||
+        *batch > 1 << 16) {
+        log::error("model.ctx_size, model.slot_ctx and model.threads must be >= 0 and model.batch_size >= 1 "
+                   "(got {}, {}, {}, {})", *ctx, *slot_ctx, *threads, *batch);
+        return usage;
+    }
+    if (*slots < 1 || *slots > 128 || *queue < 0) {
+        log::error("model.slots must be between 1 and 128 and model.max_queue >= 0 (got {}, {})", *slots, *queue);
         return usage;
     }
     opts.n_ctx     = static_cast<int32_t>(*ctx);
+    opts.n_ctx_seq = static_cast<int32_t>(*slot_ctx);
+    opts.slots     = static_cast<int32_t>(*slots);
+    opts.max_queue = static_cast<int32_t>(*queue);
     opts.n_threads = static_cast<int32_t>(*threads);
     opts.n_batch   = static_cast<int32_t>(*batch);
 
@@ -115,7 +126,11 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)", "INT");
     flags->add(*cmd, "server.model", "-m,--model", "GGUF file to serve (default: the demo model)", "PATH");
     flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)", "NAME");
-    flags->add(*cmd, "model.ctx_size", "-c,--ctx-size", "context size in tokens (0: the model's, up to 32768)", "INT");
+    flags->add(*cmd, "model.ctx_size", "-c,--ctx-size",
+               "KV pool in tokens, shared by all requests (0: the model's context, up to 32768)", "INT");
+    flags->add(*cmd, "model.slot_ctx", "--slot-ctx", "context of one request (0: the whole pool)", "INT");
+    flags->add(*cmd, "model.slots", "--slots,--parallel", "requests decoded together", "INT");
+    flags->add(*cmd, "model.max_queue", "--max-queue", "requests that may wait; more get 503", "INT");
     flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
     flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");

@@ -1,16 +1,14 @@
-// RAII llama_context plus the generation loop that runs on it.
-// A Context is owned by exactly one thread (the model's run loop); none of
-// its methods may be called concurrently.
+// RAII llama_context over a unified KV pool shared by several sequences, and
+// an RAII llama_batch. A Context is owned by exactly one thread (the model's
+// run loop); none of its methods may be called concurrently.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
-#include "engine/sampler.h"
 #include "llama.h"
 
 namespace kiln::engine {
@@ -18,34 +16,32 @@ namespace kiln::engine {
 class Model;
 
 struct ContextParams {
-    uint32_t n_ctx     = 0;    // 0: the model's trained context
-    uint32_t n_batch   = 512;  // prompt tokens per llama_decode
+    uint32_t n_ctx     = 0;    // KV cells shared by all sequences; 0: the model's trained context
+    uint32_t n_batch   = 512;  // tokens per llama_decode (one micro-batch)
+    uint32_t n_seq_max = 1;    // sequence ids [0, n_seq_max)
     int32_t  n_threads = 0;    // 0: one per hardware thread
 };
 
-struct GenerateParams {
-    SamplingParams           sampling;
-    int32_t                  max_tokens = -1;  // -1: until EOS, a stop string or the context is full
-    std::vector<std::string> stop;
-    bool                     ignore_eos = false;
+// Tokens of several sequences for one llama_decode.
+class Batch {
+  public:
+    explicit Batch(int32_t capacity);
+    ~Batch();
+    Batch(const Batch &) = delete;
+    Batch & operator=(const Batch &) = delete;
+
+    void    clear() { batch_.n_tokens = 0; }
+    // Returns false when full.
+    bool    add(llama_token token, llama_pos pos, llama_seq_id seq, bool logits);
+    int32_t size() const { return batch_.n_tokens; }
+    const llama_batch & get() const { return batch_; }
+
+  private:
+    llama_batch batch_;
+    int32_t     capacity_;
 };
 
-enum class FinishReason { stop, length, cancelled };
-const char * finish_reason_name(FinishReason reason);
-
-struct GenerateResult {
-    FinishReason finish        = FinishReason::stop;
-    int32_t      n_prompt      = 0;  // prompt tokens
-    int32_t      n_cached      = 0;  // prompt tokens reused from the previous request's KV
-    int32_t      n_generated   = 0;  // sampled tokens, stop strings included
-    double       prompt_ms     = 0;  // prompt processing
-    double       generation_ms = 0;  // first sampled token to the last
-    uint32_t     seed          = 0;
-};
-
-// Receives text as it becomes final (complete UTF-8, stop strings removed).
-// Returning false cancels the generation.
-using TextSink = std::function<bool(const std::string & text)>;
+enum class DecodeStatus { ok, no_room };
 
 class Context {
   public:
@@ -55,21 +51,22 @@ class Context {
     Context & operator=(const Context &) = delete;
 
     uint32_t        n_ctx() const;
+    uint32_t        n_batch() const;
+    uint32_t        n_seq_max() const { return n_seq_max_; }
     llama_context * get() const { return ctx_; }
+    const Model &   model() const { return model_; }
 
-    // Runs prompt processing and sampling to completion. The prompt must be
-    // non-empty and shorter than n_ctx() (callers check and report it).
-    Result<GenerateResult> generate(const std::vector<llama_token> & prompt, const GenerateParams & params,
-                                    const TextSink & sink);
+    // no_room: the KV pool could not take the batch; nothing changed.
+    Result<DecodeStatus> decode(const Batch & batch);
+    void seq_rm(llama_seq_id seq, llama_pos p0, llama_pos p1);
+    void seq_cp(llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1);
 
   private:
-    Context(const Model & model, llama_context * ctx);
-    Status decode(const llama_token * tokens, int32_t n);
+    Context(const Model & model, llama_context * ctx, uint32_t n_seq_max);
 
-    const Model &            model_;
-    llama_context *          ctx_ = nullptr;
-    std::vector<llama_token> cached_;     // tokens whose KV is in sequence 0
-    size_t                   exact_ = 0;  // leading cached_ tokens decoded in whole prompt chunks
+    const Model &   model_;
+    llama_context * ctx_ = nullptr;
+    uint32_t        n_seq_max_ = 1;
 };
 
 }  // namespace kiln::engine

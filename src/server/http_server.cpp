@@ -2,6 +2,7 @@
 
 #include <cpp-httplib/httplib.h>
 
+#include "api/observability.h"
 #include "api/openai.h"
 #include "core/log.h"
 #include "server/openai_routes.h"
@@ -27,6 +28,17 @@ void HttpServer::register_routes() {
 
     http_->Get("/health", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    http_->Get("/slots", [this](const httplib::Request &, httplib::Response & res) {
+        res.set_content(api::slots_json(backend_.info().id, backend_.snapshot()), "application/json");
+    });
+    http_->Get("/metrics", [this](const httplib::Request &, httplib::Response & res) {
+        const scheduler::Metrics * m = backend_.metrics();
+        if (!m) {
+            res.status = 404;
+            return;
+        }
+        res.set_content(api::metrics_text(backend_.info().id, *m, backend_.snapshot()), "text/plain; version=0.0.4");
     });
     register_openai_routes(*http_, backend_);
 

@@ -17,6 +17,7 @@ namespace oai = api::openai;
 void send_error(httplib::Response & res, const Error & e) {
     auto r     = oai::error_response(e);
     res.status = r.status;
+    if (r.status == 503) res.set_header("Retry-After", "1");
     res.set_content(r.body, "application/json");
 }
 
@@ -34,8 +35,8 @@ struct ResponseKind {
     const char * object;  // of the streamed usage chunk
     std::string (*start)(const oai::ResponseMeta &);
     std::string (*delta)(const oai::ResponseMeta &, const std::string &);
-    std::string (*finish)(const oai::ResponseMeta &, engine::FinishReason);
-    std::string (*whole)(const oai::ResponseMeta &, const std::string &, engine::FinishReason, const backend::Usage &);
+    std::string (*finish)(const oai::ResponseMeta &, backend::FinishReason);
+    std::string (*whole)(const oai::ResponseMeta &, const std::string &, backend::FinishReason, const backend::Usage &);
 };
 
 std::string no_start(const oai::ResponseMeta &) { return {}; }

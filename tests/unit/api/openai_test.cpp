@@ -74,7 +74,7 @@ TEST(OpenAIFormat, StreamChunksHaveTheWireShape) {
               "data: {\"choices\":[{\"delta\":{\"content\":\"\",\"role\":\"assistant\"},\"finish_reason\":null,\"index\":0,"
               "\"logprobs\":null}],\"created\":1700000000,\"id\":\"chatcmpl-1\",\"model\":\"tiny\",\"object\":"
               "\"chat.completion.chunk\",\"system_fingerprint\":\"kiln\"}\n\n");
-    auto finish = json::parse(sse_chat_finish(m, kiln::engine::FinishReason::length).substr(6));
+    auto finish = json::parse(sse_chat_finish(m, kiln::backend::FinishReason::length).substr(6));
     EXPECT_EQ(finish["choices"][0]["finish_reason"], "length");
     EXPECT_TRUE(finish["choices"][0]["delta"].empty());
 
@@ -88,7 +88,7 @@ TEST(OpenAIFormat, StreamChunksHaveTheWireShape) {
 
 TEST(OpenAIFormat, InvalidUtf8FromTheModelIsReplacedNotThrown) {
     ResponseMeta m{"chatcmpl-1", "tiny", 1};
-    auto j = json::parse(chat_response(m, "ok\xFF", kiln::engine::FinishReason::stop, {}));
+    auto j = json::parse(chat_response(m, "ok\xFF", kiln::backend::FinishReason::stop, {}));
     EXPECT_EQ(j["choices"][0]["message"]["content"], "ok\xEF\xBF\xBD");
 }
 
