@@ -353,7 +353,11 @@ bool Scheduler::step() {
         const Error e = r.error();
         while (!active_.empty()) finish(*active_.front(), Finish::error, &e);
     } else if (*r == DecodeResult::no_room) {
-        if (!evict_one()) pause_youngest();
+        // The engine found less room than the ledger: free some and retry.
+        if (!evict_one() && !pause_youngest()) {
+            const Error e = make_error(ErrorCode::internal, "the KV cache has no room left for this request");
+            finish(*active_.front(), Finish::error, &e);
+        }
     } else {
         after_decode(chunks);
         ++metrics_.decode_steps;

@@ -42,11 +42,12 @@ fs::path vocab_file(const std::string & name) {
     return modelmaker::default_vocab_dir() / ("ggml-vocab-" + name + ".gguf");
 }
 
-const fs::path & tiny_model(const std::string & vocab) {
+const fs::path & tiny_model(const std::string & vocab, int n_ctx) {
     static std::mutex                  mutex;
     static std::map<std::string, fs::path> made;
     std::lock_guard lock(mutex);
-    auto it = made.find(vocab);
+    const std::string key = vocab + "-" + std::to_string(n_ctx);
+    auto it = made.find(key);
     if (it != made.end()) return it->second;
     modelmaker::ModelSpec spec;
     spec.vocab  = vocab;
@@ -54,11 +55,11 @@ const fs::path & tiny_model(const std::string & vocab) {
     spec.n_layer = 2;
     spec.n_head = 4;
     spec.n_head_kv = 2;
-    spec.n_ctx  = 512;
-    fs::path out = root().path / ("tiny-" + vocab + ".gguf");
+    spec.n_ctx  = n_ctx;
+    fs::path out = root().path / ("tiny-" + key + ".gguf");
     Status st = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
     if (!st) throw std::runtime_error("make_model: " + st.error().message);
-    return made.emplace(vocab, out).first->second;
+    return made.emplace(key, out).first->second;
 }
 
 }  // namespace kiln::test

@@ -38,7 +38,7 @@ class FakeEngine : public scheduler::Engine {
                                        " but it holds " + std::to_string(seqs_[c.seq].size()));
             }
         }
-        if (used() + n > kv_size_) return scheduler::DecodeResult::no_room;
+        if (used() + n > kv_size_ - hidden_cells) return scheduler::DecodeResult::no_room;
         outputs_.clear();
         for (const auto & c : chunks) {
             for (Token t : c.tokens) seqs_[c.seq].push_back(std::make_shared<Token>(t));
@@ -74,6 +74,9 @@ class FakeEngine : public scheduler::Engine {
         return static_cast<int32_t>(cells.size());
     }
     const std::vector<std::vector<scheduler::SeqChunk>> & batches() const { return batches_; }
+    // Cells the engine has but does not report: decodes fail earlier than the
+    // scheduler expects (as a real cache with padding or fragmentation may).
+    int32_t hidden_cells = 0;
 
   private:
     int32_t                                          kv_size_;

@@ -287,3 +287,24 @@ TEST(Scheduler, FairOrderFirstComeFirstServed) {
     }
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
 }
+
+TEST(Scheduler, EngineWithLessRoomThanReportedEndsTheJobInsteadOfLooping) {
+    FakeEngine engine(256, 8);
+    engine.hidden_cells = 200;
+    Scheduler s(engine, opts(2));
+    auto o = submit(s, prompt(80, 100), 10);
+    run_all(s, {o}, 100);
+    EXPECT_EQ(o->finish, Finish::error);
+}
+
+TEST(Scheduler, EngineWithLessRoomThanReportedPausesOthersFirst) {
+    FakeEngine engine(512, 8);
+    engine.hidden_cells = 100;
+    Scheduler s(engine, opts(2, 64));
+    auto a = submit(s, prompt(81, 150), 60);
+    auto b = submit(s, prompt(82, 150), 60);
+    run_all(s, {a, b});
+    EXPECT_EQ(a->tokens, alone(prompt(81, 150), 60));
+    EXPECT_EQ(b->tokens, alone(prompt(82, 150), 60));
+    EXPECT_GT(s.metrics().preemptions.load(), 0u);
+}

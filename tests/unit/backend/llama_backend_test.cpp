@@ -1,0 +1,171 @@
+// The in-process backend end to end on generated models: the real engine
+// under the scheduler. Weights are random, so these assert on determinism,
+// limits and counts, never on wording.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "backend/llama_backend.h"
+#include "test_models.h"
+
+using namespace kiln::backend;
+
+namespace {
+
+struct Answer {
+    std::string  text;
+    FinishReason finish = FinishReason::stop;
+    Usage        usage;
+    std::string  error;
+};
+
+Answer wait(Channel & ch) {
+    Answer a;
+    for (;;) {
+        auto ev = ch.pop(std::chrono::seconds(60));
+        if (!ev) {
+            a.error = "timeout";
+            return a;
+        }
+        if (ev->kind == Event::Kind::delta) a.text += ev->text;
+        if (ev->kind == Event::Kind::error) {
+            a.error = ev->error.message;
+            return a;
+        }
+        if (ev->kind == Event::Kind::done) {
+            a.finish = ev->finish;
+            a.usage  = ev->usage;
+            return a;
+        }
+    }
+}
+
+std::unique_ptr<LlamaBackend> make(int slots = 4, const std::string & vocab = "qwen2", int n_ctx = 512) {
+    LlamaOptions o;
+    o.model_path = kiln::test::tiny_model(vocab, n_ctx);
+    o.slots      = slots;
+    o.n_batch    = 64;
+    auto b       = LlamaBackend::create(o);
+    EXPECT_TRUE(b) << b.error().message;
+    return b ? std::move(*b) : nullptr;
+}
+
+CompletionRequest completion(const std::string & prompt, int max_tokens, std::optional<uint32_t> seed = {},
+                             float temperature = 0.0f) {
+    CompletionRequest r;
+    r.prompt                     = prompt;
+    r.params.max_tokens          = max_tokens;
+    r.params.ignore_eos          = true;
+    r.params.sampling.seed       = seed;
+    r.params.sampling.temperature = temperature;
+    return r;
+}
+
+Answer run(LlamaBackend & b, CompletionRequest r) {
+    auto ch = b.submit(std::move(r));
+    EXPECT_TRUE(ch) << ch.error().message;
+    return ch ? wait(**ch) : Answer{};
+}
+
+std::string prompt_n(int i) {
+    return "User " + std::to_string(i) + " asks about topic number " + std::to_string(i * 7) +
+           " and wants a long, detailed answer with examples.";
+}
+
+}  // namespace
+
+TEST(LlamaBackend, GreedyOutputIsTheSameAloneAndBatchedWithSevenOthers) {
+    std::vector<std::string> alone;
+    {
+        auto b = make(8);
+        for (int i = 0; i < 8; ++i) alone.push_back(run(*b, completion(prompt_n(i), 24)).text);
+    }
+    auto b = make(8);
+    for (int round = 0; round < 2; ++round) {  // the second round reuses cached prefixes
+        std::vector<std::shared_ptr<Channel>> chans;
+        for (int i = 0; i < 8; ++i) chans.push_back(*b->submit(completion(prompt_n(i), 24)));
+        for (int i = 0; i < 8; ++i) {
+            Answer a = wait(*chans[i]);
+            EXPECT_EQ(a.error, "");
+            EXPECT_EQ(a.text, alone[i]) << "request " << i << ", round " << round;
+            EXPECT_EQ(a.usage.completion_tokens, 24);
+            if (round == 1) {
+                EXPECT_GT(a.usage.cached_tokens, 0) << "request " << i;
+            }
+        }
+    }
+}
+
+TEST(LlamaBackend, SameSeedSameText) {
+    auto b = make();
+    auto x = run(*b, completion("Once upon a time", 24, 42, 0.9f));
+    auto y = run(*b, completion("Once upon a time", 24, 42, 0.9f));
+    EXPECT_EQ(x.text, y.text);
+    EXPECT_NE(x.text, run(*b, completion("Once upon a time", 24, 43, 0.9f)).text);
+}
+
+TEST(LlamaBackend, StopStringEndsTheAnswerAndIsNotEmitted) {
+    auto b    = make();
+    auto full = run(*b, completion("Tell me", 40));
+    ASSERT_GE(full.text.size(), 8u);
+    size_t mid = full.text.size() / 2;
+    while (mid > 0 && (static_cast<unsigned char>(full.text[mid]) & 0xC0) == 0x80) --mid;
+    const std::string stop = full.text.substr(mid, 1);
+    auto r = completion("Tell me", 40);
+    r.params.stop = {stop};
+    auto cut = run(*b, r);
+    EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(stop)));
+    EXPECT_EQ(cut.finish, FinishReason::stop);
+}
+
+TEST(LlamaBackend, ContextEndFinishesWithLength) {
+    auto b = make(1);
+    auto a = run(*b, completion("Hi", -1));
+    EXPECT_EQ(a.finish, FinishReason::length);
+    EXPECT_EQ(a.usage.prompt_tokens + a.usage.completion_tokens, b->info().n_ctx_seq);
+}
+
+TEST(LlamaBackend, PromptLongerThanTheContextIsRefusedUpFront) {
+    auto b = make(1);
+    std::string long_prompt;
+    for (int i = 0; i < 600; ++i) long_prompt += "word ";
+    auto ch = b->submit(completion(long_prompt, 4));
+    ASSERT_FALSE(ch);
+    EXPECT_EQ(ch.error().code, kiln::ErrorCode::context_exceeded);
+    EXPECT_NE(ch.error().message.find("n_ctx"), std::string::npos);
+}
+
+TEST(LlamaBackend, RequestNeedingThreeQuartersOfTheContextRunsBesideThreeOthers) {
+    auto b = make(4, "qwen2", 1024);
+    ASSERT_EQ(b->info().n_ctx_seq, 1024);
+    std::vector<std::shared_ptr<Channel>> others;
+    for (int i = 0; i < 3; ++i) others.push_back(*b->submit(completion(prompt_n(i), 150)));
+    std::string big = "hello";
+    for (int i = 0; i < 699; ++i) big += " hello";  // ~700 tokens
+    auto ch = b->submit(completion(big, 100));
+    ASSERT_TRUE(ch) << ch.error().message;
+    Answer a = wait(**ch);
+    EXPECT_EQ(a.error, "");
+    EXPECT_EQ(a.usage.completion_tokens, 100);
+    EXPECT_GE(a.usage.prompt_tokens + a.usage.completion_tokens, 1024 * 3 / 4);
+    for (auto & o : others) EXPECT_EQ(wait(*o).usage.completion_tokens, 150);
+}
+
+TEST(LlamaBackend, CancelFreesTheSlot) {
+    auto b  = make(1);
+    auto ch = *b->submit(completion("Hi", -1));
+    ASSERT_EQ(ch->pop(std::chrono::seconds(30))->kind, Event::Kind::delta);
+    ch->cancel();
+    Answer a = wait(*ch);
+    EXPECT_EQ(a.finish, FinishReason::cancelled);
+    EXPECT_LT(a.usage.completion_tokens, 400);
+    EXPECT_EQ(run(*b, completion("Again", 3)).usage.completion_tokens, 3);
+}
+
+TEST(LlamaBackend, WorksOnEveryChatVocab) {
+    for (const char * vocab : {"llama-spm", "llama-bpe", "gpt-2"}) {
+        auto b = make(2, vocab);
+        ASSERT_TRUE(b) << vocab;
+        EXPECT_EQ(run(*b, completion("Hello", 8, 9, 0.8f)).usage.completion_tokens, 8) << vocab;
+    }
+}
