@@ -61,6 +61,7 @@ describe('cancellation', { timeout: 300_000 }, () => {
     const reader = res.body.getReader();
     let text = '';
     while (!text.includes('"content":"')) text += new TextDecoder().decode((await reader.read()).value);
+    await waitUntilBusy();  // /slots lags the stream by up to one step
     ac.abort();
     await assertStoppedEarly();
   });
