@@ -1,7 +1,7 @@
 # The two commands of the README, and the steps they are made of.
 #   make serve   install, build, make the demo model if needed, start the server
 #   make test    install, build, run every test (unit + integration)
-#   make bench   decode speed of kiln vs llama-bench (see docs/benchmarks.md)
+#   make bench   kiln vs llama-bench and llama-server (see docs/benchmarks.md)
 
 BUILD_DIR ?= build
 JOBS      ?= $(shell nproc)
@@ -37,8 +37,9 @@ unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit
 
 bench: build
-	cmake --build $(BUILD_DIR) --target llama-bench
+	cmake --build $(BUILD_DIR) --target llama-bench llama-server
 	bench/decode.sh
+	bench/compare.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

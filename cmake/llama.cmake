@@ -2,10 +2,10 @@
 # tree by scripts/fetch-llama.sh, built here as static libraries.
 #
 # Only what kiln links is built: the subdirectory is EXCLUDE_FROM_ALL, so
-# targets are compiled only when something depends on them. llama.cpp's tests,
-# tools and examples are off; llama-bench alone is added (and built only by
-# `make bench`) so the benchmark runs llama.cpp from this very build, with the
-# same flags and objects as kiln.
+# targets are compiled only when something depends on them. llama.cpp's tests
+# and examples are off. Its tools are configured but never built by `make` or
+# `make test`: bench/ builds llama-bench and llama-server from this very build,
+# with the same flags and objects as kiln, for the comparisons.
 
 if(NOT KILN_LLAMA_DIR)
   execute_process(
@@ -28,8 +28,9 @@ set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
-set(LLAMA_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
-set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_TOOLS ON CACHE BOOL "" FORCE)
+set(LLAMA_BUILD_SERVER ON CACHE BOOL "" FORCE)
+set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)  # no downloads: llama-server without its web UI
 set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
 set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
@@ -51,5 +52,3 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING)
 endif()
 
 add_subdirectory(${KILN_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL SYSTEM)
-add_subdirectory(${KILN_LLAMA_DIR}/tools/llama-bench ${CMAKE_BINARY_DIR}/llama.cpp/tools/llama-bench EXCLUDE_FROM_ALL)
-set_target_properties(llama-bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)

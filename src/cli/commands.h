@@ -11,5 +11,6 @@ enum Exit : int { ok = 0, failure = 1, usage = 2, interrupted = 130 };
 
 void add_serve(CLI::App & app, int & exit_code);
 void add_run(CLI::App & app, int & exit_code);
+void add_bench(CLI::App & app, int & exit_code);
 
 }  // namespace kiln::cli

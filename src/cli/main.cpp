@@ -26,6 +26,7 @@ int main(int argc, char ** argv) {
     int exit_code = kiln::cli::ok;
     kiln::cli::add_serve(app, exit_code);
     kiln::cli::add_run(app, exit_code);
+    kiln::cli::add_bench(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {
