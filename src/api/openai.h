@@ -24,9 +24,15 @@ struct CompletionCall {
     bool                       include_usage = false;
 };
 
+struct EmbedCall {
+    backend::EmbedRequest request;
+    bool                  base64 = false;  // encoding_format
+};
+
 // Parse and validate a request body. Errors name the offending field.
 Result<ChatCall>       parse_chat(std::string_view body);
 Result<CompletionCall> parse_completion(std::string_view body);
+Result<EmbedCall>      parse_embeddings(std::string_view body);
 
 // Identity of one response, shared by all of its chunks.
 struct ResponseMeta {
@@ -53,6 +59,8 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);
+std::string embeddings_response(const std::string & model, const std::vector<std::vector<float>> & embeddings,
+                                bool base64, int32_t prompt_tokens);
 
 // The one place errors become OpenAI statuses and envelopes.
 struct ErrorResponse {

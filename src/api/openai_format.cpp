@@ -1,4 +1,5 @@
 // Response formatting for the OpenAI adapter: internal results in, bytes out.
+#include <cstring>
 #include <random>
 
 #include "api/json_fields.h"
@@ -108,6 +109,46 @@ std::string models_response(const std::vector<backend::ModelInfo> & models) {
                               {"size", mi.size_bytes}}}});
     }
     return dump(json{{"object", "list"}, {"data", std::move(data)}});
+}
+
+namespace {
+
+std::string base64_floats(const std::vector<float> & v) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // Little-endian float32 bytes, as OpenAI sends them.
+    std::string bytes(v.size() * 4, '\0');
+    for (size_t i = 0; i < v.size(); ++i) {
+        uint32_t u;
+        std::memcpy(&u, &v[i], 4);
+        for (int b = 0; b < 4; ++b) bytes[i * 4 + b] = static_cast<char>((u >> (8 * b)) & 0xFF);
+    }
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    for (size_t i = 0; i < bytes.size(); i += 3) {
+        const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
+                           (i + 1 < bytes.size() ? static_cast<uint8_t>(bytes[i + 1]) << 8 : 0) |
+                           (i + 2 < bytes.size() ? static_cast<uint8_t>(bytes[i + 2]) : 0);
+        out += table[(n >> 18) & 63];
+        out += table[(n >> 12) & 63];
+        out += i + 1 < bytes.size() ? table[(n >> 6) & 63] : '=';
+        out += i + 2 < bytes.size() ? table[n & 63] : '=';
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string embeddings_response(const std::string & model, const std::vector<std::vector<float>> & embeddings,
+                                bool base64, int32_t prompt_tokens) {
+    json data = json::array();
+    for (size_t i = 0; i < embeddings.size(); ++i) {
+        json e = base64 ? json(base64_floats(embeddings[i])) : json(embeddings[i]);
+        data.push_back(json{{"object", "embedding"}, {"index", i}, {"embedding", std::move(e)}});
+    }
+    return dump(json{{"object", "list"},
+                     {"data", std::move(data)},
+                     {"model", model},
+                     {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}});
 }
 
 ErrorResponse error_response(const Error & e) {

@@ -131,4 +131,32 @@ Result<CompletionCall> parse_completion(std::string_view body) {
     return call;
 }
 
+Result<EmbedCall> parse_embeddings(std::string_view body) {
+    KILN_TRY(json j, parse_object(body));
+    EmbedCall call;
+    KILN_TRY(auto model, get_string(j, "model"));
+    call.request.model = model.value_or("");
+    auto it = j.find("input");
+    if (it == j.end() || it->is_null()) return bad("'input' is required", "input");
+    if (it->is_string()) {
+        call.request.inputs.push_back(it->get<std::string>());
+    } else if (it->is_array() && !it->empty()) {
+        for (const auto & v : *it) {
+            if (!v.is_string()) return bad("'input' must be a string or an array of strings", "input");
+            call.request.inputs.push_back(v.get<std::string>());
+        }
+    } else {
+        return bad("'input' must be a string or a non-empty array of strings", "input");
+    }
+    if (call.request.inputs.size() > 2048) return bad("'input' holds more than 2048 items", "input");
+    KILN_TRY(auto format, get_string(j, "encoding_format"));
+    if (format && *format != "float" && *format != "base64") {
+        return bad("'encoding_format' must be float or base64", "encoding_format");
+    }
+    call.base64 = format && *format == "base64";
+    KILN_TRY(auto normalize, get_bool(j, "normalize"));
+    call.request.normalize = normalize.value_or(true);
+    return call;
+}
+
 }  // namespace kiln::api::openai

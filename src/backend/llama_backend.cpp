@@ -22,8 +22,43 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     if (!tmpl) return tmpl.error();
     b->template_ = std::move(*tmpl);
 
-    const int32_t n_train = b->model_->n_ctx_train();
-    int32_t       n_ctx   = o.n_ctx > 0 ? o.n_ctx : std::min(n_train, LlamaOptions::max_default_ctx);
+    const int32_t     n_train = b->model_->n_ctx_train();
+    const std::string arch    = b->model_->meta("general.architecture");
+    const std::string pooling = b->model_->meta(arch + ".pooling_type");
+    b->info_.embedding        = !pooling.empty() && pooling != "0";
+    if (Status st = b->info_.embedding ? b->start_embedding(o) : b->start_generation(o); !st) return st.error();
+
+    ModelInfo & i = b->info_;
+    i.file_name   = o.model_path.filename().string();
+    i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
+    i.arch        = b->model_->meta("general.architecture");
+    i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
+    i.n_ctx_seq   = b->scheduler_ ? b->scheduler_->n_ctx_seq() : n_train;
+    i.slots       = b->scheduler_ ? std::max(1, o.slots) : 0;
+    i.n_embd      = llama_model_n_embd(b->model_->get());
+    i.n_ctx_train = n_train;
+    i.n_params    = b->model_->n_params();
+    i.size_bytes  = b->model_->size_bytes();
+    struct stat st{};
+    if (::stat(o.model_path.c_str(), &st) == 0) i.created = st.st_mtime;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i.embedding) {
+        log::info("loaded embedding model {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; {} dimensions, inputs up to {} tokens",
+                  i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
+                  static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_embd, i.n_ctx_seq);
+        b->thread_ = std::thread([p = b.get()] { p->embedder_->run(); });
+    } else {
+        log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots",
+                  i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
+                  static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx, i.n_ctx_seq, i.slots);
+        b->thread_ = std::thread([p = b.get()] { p->scheduler_->run(); });
+    }
+    return b;
+}
+
+Status LlamaBackend::start_generation(const LlamaOptions & o) {
+    const int32_t n_train = model_->n_ctx_train();
+    const int32_t n_ctx   = o.n_ctx > 0 ? o.n_ctx : std::min(n_train, LlamaOptions::max_default_ctx);
     if (o.n_ctx <= 0 && n_train > LlamaOptions::max_default_ctx) {
         log::info("context: {} tokens (the model is trained for {}; set --ctx-size for more)", n_ctx, n_train);
     }
@@ -38,31 +73,29 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     cp.n_batch   = static_cast<uint32_t>(so.max_batch_tokens);
     cp.n_seq_max = static_cast<uint32_t>(so.slots + so.cache_seqs);
     cp.n_threads = o.n_threads;
-    auto ctx     = engine::Context::create(*b->model_, cp);
+    auto ctx     = engine::Context::create(*model_, cp);
     if (!ctx) return ctx.error();
-    b->context_   = std::move(*ctx);
-    b->engine_    = std::make_unique<LlamaEngine>(*b->context_);
-    b->scheduler_ = std::make_unique<scheduler::Scheduler>(*b->engine_, so);
+    context_   = std::move(*ctx);
+    engine_    = std::make_unique<LlamaEngine>(*context_);
+    scheduler_ = std::make_unique<scheduler::Scheduler>(*engine_, so);
+    return {};
+}
 
-    ModelInfo & i = b->info_;
-    i.file_name   = o.model_path.filename().string();
-    i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
-    i.arch        = b->model_->meta("general.architecture");
-    i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
-    i.n_ctx_seq   = b->scheduler_->n_ctx_seq();
-    i.slots       = so.slots;
-    i.n_ctx_train = n_train;
-    i.n_params    = b->model_->n_params();
-    i.size_bytes  = b->model_->size_bytes();
-    struct stat st{};
-    if (::stat(o.model_path.c_str(), &st) == 0) i.created = st.st_mtime;
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots",
-              i.id, i.arch, static_cast<double>(i.n_params) / 1e6, static_cast<double>(i.size_bytes) / (1024.0 * 1024.0),
-              ms, i.n_ctx, i.n_ctx_seq, i.slots);
-
-    b->thread_ = std::thread([p = b.get()] { p->scheduler_->run(); });
-    return b;
+Status LlamaBackend::start_embedding(const LlamaOptions & o) {
+    // Non-causal models see each input whole, in one micro-batch: the batch
+    // holds the longest input the model takes, and several shorter ones.
+    const int32_t n_train = model_->n_ctx_train();
+    engine::ContextParams cp;
+    cp.n_batch    = static_cast<uint32_t>(std::max(o.n_batch, std::min(n_train, 8192)));
+    cp.n_ctx      = cp.n_batch;
+    cp.n_seq_max  = kEmbedSeqs;
+    cp.n_threads  = o.n_threads;
+    cp.embeddings = true;
+    auto ctx      = engine::Context::create(*model_, cp);
+    if (!ctx) return ctx.error();
+    context_  = std::move(*ctx);
+    embedder_ = std::make_unique<EmbedRunner>(*context_, kEmbedSeqs);
+    return {};
 }
 
 LlamaBackend::~LlamaBackend() {
@@ -70,7 +103,39 @@ LlamaBackend::~LlamaBackend() {
     if (thread_.joinable()) thread_.join();
 }
 
+Error LlamaBackend::wrong_kind() const {
+    return info_.embedding
+               ? make_error(ErrorCode::invalid_request,
+                            "model '" + info_.id + "' is an embedding model; use /v1/embeddings", "model")
+               : make_error(ErrorCode::invalid_request, "model '" + info_.id + "' does not produce embeddings", "model");
+}
+
+Result<std::shared_ptr<Channel>> LlamaBackend::submit(EmbedRequest request) {
+    if (!embedder_) return wrong_kind();
+    if (request.inputs.empty()) return make_error(ErrorCode::invalid_request, "'input' must not be empty", "input");
+    const auto limit = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+    std::vector<std::vector<llama_token>> inputs;
+    for (size_t i = 0; i < request.inputs.size(); ++i) {
+        auto tokens = model_->tokenize(request.inputs[i], true, false);
+        const std::string param = "input[" + std::to_string(i) + "]";
+        if (request.inputs[i].empty() || tokens.empty()) {
+            return make_error(ErrorCode::invalid_request, "'" + param + "' is empty", "input");
+        }
+        if (static_cast<int32_t>(tokens.size()) > limit) {
+            return make_error(ErrorCode::context_exceeded,
+                              "'" + param + "' has " + std::to_string(tokens.size()) +
+                                  " tokens (n_prompt_tokens) but the model takes " + std::to_string(limit) + " (n_ctx)",
+                              "input");
+        }
+        inputs.push_back(std::move(tokens));
+    }
+    auto channel = std::make_shared<Channel>();
+    embedder_->submit(std::move(inputs), request.normalize, channel);
+    return channel;
+}
+
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
+    if (!scheduler_) return wrong_kind();
     if (request.messages.empty()) {
         return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     }
@@ -86,6 +151,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
 }
 
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request) {
+    if (!scheduler_) return wrong_kind();
     // Raw text: special tokens in it stay text, as in llama-server's default.
     return enqueue(model_->tokenize(request.prompt, true, false), std::move(request.params));
 }
@@ -137,6 +203,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
 
 void LlamaBackend::shutdown() {
     if (scheduler_) scheduler_->stop();
+    if (embedder_) embedder_->stop();
 }
 
 }  // namespace kiln::backend

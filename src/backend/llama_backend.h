@@ -1,6 +1,6 @@
-// The in-process backend: one model, one llama_context over a unified KV pool,
-// and the scheduler that batches every request on it from one run-loop
-// thread. Requests are validated, templated and tokenized on the caller's
+// The in-process backend: one model, one llama_context and one run-loop
+// thread that owns it: the scheduler for generation models (continuous
+// batching over a unified KV pool), the EmbedRunner for embedding models. Requests are validated, templated and tokenized on the caller's
 // thread (so errors come back as statuses before any stream starts), then
 // handed to the scheduler.
 #pragma once
@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "backend/embed_runner.h"
 #include "backend/llama_engine.h"
 #include "backend/types.h"
 #include "engine/chat_template.h"
@@ -40,12 +41,18 @@ class LlamaBackend final : public Backend {
     const ModelInfo & info() const override { return info_; }
     Result<std::shared_ptr<Channel>> submit(ChatRequest request) override;
     Result<std::shared_ptr<Channel>> submit(CompletionRequest request) override;
+    Result<std::shared_ptr<Channel>> submit(EmbedRequest request) override;
     void shutdown() override;
-    scheduler::Snapshot        snapshot() const override { return scheduler_->snapshot(); }
-    const scheduler::Metrics * metrics() const override { return &scheduler_->metrics(); }
+    scheduler::Snapshot        snapshot() const override { return scheduler_ ? scheduler_->snapshot() : scheduler::Snapshot{}; }
+    const scheduler::Metrics * metrics() const override { return scheduler_ ? &scheduler_->metrics() : nullptr; }
 
   private:
+    static constexpr int32_t kEmbedSeqs = 16;  // inputs per embedding batch
+
     LlamaBackend() = default;
+    Status start_generation(const LlamaOptions & o);
+    Status start_embedding(const LlamaOptions & o);
+    Error  wrong_kind() const;
     Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);
 
     ModelInfo                             info_;
@@ -53,7 +60,8 @@ class LlamaBackend final : public Backend {
     std::unique_ptr<engine::ChatTemplate> template_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop
     std::unique_ptr<LlamaEngine>          engine_;
-    std::unique_ptr<scheduler::Scheduler> scheduler_;
+    std::unique_ptr<scheduler::Scheduler> scheduler_;  // generation models
+    std::unique_ptr<EmbedRunner>          embedder_;   // embedding models
     std::thread                           thread_;
 };
 

@@ -43,6 +43,12 @@ struct CompletionRequest {
     GenerateParams params;
 };
 
+struct EmbedRequest {
+    std::string              model;
+    std::vector<std::string> inputs;
+    bool                     normalize = true;  // L2
+};
+
 struct Usage {
     int32_t prompt_tokens     = 0;
     int32_t completion_tokens = 0;
@@ -62,9 +68,10 @@ struct Event {
     Usage                usage;                                 // done
     Timings              timings;                               // done
     Error                error;                                 // error
+    std::vector<std::vector<float>> embeddings;                 // done, for an EmbedRequest (one per input)
 
-    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}}; }
-    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, std::move(e)}; }
+    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}, {}}; }
+    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, std::move(e), {}}; }
 };
 
 // One request's way back from the run loop: the loop pushes events, the
@@ -96,6 +103,8 @@ struct ModelInfo {
     int32_t     n_ctx_seq = 0;    // context of one request
     int32_t     n_ctx_train = 0;
     int32_t     slots = 0;
+    bool        embedding = false;  // an embedding model: embeddings only, no generation
+    int32_t     n_embd = 0;
     uint64_t    n_params = 0;
     uint64_t    size_bytes = 0;
 };
@@ -108,6 +117,8 @@ class Backend {
     // (template, prompt too long) come back here, not on the channel.
     virtual Result<std::shared_ptr<Channel>> submit(ChatRequest request) = 0;
     virtual Result<std::shared_ptr<Channel>> submit(CompletionRequest request) = 0;
+    // One `done` event carrying one embedding per input.
+    virtual Result<std::shared_ptr<Channel>> submit(EmbedRequest request) = 0;
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;
     // Slots, queue and KV use (empty for backends without a scheduler).

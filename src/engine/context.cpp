@@ -35,6 +35,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model & model, const Cont
     cp.n_threads            = threads;
     cp.n_threads_batch      = threads;
     cp.no_perf              = true;
+    cp.embeddings           = params.embeddings;
     llama_context * ctx     = llama_init_from_model(model.get(), cp);
     if (!ctx) {
         return make_error(ErrorCode::internal, "cannot create a context of " + std::to_string(params.n_ctx) +
@@ -60,7 +61,17 @@ Result<DecodeStatus> Context::decode(const Batch & batch) {
 }
 
 void Context::seq_rm(llama_seq_id seq, llama_pos p0, llama_pos p1) {
-    llama_memory_seq_rm(llama_get_memory(ctx_), seq, p0, p1);
+    if (llama_memory_t mem = llama_get_memory(ctx_)) llama_memory_seq_rm(mem, seq, p0, p1);
+}
+
+std::vector<float> Context::pooled_embedding(llama_seq_id seq) const {
+    const float * e = llama_get_embeddings_seq(ctx_, seq);
+    if (!e) return {};
+    return std::vector<float>(e, e + llama_model_n_embd(model_.get()));
+}
+
+void Context::clear() {
+    if (llama_memory_t mem = llama_get_memory(ctx_)) llama_memory_clear(mem, true);
 }
 
 void Context::seq_cp(llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1) {

@@ -20,6 +20,7 @@ struct ContextParams {
     uint32_t n_batch   = 512;  // tokens per llama_decode (one micro-batch)
     uint32_t n_seq_max = 1;    // sequence ids [0, n_seq_max)
     int32_t  n_threads = 0;    // 0: one per hardware thread
+    bool     embeddings = false;  // pooled embeddings instead of logits (embedding models)
 };
 
 // Tokens of several sequences for one llama_decode.
@@ -60,6 +61,10 @@ class Context {
     Result<DecodeStatus> decode(const Batch & batch);
     void seq_rm(llama_seq_id seq, llama_pos p0, llama_pos p1);
     void seq_cp(llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1);
+    // Embedding contexts: the pooled embedding of `seq` after a decode
+    // (empty if the model does not pool), and dropping all sequences.
+    std::vector<float> pooled_embedding(llama_seq_id seq) const;
+    void               clear();
 
   private:
     Context(const Model & model, llama_context * ctx, uint32_t n_seq_max);

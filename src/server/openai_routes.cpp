@@ -137,6 +137,20 @@ void register_openai_routes(httplib::Server & http, backend::Backend & backend) 
     });
     http.Post("/v1/chat/completions", generation_route(backend, oai::parse_chat, kChat));
     http.Post("/v1/completions", generation_route(backend, oai::parse_completion, kCompletion));
+    http.Post("/v1/embeddings", [&backend](const httplib::Request & req, httplib::Response & res) {
+        auto call = oai::parse_embeddings(req.body);
+        if (!call) return send_error(res, call.error());
+        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
+        auto channel = backend.submit(std::move(call->request));
+        if (!channel) return send_error(res, channel.error());
+        std::string    unused;
+        backend::Event done;
+        if (collect(res, **channel, req, unused, done)) {
+            res.set_content(oai::embeddings_response(backend.info().id, done.embeddings, call->base64,
+                                                     done.usage.prompt_tokens),
+                            "application/json");
+        }
+    });
 }
 
 }  // namespace kiln::server

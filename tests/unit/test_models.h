@@ -12,6 +12,8 @@ namespace kiln::test {
 // A tiny llama model for `vocab` (ChatML template) trained for n_ctx tokens,
 // made once per process.
 const std::filesystem::path & tiny_model(const std::string & vocab = "qwen2", int n_ctx = 512);
+// A tiny bert embedding model (bert-bge vocab, 128 dimensions, CLS pooling).
+const std::filesystem::path & tiny_embed_model();
 // Path of llama.cpp's ggml-vocab-<name>.gguf.
 std::filesystem::path vocab_file(const std::string & name);
 // A fresh temp directory, removed at exit.

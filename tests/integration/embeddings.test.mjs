@@ -1,0 +1,61 @@
+// /v1/embeddings on a generated bert model, through the official client
+// (which asks for base64 and decodes it) and raw JSON.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { makeModel, startServer, tempDir, removeDir, openaiOptions, postJSON } from './harness.mjs';
+
+const N_EMBD = 128;
+const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+describe('embeddings', { timeout: 300_000 }, () => {
+  let dir;
+  let server;
+  let client;
+
+  before(async () => {
+    dir = await tempDir();
+    const model = await makeModel(dir, ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', String(N_EMBD),
+      '--n-layer', '2', '--n-head', '4', '--ctx', '512', '-o', 'embed.gguf']);
+    server = await startServer({ model });
+    client = new OpenAI(openaiOptions(server.baseURL));
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await server?.stop();
+    await removeDir(dir);
+  });
+
+  it('the openai client gets one normalized vector per input', async () => {
+    const res = await client.embeddings.create({ model: 'embed', input: ['hello world', 'something else'] });
+    assert.equal(res.object, 'list');
+    assert.equal(res.data.length, 2);
+    for (const [i, d] of res.data.entries()) {
+      assert.equal(d.index, i);
+      assert.equal(d.embedding.length, N_EMBD);
+      assert.ok(Math.abs(norm(d.embedding) - 1) < 1e-3);
+    }
+    assert.notDeepEqual(res.data[0].embedding, res.data[1].embedding);
+    assert.ok(res.usage.prompt_tokens > 0);
+  });
+
+  it('float and base64 encodings carry the same numbers', async () => {
+    const body = { model: 'embed', input: 'the same text' };
+    const asFloat = await (await postJSON(server.baseURL, '/v1/embeddings', body)).json();
+    const asB64 = await (await postJSON(server.baseURL, '/v1/embeddings', { ...body, encoding_format: 'base64' })).json();
+    const bytes = Buffer.from(asB64.data[0].embedding, 'base64');
+    const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    assert.equal(decoded.length, N_EMBD);
+    decoded.forEach((x, i) => assert.ok(Math.abs(x - asFloat.data[0].embedding[i]) < 1e-6));
+  });
+
+  it('bad input and chat on an embedding model are 400s', async () => {
+    for (const body of [{ input: 5 }, { input: [] }, { input: ['ok', 3] }, { input: 'x', encoding_format: 'hex' }]) {
+      const res = await postJSON(server.baseURL, '/v1/embeddings', body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+    }
+    const chat = await postJSON(server.baseURL, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.status, 400);
+    assert.match((await chat.json()).error.message, /embedding model/);
+  });
+});
