@@ -11,25 +11,13 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$here/build}
-bin=$build/bin
-threads=${THREADS:-$(nproc)}
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 reps=${REPS:-7}
 n_gen=${N_GEN:-128}
 min_ratio=${KILN_BENCH_MIN_RATIO:-0.95}
-dir=${KILN_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln/bench}
-model=$dir/llama-250m-spm-q8_0-8k.gguf
-
-for b in kiln kiln-make-model llama-bench; do
-  [ -x "$bin/$b" ] || { echo "decode.sh: $bin/$b missing; run 'make bench'" >&2; exit 2; }
-done
-mkdir -p "$dir"
-if [ ! -f "$model" ]; then
-  echo "making the benchmark model (once)..." >&2
-  "$bin/kiln-make-model" --arch llama --vocab llama-spm --n-embd 1024 --n-layer 16 --n-head 16 \
-    --n-head-kv 4 --n-ff 2816 --ctx 8192 --type q8_0 --seed 1 -o "$model" >/dev/null
-fi
+require_bins kiln kiln-make-model llama-bench
+ensure_model
 
 echo "model: $(basename "$model") ($(du -m "$model" | cut -f1) MiB), threads: $threads, tokens: $n_gen, reps: $reps"
 

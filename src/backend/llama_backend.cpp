@@ -26,6 +26,7 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     const std::string arch    = b->model_->meta("general.architecture");
     const std::string pooling = b->model_->meta(arch + ".pooling_type");
     b->info_.embedding        = !pooling.empty() && pooling != "0";
+    b->info_.reranker         = pooling == "4";  // LLAMA_POOLING_TYPE_RANK
     if (Status st = b->info_.embedding ? b->start_embedding(o) : b->start_generation(o); !st) return st.error();
 
     ModelInfo & i = b->info_;
@@ -110,27 +111,68 @@ Error LlamaBackend::wrong_kind() const {
                : make_error(ErrorCode::invalid_request, "model '" + info_.id + "' does not produce embeddings", "model");
 }
 
+Result<std::vector<llama_token>> LlamaBackend::embed_tokens(const std::string & text, size_t index,
+                                                            const char * field) const {
+    const auto  limit  = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+    auto        tokens = model_->tokenize(text, true, false);
+    std::string param  = std::string(field) + "[" + std::to_string(index) + "]";
+    if (text.empty() || tokens.empty()) return make_error(ErrorCode::invalid_request, "'" + param + "' is empty", field);
+    if (static_cast<int32_t>(tokens.size()) > limit) {
+        return make_error(ErrorCode::context_exceeded,
+                          "'" + param + "' has " + std::to_string(tokens.size()) +
+                              " tokens (n_prompt_tokens) but the model takes " + std::to_string(limit) + " (n_ctx)",
+                          field);
+    }
+    return tokens;
+}
+
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(EmbedRequest request) {
-    if (!embedder_) return wrong_kind();
+    if (!embedder_ || info_.reranker) {
+        return info_.reranker ? make_error(ErrorCode::invalid_request,
+                                           "model '" + info_.id + "' is a reranker; use /v1/rerank", "model")
+                              : wrong_kind();
+    }
     if (request.inputs.empty()) return make_error(ErrorCode::invalid_request, "'input' must not be empty", "input");
-    const auto limit = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
     std::vector<std::vector<llama_token>> inputs;
     for (size_t i = 0; i < request.inputs.size(); ++i) {
-        auto tokens = model_->tokenize(request.inputs[i], true, false);
-        const std::string param = "input[" + std::to_string(i) + "]";
-        if (request.inputs[i].empty() || tokens.empty()) {
-            return make_error(ErrorCode::invalid_request, "'" + param + "' is empty", "input");
-        }
-        if (static_cast<int32_t>(tokens.size()) > limit) {
-            return make_error(ErrorCode::context_exceeded,
-                              "'" + param + "' has " + std::to_string(tokens.size()) +
-                                  " tokens (n_prompt_tokens) but the model takes " + std::to_string(limit) + " (n_ctx)",
-                              "input");
-        }
+        KILN_TRY(auto tokens, embed_tokens(request.inputs[i], i, "input"));
         inputs.push_back(std::move(tokens));
     }
     auto channel = std::make_shared<Channel>();
     embedder_->submit(std::move(inputs), request.normalize, channel);
+    return channel;
+}
+
+Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
+    if (!info_.reranker) {
+        return make_error(ErrorCode::invalid_request, "model '" + info_.id + "' is not a reranker", "model");
+    }
+    if (request.documents.empty()) {
+        return make_error(ErrorCode::invalid_request, "'documents' must not be empty", "documents");
+    }
+    // One pair per document, as cross-encoders were trained: the query with
+    // the model's special tokens ([CLS] query [SEP]), then document [SEP].
+    const llama_token sep = llama_vocab_sep(model_->vocab());
+    std::vector<std::vector<llama_token>> inputs;
+    for (size_t i = 0; i < request.documents.size(); ++i) {
+        auto pair = model_->tokenize(request.query, true, false);
+        auto doc  = model_->tokenize(request.documents[i], false, false);
+        if (request.documents[i].empty() || doc.empty()) {
+            return make_error(ErrorCode::invalid_request, "'documents[" + std::to_string(i) + "]' is empty", "documents");
+        }
+        pair.insert(pair.end(), doc.begin(), doc.end());
+        if (sep != LLAMA_TOKEN_NULL) pair.push_back(sep);
+        const auto limit = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+        if (static_cast<int32_t>(pair.size()) > limit) {
+            return make_error(ErrorCode::context_exceeded,
+                              "query and 'documents[" + std::to_string(i) + "]' have " + std::to_string(pair.size()) +
+                                  " tokens (n_prompt_tokens) but the model takes " + std::to_string(limit) + " (n_ctx)",
+                              "documents");
+        }
+        inputs.push_back(std::move(pair));
+    }
+    auto channel = std::make_shared<Channel>();
+    embedder_->submit(std::move(inputs), false, channel);
     return channel;
 }
 

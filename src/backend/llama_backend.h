@@ -42,6 +42,7 @@ class LlamaBackend final : public Backend {
     Result<std::shared_ptr<Channel>> submit(ChatRequest request) override;
     Result<std::shared_ptr<Channel>> submit(CompletionRequest request) override;
     Result<std::shared_ptr<Channel>> submit(EmbedRequest request) override;
+    Result<std::shared_ptr<Channel>> submit(RerankRequest request) override;
     void shutdown() override;
     scheduler::Snapshot        snapshot() const override { return scheduler_ ? scheduler_->snapshot() : scheduler::Snapshot{}; }
     const scheduler::Metrics * metrics() const override { return scheduler_ ? &scheduler_->metrics() : nullptr; }
@@ -53,6 +54,8 @@ class LlamaBackend final : public Backend {
     Status start_generation(const LlamaOptions & o);
     Status start_embedding(const LlamaOptions & o);
     Error  wrong_kind() const;
+    // Tokenizes for the embedding context; an error names input[i] if too long.
+    Result<std::vector<llama_token>> embed_tokens(const std::string & text, size_t index, const char * field) const;
     Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);
 
     ModelInfo                             info_;

@@ -49,6 +49,14 @@ struct EmbedRequest {
     bool                     normalize = true;  // L2
 };
 
+// Scores each document against the query with a reranker model; the done
+// event's `embeddings` hold one single-number vector (the score) per document.
+struct RerankRequest {
+    std::string              model;
+    std::string              query;
+    std::vector<std::string> documents;
+};
+
 struct Usage {
     int32_t prompt_tokens     = 0;
     int32_t completion_tokens = 0;
@@ -104,6 +112,7 @@ struct ModelInfo {
     int32_t     n_ctx_train = 0;
     int32_t     slots = 0;
     bool        embedding = false;  // an embedding model: embeddings only, no generation
+    bool        reranker  = false;  // an embedding model that scores (query, document) pairs
     int32_t     n_embd = 0;
     uint64_t    n_params = 0;
     uint64_t    size_bytes = 0;
@@ -119,6 +128,7 @@ class Backend {
     virtual Result<std::shared_ptr<Channel>> submit(CompletionRequest request) = 0;
     // One `done` event carrying one embedding per input.
     virtual Result<std::shared_ptr<Channel>> submit(EmbedRequest request) = 0;
+    virtual Result<std::shared_ptr<Channel>> submit(RerankRequest request) = 0;
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;
     // Slots, queue and KV use (empty for backends without a scheduler).

@@ -67,7 +67,10 @@ void Context::seq_rm(llama_seq_id seq, llama_pos p0, llama_pos p1) {
 std::vector<float> Context::pooled_embedding(llama_seq_id seq) const {
     const float * e = llama_get_embeddings_seq(ctx_, seq);
     if (!e) return {};
-    return std::vector<float>(e, e + llama_model_n_embd(model_.get()));
+    // Rank pooling yields the classifier's outputs (a reranker's score), not a vector.
+    const auto n = llama_pooling_type(ctx_) == LLAMA_POOLING_TYPE_RANK ? llama_model_n_cls_out(model_.get())
+                                                                        : static_cast<uint32_t>(llama_model_n_embd(model_.get()));
+    return std::vector<float>(e, e + n);
 }
 
 void Context::clear() {

@@ -77,10 +77,11 @@ Result<ModelSpec> normalize(ModelSpec s) {
         return bad_spec(s.type + " needs n_embd and n_ff to be multiples of 32", "type");
     }
     if (s.arch == "bert" && s.n_head_kv != s.n_head) return bad_spec("bert needs n_head_kv == n_head", "n_head_kv");
+    if (s.reranker && s.arch != "bert") return bad_spec("a reranker needs --arch bert", "reranker");
     if (!s.chat_template) s.chat_template = s.arch == "llama" ? chatml_template() : "";
     if (s.name.empty()) {
         s.name = "kiln-test-" + s.arch + "-" + std::to_string(s.n_embd) + "x" + std::to_string(s.n_layer) + "-" + s.vocab +
-                 "-" + s.type + "-s" + std::to_string(s.seed);
+                 "-" + s.type + "-s" + std::to_string(s.seed) + (s.reranker ? "-reranker" : "");
     }
     return s;
 }
@@ -131,7 +132,8 @@ Status write_metadata(gguf_context * out, const gguf_context * vocab, const Mode
     } else {
         gguf_set_val_f32(out, key("attention.layer_norm_epsilon").c_str(), 1e-12f);
         gguf_set_val_bool(out, key("attention.causal").c_str(), false);
-        gguf_set_val_u32(out, key("pooling_type").c_str(), 2);  // CLS, as bge
+        // CLS pooling as bge; rank pooling (a score from the classification head) for rerankers.
+        gguf_set_val_u32(out, key("pooling_type").c_str(), s.reranker ? 4 : 2);
         if (gguf_find_key(out, "tokenizer.ggml.token_type_count") < 0) {
             gguf_set_val_u32(out, "tokenizer.ggml.token_type_count", 2);
         }

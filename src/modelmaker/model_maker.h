@@ -27,6 +27,7 @@ struct ModelSpec {
     // nullopt: ChatML for llama, none for bert. "" : no template.
     std::optional<std::string> chat_template;
     std::string name;                 // general.name; default derived from the spec
+    bool        reranker = false;     // bert only: a classification head and rank pooling
 };
 
 // The vocab names kiln knows to work; any ggml-vocab-*.gguf file also works.

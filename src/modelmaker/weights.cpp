@@ -69,7 +69,7 @@ TensorSet make_tensors(const ModelSpec & s, int64_t n_vocab) {
     // Total elements, for one allocation (plus per-tensor overhead).
     int64_t per_layer = bert ? (E * E * 2 + E * E_kv * 2 + 2 * E * F + 8 * E + 2 * E_kv + F)
                              : (E * E * 2 + E * E_kv * 2 + 3 * E * F + 2 * E);
-    int64_t total     = L * per_layer + E * n_vocab + (bert ? (E * 2 + E * s.n_ctx + 2 * E) : (E + E * n_vocab));
+    int64_t total     = L * per_layer + E * n_vocab + (bert ? (E * 2 + E * s.n_ctx + 2 * E + E * E + 2 * E + 1) : (E + E * n_vocab));
     const int64_t n_tensors = L * 20 + 8;
     TensorSet     set(static_cast<size_t>(total) * sizeof(float) + n_tensors * (ggml_tensor_overhead() + 64));
 
@@ -82,6 +82,12 @@ TensorSet make_tensors(const ModelSpec & s, int64_t n_vocab) {
         set.add("position_embd.weight", {E, s.n_ctx}, 'w', seed);
         set.add("token_embd_norm.weight", {E}, '1', seed);
         set.add("token_embd_norm.bias", {E}, '0', seed);
+        if (s.reranker) {
+            set.add("cls.weight", {E, E}, 'w', seed);
+            set.add("cls.bias", {E}, '0', seed);
+            set.add("cls.output.weight", {E, 1}, 'w', seed);
+            set.add("cls.output.bias", {1}, '0', seed);
+        }
     } else {
         set.add("output_norm.weight", {E}, '1', seed);
         set.add("output.weight", {E, n_vocab}, 'w', seed);

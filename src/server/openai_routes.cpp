@@ -6,6 +6,7 @@
 #include <cpp-httplib/httplib.h>
 
 #include "api/openai.h"
+#include "api/rerank.h"
 #include "core/log.h"
 
 namespace kiln::server {
@@ -151,6 +152,23 @@ void register_openai_routes(httplib::Server & http, backend::Backend & backend) 
                             "application/json");
         }
     });
+    auto rerank = [&backend](const httplib::Request & req, httplib::Response & res) {
+        auto call = api::rerank::parse(req.body);
+        if (!call) return send_error(res, call.error());
+        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
+        auto channel = backend.submit(call->request);
+        if (!channel) return send_error(res, channel.error());
+        std::string    unused;
+        backend::Event done;
+        if (collect(res, **channel, req, unused, done)) {
+            std::vector<float> scores;
+            for (const auto & e : done.embeddings) scores.push_back(e.empty() ? 0.0f : e[0]);
+            res.set_content(api::rerank::response(*call, backend.info().id, scores, done.usage.prompt_tokens),
+                            "application/json");
+        }
+    };
+    http.Post("/v1/rerank", rerank);
+    http.Post("/rerank", rerank);
 }
 
 }  // namespace kiln::server

@@ -59,3 +59,44 @@ describe('embeddings', { timeout: 300_000 }, () => {
     assert.match((await chat.json()).error.message, /embedding model/);
   });
 });
+
+describe('rerank', { timeout: 300_000 }, () => {
+  let dir;
+  let server;
+
+  before(async () => {
+    dir = await tempDir();
+    const model = await makeModel(dir, ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', '64', '--n-layer', '2',
+      '--n-head', '4', '--ctx', '512', '--reranker', '-o', 'rerank.gguf']);
+    server = await startServer({ model });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await server?.stop();
+    await removeDir(dir);
+  });
+
+  it('scores every document, best first, cut to top_n', async () => {
+    const documents = ['a kiln is an oven', 'bananas are yellow', { text: 'pottery is fired' }, 'rain'];
+    const res = await postJSON(server.baseURL, '/v1/rerank', { model: 'rerank', query: 'what is a kiln', documents });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.results.length, 4);
+    assert.deepEqual(body.results.map((r) => r.index).sort(), [0, 1, 2, 3]);
+    for (let i = 1; i < 4; i++) assert.ok(body.results[i - 1].relevance_score >= body.results[i].relevance_score);
+
+    const top = await (await postJSON(server.baseURL, '/rerank',
+      { query: 'what is a kiln', documents, top_n: 2, return_documents: true })).json();
+    assert.deepEqual(top.results.map((r) => r.index), body.results.slice(0, 2).map((r) => r.index));
+    assert.equal(typeof top.results[0].document.text, 'string');
+  });
+
+  it('missing query or documents are 400s; embeddings on a reranker too', async () => {
+    for (const body of [{ documents: ['x'] }, { query: 'q' }, { query: 'q', documents: [] }, { query: 'q', documents: [1] }]) {
+      assert.equal((await postJSON(server.baseURL, '/v1/rerank', body)).status, 400, JSON.stringify(body));
+    }
+    const emb = await postJSON(server.baseURL, '/v1/embeddings', { input: 'x' });
+    assert.equal(emb.status, 400);
+    assert.match((await emb.json()).error.message, /reranker/);
+  });
+});

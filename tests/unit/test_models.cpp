@@ -62,20 +62,32 @@ const fs::path & tiny_model(const std::string & vocab, int n_ctx) {
     return made.emplace(key, out).first->second;
 }
 
+namespace {
+
+fs::path make_bert(bool reranker) {
+    modelmaker::ModelSpec spec;
+    spec.arch     = "bert";
+    spec.vocab    = "bert-bge";
+    spec.n_embd   = 128;
+    spec.n_layer  = 2;
+    spec.n_head   = 4;
+    spec.n_ctx    = 512;
+    spec.reranker = reranker;
+    fs::path out  = root().path / (reranker ? "tiny-reranker.gguf" : "tiny-embed.gguf");
+    Status   st   = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
+    if (!st) throw std::runtime_error("make_model: " + st.error().message);
+    return out;
+}
+
+}  // namespace
+
+const fs::path & tiny_reranker_model() {
+    static const fs::path path = make_bert(true);
+    return path;
+}
+
 const fs::path & tiny_embed_model() {
-    static const fs::path path = [] {
-        modelmaker::ModelSpec spec;
-        spec.arch    = "bert";
-        spec.vocab   = "bert-bge";
-        spec.n_embd  = 128;
-        spec.n_layer = 2;
-        spec.n_head  = 4;
-        spec.n_ctx   = 512;
-        fs::path out = root().path / "tiny-embed.gguf";
-        Status   st  = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
-        if (!st) throw std::runtime_error("make_model: " + st.error().message);
-        return out;
-    }();
+    static const fs::path path = make_bert(false);
     return path;
 }
 

@@ -14,6 +14,8 @@ namespace kiln::test {
 const std::filesystem::path & tiny_model(const std::string & vocab = "qwen2", int n_ctx = 512);
 // A tiny bert embedding model (bert-bge vocab, 128 dimensions, CLS pooling).
 const std::filesystem::path & tiny_embed_model();
+// The same with a classification head and rank pooling: a reranker.
+const std::filesystem::path & tiny_reranker_model();
 // Path of llama.cpp's ggml-vocab-<name>.gguf.
 std::filesystem::path vocab_file(const std::string & name);
 // A fresh temp directory, removed at exit.

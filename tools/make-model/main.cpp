@@ -46,7 +46,8 @@ int main(int argc, char ** argv) {
                "  kiln-make-model -o tiny.gguf\n"
                "  kiln-make-model --demo\n"
                "  kiln-make-model --vocab qwen2 --n-embd 256 --n-layer 4 --type q8_0 -o demo.gguf\n"
-               "  kiln-make-model --arch bert --vocab bert-bge --n-embd 128 -o embed.gguf");
+               "  kiln-make-model --arch bert --vocab bert-bge --n-embd 128 -o embed.gguf\n"
+               "  kiln-make-model --arch bert --vocab bert-bge --reranker -o rerank.gguf");
     auto * out_opt = app.add_option("-o,--output", out, "output .gguf file");
     auto * demo_opt = app.add_flag("--demo", demo,
                                    "write the demo model kiln serves by default into $KILN_HOME, unless it is there");
@@ -67,6 +68,7 @@ int main(int argc, char ** argv) {
     auto * tt = app.add_option("--chat-template", template_text, "Jinja chat template (default: ChatML for llama)");
     auto * tf = app.add_option("--chat-template-file", template_file, "read the chat template from a file");
     app.add_flag("--no-chat-template", no_template, "write no chat template");
+    app.add_flag("--reranker", spec.reranker, "bert: add a classification head and rank pooling (for /v1/rerank)");
     app.add_option("-t,--threads", threads, "threads for quantization (does not change the output)");
     tt->excludes(tf);
     CLI11_PARSE(app, argc, argv);

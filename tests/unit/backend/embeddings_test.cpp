@@ -89,3 +89,50 @@ TEST(Embeddings, ErrorsForWrongModelKindAndLongInput) {
     ASSERT_FALSE(e);
     EXPECT_NE(e.error().message.find("does not produce embeddings"), std::string::npos);
 }
+
+namespace {
+
+std::vector<float> scores(LlamaBackend & b, const std::string & query, std::vector<std::string> docs) {
+    auto ch = b.submit(RerankRequest{"", query, std::move(docs)});
+    EXPECT_TRUE(ch) << ch.error().message;
+    if (!ch) return {};
+    auto ev = (*ch)->pop(std::chrono::seconds(60));
+    EXPECT_TRUE(ev && ev->kind == Event::Kind::done);
+    std::vector<float> out;
+    if (ev) {
+        for (const auto & e : ev->embeddings) {
+            EXPECT_EQ(e.size(), 1u);
+            out.push_back(e.empty() ? 0.0f : e[0]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Rerank, OneScorePerDocumentDeterministicAndOrderFree) {
+    auto b = make(kiln::test::tiny_reranker_model());
+    ASSERT_TRUE(b);
+    EXPECT_TRUE(b->info().reranker);
+    auto s = scores(*b, "what is a kiln", {"a kiln is an oven", "bananas are yellow", "pottery is fired"});
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_NE(s[0], s[1]);
+    // Same pair, same score, whatever else is in the batch.
+    auto alone = scores(*b, "what is a kiln", {"bananas are yellow"});
+    ASSERT_EQ(alone.size(), 1u);
+    EXPECT_NEAR(alone[0], s[1], 1e-3);
+}
+
+TEST(Rerank, WrongModelKindIsAClearError) {
+    auto reranker = make(kiln::test::tiny_reranker_model());
+    ASSERT_TRUE(reranker);
+    auto e = reranker->submit(EmbedRequest{"", {"x"}, true});
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().message.find("reranker"), std::string::npos);
+
+    auto embedder = make(kiln::test::tiny_embed_model());
+    ASSERT_TRUE(embedder);
+    auto r = embedder->submit(RerankRequest{"", "q", {"d"}});
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("not a reranker"), std::string::npos);
+}
