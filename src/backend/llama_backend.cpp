@@ -205,6 +205,8 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
     for (llama_token t : prompt) sampling->sampler.accept(t);  // penalties look back into the prompt
     job->prompt     = std::move(prompt);
     job->max_tokens = params.max_tokens;
+    // A seed asks for the same answer every time; greedy decoding gives it anyway.
+    job->reproducible = params.sampling.seed.has_value() && params.sampling.temperature > 0.0f;
     job->sampling   = std::move(sampling);
     job->cancelled  = channel->cancel_flag();
 

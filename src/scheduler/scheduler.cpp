@@ -163,6 +163,10 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
             best = i;
         }
     }
+    if (a->job->reproducible) {
+        len = len / opts_.max_batch_tokens * opts_.max_batch_tokens;
+        if (len == 0) best = -1;
+    }
     const int s = pick_slot(best);
     if (s < 0) return false;
     if (s == best) {

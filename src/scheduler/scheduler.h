@@ -45,6 +45,11 @@ struct JobStats {
 struct Job {
     std::vector<Token>        prompt;
     int32_t                   max_tokens = -1;  // -1: until the owner stops or the context ends
+    // Reuse cached KV only in whole max_batch_tokens chunks from the start: a
+    // seeded request alone on the server then samples exactly as on a fresh
+    // one (a re-decoded prompt tail in another batch shape changes logits in
+    // their last bits, and sampling can follow them).
+    bool                      reproducible = false;
     std::unique_ptr<Sampling> sampling;
     // Run-loop thread: every sampled token, in order.
     std::function<Verdict(Token)> on_token;

@@ -169,3 +169,18 @@ TEST(LlamaBackend, WorksOnEveryChatVocab) {
         EXPECT_EQ(run(*b, completion("Hello", 8, 9, 0.8f)).usage.completion_tokens, 8) << vocab;
     }
 }
+
+TEST(LlamaBackend, SeededSamplingIsReproducibleWithThePrefixCache) {
+    std::string prompt;
+    for (int i = 0; i < 30; ++i) prompt += "step " + std::to_string(i) + ", ";
+    auto fresh = make();
+    const Answer expected = run(*fresh, completion(prompt, 32, 5, 0.9f));
+    auto b = make();
+    const Answer first  = run(*b, completion(prompt, 32, 5, 0.9f));
+    const Answer second = run(*b, completion(prompt, 32, 5, 0.9f));
+    EXPECT_EQ(first.text, expected.text);
+    EXPECT_EQ(second.text, expected.text);
+    // Reused in whole 64-token batches only (make() uses n_batch 64).
+    EXPECT_GE(second.usage.cached_tokens, 64);
+    EXPECT_EQ(second.usage.cached_tokens % 64, 0);
+}

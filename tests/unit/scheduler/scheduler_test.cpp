@@ -308,3 +308,29 @@ TEST(Scheduler, EngineWithLessRoomThanReportedPausesOthersFirst) {
     EXPECT_EQ(b->tokens, alone(prompt(82, 150), 60));
     EXPECT_GT(s.metrics().preemptions.load(), 0u);
 }
+
+TEST(Scheduler, ReproducibleJobsReuseOnlyWholeBatches) {
+    FakeEngine engine(4096, 8);
+    Scheduler  s(engine, opts(2, 64));
+    auto a = submit(s, prompt(90, 150), 4);
+    run_all(s, {a});
+    auto job      = std::make_unique<Job>();
+    auto out      = std::make_shared<Outcome>();
+    job->prompt   = prompt(90, 150);
+    job->max_tokens   = 4;
+    job->reproducible = true;
+    job->sampling = std::make_unique<FakeSampling>();
+    job->on_token = [out](Token t) {
+        out->tokens.push_back(t);
+        return Verdict::more;
+    };
+    job->on_done = [out](Finish f, const JobStats & st, const kiln::Error *) {
+        out->finish = f;
+        out->stats  = st;
+        out->done   = true;
+    };
+    ASSERT_TRUE(s.submit(std::move(job)).ok());
+    run_all(s, {out});
+    EXPECT_EQ(out->stats.n_cached, 128);
+    EXPECT_EQ(out->tokens, a->tokens);
+}
