@@ -30,11 +30,13 @@ std::vector<Token> concat(std::vector<Token> a, const std::vector<Token> & b) {
     return a;
 }
 
-std::shared_ptr<Outcome> submit(Scheduler & s, std::vector<Token> p, int max_tokens, Token stop_at = -1) {
+std::shared_ptr<Outcome> submit(Scheduler & s, std::vector<Token> p, int max_tokens, Token stop_at = -1,
+                                bool reproducible = false) {
     auto out  = std::make_shared<Outcome>();
     auto job  = std::make_unique<Job>();
-    job->prompt     = std::move(p);
-    job->max_tokens = max_tokens;
+    job->prompt       = std::move(p);
+    job->max_tokens   = max_tokens;
+    job->reproducible = reproducible;
     job->sampling   = std::make_unique<FakeSampling>();
     job->on_token   = [out, stop_at](Token t) {
         out->tokens.push_back(t);
@@ -314,23 +316,8 @@ TEST(Scheduler, ReproducibleJobsReuseOnlyWholeBatches) {
     Scheduler  s(engine, opts(2, 64));
     auto a = submit(s, prompt(90, 150), 4);
     run_all(s, {a});
-    auto job      = std::make_unique<Job>();
-    auto out      = std::make_shared<Outcome>();
-    job->prompt   = prompt(90, 150);
-    job->max_tokens   = 4;
-    job->reproducible = true;
-    job->sampling = std::make_unique<FakeSampling>();
-    job->on_token = [out](Token t) {
-        out->tokens.push_back(t);
-        return Verdict::more;
-    };
-    job->on_done = [out](Finish f, const JobStats & st, const kiln::Error *) {
-        out->finish = f;
-        out->stats  = st;
-        out->done   = true;
-    };
-    ASSERT_TRUE(s.submit(std::move(job)).ok());
-    run_all(s, {out});
-    EXPECT_EQ(out->stats.n_cached, 128);
-    EXPECT_EQ(out->tokens, a->tokens);
+    auto b = submit(s, prompt(90, 150), 4, -1, /*reproducible=*/true);
+    run_all(s, {b});
+    EXPECT_EQ(b->stats.n_cached, 128);
+    EXPECT_EQ(b->tokens, a->tokens);
 }
