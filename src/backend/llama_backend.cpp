@@ -111,9 +111,13 @@ Error LlamaBackend::wrong_kind() const {
                : make_error(ErrorCode::invalid_request, "model '" + info_.id + "' does not produce embeddings", "model");
 }
 
+int32_t LlamaBackend::embed_limit() const {
+    return std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+}
+
 Result<std::vector<llama_token>> LlamaBackend::embed_tokens(const std::string & text, size_t index,
                                                             const char * field) const {
-    const auto  limit  = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+    const auto  limit  = embed_limit();
     auto        tokens = model_->tokenize(text, true, false);
     std::string param  = std::string(field) + "[" + std::to_string(index) + "]";
     if (text.empty() || tokens.empty()) return make_error(ErrorCode::invalid_request, "'" + param + "' is empty", field);
@@ -162,7 +166,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
         }
         pair.insert(pair.end(), doc.begin(), doc.end());
         if (sep != LLAMA_TOKEN_NULL) pair.push_back(sep);
-        const auto limit = std::min<int32_t>(model_->n_ctx_train(), static_cast<int32_t>(context_->n_batch()));
+        const int32_t limit = embed_limit();
         if (static_cast<int32_t>(pair.size()) > limit) {
             return make_error(ErrorCode::context_exceeded,
                               "query and 'documents[" + std::to_string(i) + "]' have " + std::to_string(pair.size()) +

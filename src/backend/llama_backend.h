@@ -54,6 +54,8 @@ class LlamaBackend final : public Backend {
     Status start_generation(const LlamaOptions & o);
     Status start_embedding(const LlamaOptions & o);
     Error  wrong_kind() const;
+    // Longest input an embedding model takes: one whole micro-batch, within its training.
+    int32_t embed_limit() const;
     // Tokenizes for the embedding context; an error names input[i] if too long.
     Result<std::vector<llama_token>> embed_tokens(const std::string & text, size_t index, const char * field) const;
     Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);

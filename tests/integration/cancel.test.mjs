@@ -1,8 +1,8 @@
 // A client that goes away stops its generation and frees its slot (watched
 // through GET /slots), whether it was streaming or waiting for the whole answer.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeModel, startServer, tempDir, removeDir, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 const N_CTX = 4096;
@@ -13,23 +13,14 @@ const endless = (extra) => JSON.stringify({
 const busy = (slots) => slots.slots.filter((s) => s.is_processing);
 
 describe('cancellation', { timeout: 300_000 }, () => {
-  let dir;
-  let server;
-
-  before(async () => {
-    dir = await tempDir();
-    const model = await makeModel(dir, ['--vocab', 'qwen2', '--n-embd', '64', '--n-layer', '2', '--n-head', '4',
-      '--ctx', String(N_CTX), '--seed', '1', '-o', 'long.gguf']);
-    server = await startServer({ model, args: ['--slots', '1'] });
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await server?.stop();
-    await removeDir(dir);
+  const ctx = serveModel({
+    name: 'long',
+    modelArgs: ['--vocab', 'qwen2', '--n-embd', '64', '--n-layer', '2', '--n-head', '4', '--ctx', String(N_CTX)],
+    args: ['--slots', '1'],
   });
 
   async function slots() {
-    return (await getURL(server.baseURL, '/slots')).json();
+    return (await getURL(ctx.server.baseURL, '/slots')).json();
   }
 
   async function waitUntilBusy() {
@@ -47,13 +38,13 @@ describe('cancellation', { timeout: 300_000 }, () => {
     // The slot keeps the request's KV as a cached prefix: it stopped far from the end.
     assert.equal(s.slots[0].state, 'cached');
     assert.ok(s.slots[0].n_tokens < N_CTX / 2, `generation ran on: ${s.slots[0].n_tokens} tokens`);
-    const ok = await postJSON(server.baseURL, CHAT, { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    const ok = await postJSON(ctx.server.baseURL, CHAT, { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
     assert.equal(ok.status, 200, 'the slot is free for the next request');
   }
 
   it('a streaming client that disconnects stops its generation', async () => {
     const ac = new AbortController();
-    const res = await fetch(`${server.baseURL}${CHAT}`, {
+    const res = await fetch(`${ctx.server.baseURL}${CHAT}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: endless({ stream: true }),
       signal: ac.signal,
     });
@@ -68,7 +59,7 @@ describe('cancellation', { timeout: 300_000 }, () => {
 
   it('a client waiting for a whole answer that disconnects stops its generation', async () => {
     const ac = new AbortController();
-    const pending = fetch(`${server.baseURL}${CHAT}`, {
+    const pending = fetch(`${ctx.server.baseURL}${CHAT}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: endless({}), signal: ac.signal,
     }).catch((err) => err);
     await waitUntilBusy();

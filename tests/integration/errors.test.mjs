@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { serveTinyModel, openaiOptions, postJSON, getURL } from './harness.mjs';
+import { serveModel, openaiOptions, postJSON, getURL } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
@@ -23,7 +23,7 @@ async function expectError(res, status) {
 }
 
 describe('errors', { timeout: 300_000 }, () => {
-  const ctx = serveTinyModel({ args: ['--ctx-size', '128'] });
+  const ctx = serveModel({ args: ['--ctx-size', '128'] });
   // A valid chat body for the served model.
   const chat = () => ({ model: ctx.model.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 });
 

@@ -60,9 +60,14 @@ export function tinyModelArgs(out, extra = []) {
 
 /** Creates a temp dir holding `tiny.gguf`; the served model id is the file name without `.gguf`. */
 export async function makeTinyModel() {
+  return makeNamedModel('tiny', tinyModelArgs('tiny.gguf'));
+}
+
+/** Makes `<name>.gguf` with model-maker `args` (which must include `-o <name>.gguf`) in a temp dir. */
+export async function makeNamedModel(name, args) {
   const dir = await tempDir('kiln-model-');
-  const file = await makeModel(dir, tinyModelArgs('tiny.gguf'));
-  return { dir, path: file, id: 'tiny' };
+  const file = await makeModel(dir, args);
+  return { dir, path: file, id: name };
 }
 
 const liveProcs = new Set();
@@ -244,15 +249,15 @@ export function openaiOptions(baseURL) {
 }
 
 /**
- * Registers before/after hooks on the enclosing describe(): a tiny model and a
- * server for it (extra `args` to `kiln serve`), stopped and removed afterwards.
- * Returns an object whose `model`, `server` and `client` (openai) are set once
- * the before hook ran.
+ * Registers before/after hooks on the enclosing describe(): a model (the tiny
+ * one, or `name` made with model-maker `modelArgs`) and a server for it (extra
+ * `args` to `kiln serve`), stopped and removed afterwards. Returns an object
+ * whose `model`, `server` and `client` (openai) are set once the before hook ran.
  */
-export function serveTinyModel({ args = [] } = {}) {
+export function serveModel({ args = [], name, modelArgs } = {}) {
   const ctx = { model: null, server: null, client: null };
   before(async () => {
-    ctx.model = await makeTinyModel();
+    ctx.model = modelArgs ? await makeNamedModel(name, [...modelArgs, '-o', `${name}.gguf`]) : await makeTinyModel();
     ctx.server = await startServer({ model: ctx.model.path, args });
     ctx.client = new OpenAI(openaiOptions(ctx.server.baseURL));
   }, { timeout: 180_000 });

@@ -2,13 +2,13 @@
 // 503 with Retry-After instead of piling up work.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveTinyModel, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
 describe('observability and admission', { timeout: 300_000 }, () => {
   // A KV pool of 4096 lets the unbounded request below run for seconds.
-  const ctx = serveTinyModel({ args: ['--slots', '1', '--max-queue', '1', '--ctx-size', '4096'] });
+  const ctx = serveModel({ args: ['--slots', '1', '--max-queue', '1', '--ctx-size', '4096'] });
   const slots = async () => (await getURL(ctx.server.baseURL, '/slots')).json();
 
   async function waitFor(predicate, what) {

@@ -2,13 +2,13 @@
 // and behaviour only, never on wording.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveTinyModel } from './harness.mjs';
+import { serveModel } from './harness.mjs';
 
 const messages = [{ role: 'user', content: 'Hello' }];
 const FINISH_REASONS = ['stop', 'length'];
 
 describe('openai chat.completions', { timeout: 300_000 }, () => {
-  const ctx = serveTinyModel();
+  const ctx = serveModel();
 
   const create = (params) => ctx.client.chat.completions.create({ model: ctx.model.id, messages, ...params });
 

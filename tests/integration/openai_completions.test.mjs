@@ -1,7 +1,7 @@
 // Legacy text completions (/v1/completions) through the official `openai` client.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveTinyModel, postJSON, readSSE } from './harness.mjs';
+import { serveModel, postJSON, readSSE } from './harness.mjs';
 
 const prompt = 'Once upon a time';
 const FINISH_REASONS = ['stop', 'length'];
@@ -15,7 +15,7 @@ function assertUsage(usage, maxCompletion) {
 }
 
 describe('openai completions', { timeout: 300_000 }, () => {
-  const ctx = serveTinyModel();
+  const ctx = serveModel();
 
   const create = (params) => ctx.client.completions.create({ model: ctx.model.id, prompt, ...params });
 

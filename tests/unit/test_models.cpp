@@ -29,7 +29,26 @@ TempRoot & root() {
     return r;
 }
 
+// Writes `spec` as root()/name; throws on failure.
+fs::path make_in_root(const modelmaker::ModelSpec & spec, const std::string & name) {
+    fs::path out = root().path / name;
+    Status   st  = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
+    if (!st) throw std::runtime_error("make_model: " + st.error().message);
+    return out;
+}
+
 }  // namespace
+
+modelmaker::ModelSpec tiny_spec(const std::string & arch, const std::string & vocab, int n_ctx) {
+    modelmaker::ModelSpec spec;
+    spec.arch    = arch;
+    spec.vocab   = vocab;
+    spec.n_embd  = 64;
+    spec.n_layer = 2;
+    spec.n_head  = 4;
+    spec.n_ctx   = n_ctx;
+    return spec;
+}
 
 fs::path temp_dir() {
     static int n = 0;
@@ -49,34 +68,19 @@ const fs::path & tiny_model(const std::string & vocab, int n_ctx) {
     const std::string key = vocab + "-" + std::to_string(n_ctx);
     auto it = made.find(key);
     if (it != made.end()) return it->second;
-    modelmaker::ModelSpec spec;
-    spec.vocab  = vocab;
-    spec.n_embd = 64;
-    spec.n_layer = 2;
-    spec.n_head = 4;
-    spec.n_head_kv = 2;
-    spec.n_ctx  = n_ctx;
-    fs::path out = root().path / ("tiny-" + key + ".gguf");
-    Status st = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
-    if (!st) throw std::runtime_error("make_model: " + st.error().message);
+    modelmaker::ModelSpec spec = tiny_spec("llama", vocab, n_ctx);
+    spec.n_head_kv             = 2;
+    const fs::path out         = make_in_root(spec, "tiny-" + key + ".gguf");
     return made.emplace(key, out).first->second;
 }
 
 namespace {
 
 fs::path make_bert(bool reranker) {
-    modelmaker::ModelSpec spec;
-    spec.arch     = "bert";
-    spec.vocab    = "bert-bge";
-    spec.n_embd   = 128;
-    spec.n_layer  = 2;
-    spec.n_head   = 4;
-    spec.n_ctx    = 512;
-    spec.reranker = reranker;
-    fs::path out  = root().path / (reranker ? "tiny-reranker.gguf" : "tiny-embed.gguf");
-    Status   st   = modelmaker::make_model(spec, modelmaker::default_vocab_dir(), out);
-    if (!st) throw std::runtime_error("make_model: " + st.error().message);
-    return out;
+    modelmaker::ModelSpec spec = tiny_spec("bert", "bert-bge", 512);
+    spec.n_embd                = 128;
+    spec.reranker              = reranker;
+    return make_in_root(spec, reranker ? "tiny-reranker.gguf" : "tiny-embed.gguf");
 }
 
 }  // namespace

@@ -9,6 +9,9 @@
 
 namespace kiln::test {
 
+// The spec the tiny test models start from: 64-wide, 2 layers, 4 heads.
+modelmaker::ModelSpec tiny_spec(const std::string & arch, const std::string & vocab, int n_ctx);
+
 // A tiny llama model for `vocab` (ChatML template) trained for n_ctx tokens,
 // made once per process.
 const std::filesystem::path & tiny_model(const std::string & vocab = "qwen2", int n_ctx = 512);

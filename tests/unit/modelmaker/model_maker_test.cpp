@@ -18,13 +18,8 @@ std::string read_all(const fs::path & p) {
 }
 
 ModelSpec small(const std::string & type) {
-    ModelSpec s;
-    s.vocab  = "llama-spm";
-    s.n_embd = 64;
-    s.n_layer = 2;
-    s.n_head = 4;
-    s.n_ctx  = 256;
-    s.type   = type;
+    ModelSpec s = kiln::test::tiny_spec("llama", "llama-spm", 256);
+    s.type      = type;
     return s;
 }
 
@@ -62,12 +57,7 @@ TEST(ModelMaker, DifferentSeedDifferentBytes) {
 
 TEST(ModelMaker, BertEmbeddingModelLoads) {
     auto dir = kiln::test::temp_dir();
-    ModelSpec s;
-    s.arch  = "bert";
-    s.vocab = "bert-bge";
-    s.n_embd = 64;
-    s.n_head = 4;
-    s.n_ctx = 128;
+    ModelSpec s = kiln::test::tiny_spec("bert", "bert-bge", 128);
     ASSERT_TRUE(make_model(s, default_vocab_dir(), dir / "e.gguf").ok());
     auto model = kiln::engine::Model::load(dir / "e.gguf");
     ASSERT_TRUE(model) << model.error().message;
