@@ -68,12 +68,16 @@ Status LlamaBackend::start_generation(const LlamaOptions & o) {
     so.max_queue        = std::max(0, o.max_queue);
     so.max_batch_tokens = std::max(1, o.n_batch);
     so.n_ctx_seq        = o.n_ctx_seq;
+    // Sequence ids for cached conversations: twice the slots, within
+    // llama.cpp's 256. KV memory, not this, bounds what stays cached.
+    so.cache_seqs       = std::min(std::max(8, 2 * so.slots), 256 - so.slots);
 
     engine::ContextParams cp;
     cp.n_ctx     = static_cast<uint32_t>(n_ctx);
     cp.n_batch   = static_cast<uint32_t>(so.max_batch_tokens);
     cp.n_seq_max = static_cast<uint32_t>(so.slots + so.cache_seqs);
     cp.n_threads = o.n_threads;
+    cp.flash_attn = o.flash_attn;
     auto ctx     = engine::Context::create(*model_, cp);
     if (!ctx) return ctx.error();
     context_   = std::move(*ctx);

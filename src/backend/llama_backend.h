@@ -28,6 +28,7 @@ struct LlamaOptions {
     int32_t               n_threads = 0;
     int32_t               slots     = 4;  // concurrent requests
     int32_t               max_queue = 64;
+    engine::ContextParams::FlashAttn flash_attn = engine::ContextParams::FlashAttn::auto_;
     std::string           chat_template;  // override; empty: the model's
     static constexpr int32_t max_default_ctx = 32768;
 };

@@ -17,6 +17,7 @@ struct RunOptions {
     std::string              system;
     int32_t                  ctx_size = 0;
     int32_t                  threads  = 0;
+    std::string              flash_attn = "auto";
     bool                     verbose  = false;
     backend::ChatRequest     request;
     uint32_t                 seed     = 0;
@@ -37,6 +38,7 @@ int run(RunOptions & o, CLI::App & cmd) {
     opts.model_path = o.model;
     opts.n_ctx      = o.ctx_size;
     opts.n_threads  = o.threads;
+    opts.flash_attn = *engine::parse_flash_attn(o.flash_attn);  // checked by the flag
     auto backend    = backend::LlamaBackend::create(opts);
     if (!backend) {
         std::fprintf(stderr, "kiln run: %s\n", backend.error().message.c_str());
@@ -99,6 +101,9 @@ void add_run(CLI::App & app, int & exit_code) {
     cmd->add_option("--stop", opts->request.params.stop, "stop string (repeatable)");
     cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size (0: the model's, up to 32768)")->capture_default_str();
     cmd->add_option("-t,--threads", opts->threads, "CPU threads (0: one per core)")->capture_default_str();
+    cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: off on CPU, where it is slower)")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
     cmd->add_flag("--ignore-eos", opts->request.params.ignore_eos, "keep generating past end-of-sequence (benchmarks)");
     cmd->add_flag("--verbose", opts->verbose, "log loading and print token counts and speed");
     cmd->footer("Examples:\n"

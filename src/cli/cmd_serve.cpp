@@ -71,6 +71,12 @@ int serve(const SettingsFlags & flags) {
     opts.max_queue = static_cast<int32_t>(*queue);
     opts.n_threads = static_cast<int32_t>(*threads);
     opts.n_batch   = static_cast<int32_t>(*batch);
+    auto fa        = engine::parse_flash_attn(settings->get("model.flash_attn"));
+    if (!fa) {
+        log::error("model.flash_attn must be auto, on or off, got '{}'", settings->get("model.flash_attn"));
+        return usage;
+    }
+    opts.flash_attn = *fa;
 
     auto backend = backend::LlamaBackend::create(opts);
     if (!backend) {
@@ -133,6 +139,8 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "model.max_queue", "--max-queue", "requests that may wait; more get 503", "INT");
     flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
     flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
+    flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: off on CPU, where it is slower)",
+               "MODE");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");
     cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")
         ->type_name("PATH");

@@ -22,6 +22,13 @@ bool Batch::add(llama_token token, llama_pos pos, llama_seq_id seq, bool logits)
     return true;
 }
 
+Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text) {
+    if (text == "auto") return ContextParams::FlashAttn::auto_;
+    if (text == "on") return ContextParams::FlashAttn::on;
+    if (text == "off") return ContextParams::FlashAttn::off;
+    return make_error(ErrorCode::invalid_request, "flash attention must be auto, on or off, got '" + text + "'");
+}
+
 Result<std::unique_ptr<Context>> Context::create(const Model & model, const ContextParams & params) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx                = params.n_ctx;
@@ -36,6 +43,13 @@ Result<std::unique_ptr<Context>> Context::create(const Model & model, const Cont
     cp.n_threads_batch      = threads;
     cp.no_perf              = true;
     cp.embeddings           = params.embeddings;
+    switch (params.flash_attn) {
+        case ContextParams::FlashAttn::auto_:
+            cp.flash_attn_type = llama_supports_gpu_offload() ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+            break;
+        case ContextParams::FlashAttn::on:    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED; break;
+        case ContextParams::FlashAttn::off:   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; break;
+    }
     llama_context * ctx     = llama_init_from_model(model.get(), cp);
     if (!ctx) {
         return make_error(ErrorCode::internal, "cannot create a context of " + std::to_string(params.n_ctx) +

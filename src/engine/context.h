@@ -21,6 +21,10 @@ struct ContextParams {
     uint32_t n_seq_max = 1;    // sequence ids [0, n_seq_max)
     int32_t  n_threads = 0;    // 0: one per hardware thread
     bool     embeddings = false;  // pooled embeddings instead of logits (embedding models)
+    // Flash attention. auto: off when every layer runs on the CPU (ggml's CPU
+    // kernel walks the KV cache cell by cell and decodes at about half the
+    // speed of the matrix path there), else llama.cpp's choice per device.
+    enum class FlashAttn { auto_, on, off } flash_attn = FlashAttn::auto_;
 };
 
 // Tokens of several sequences for one llama_decode.
@@ -41,6 +45,9 @@ class Batch {
     llama_batch batch_;
     int32_t     capacity_;
 };
+
+// "auto", "on" or "off".
+Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text);
 
 enum class DecodeStatus { ok, no_room };
 

@@ -19,6 +19,7 @@ struct Scheduler::Active {
     std::vector<Token>   tokens;     // what to prefill: the prompt, plus generated tokens after a pause
     std::vector<Token>   generated;  // every sampled token
     int32_t              seq = -1;
+    int32_t              slot = -1;
     bool                 decoding = false;  // prefill done; `pending` is next
     Token                pending = 0;
     bool                 resumed = false;   // admitted again after a pause
@@ -47,8 +48,10 @@ Scheduler::Scheduler(Engine & engine, SchedulerOptions options)
       opts_(options),
       n_ctx_seq_(options.n_ctx_seq > 0 ? std::min(options.n_ctx_seq, engine.kv_size()) : engine.kv_size()),
       ledger_(engine.max_seqs()),
-      seqs_(static_cast<size_t>(std::min(engine.max_seqs(), options.slots + options.cache_seqs))) {
-    opts_.slots = std::min<int32_t>(opts_.slots, static_cast<int32_t>(seqs_.size()));
+      seqs_(static_cast<size_t>(std::min(engine.max_seqs(), options.slots + std::max(1, options.cache_seqs)))) {
+    // At least one sequence id beyond the running jobs, for admission.
+    opts_.slots = std::max<int32_t>(1, std::min<int32_t>(opts_.slots, static_cast<int32_t>(seqs_.size()) - 1));
+    slots_.resize(static_cast<size_t>(opts_.slots));
     publish();
 }
 
@@ -117,33 +120,28 @@ void Scheduler::clear_seq(int seq) {
     seqs_[seq].tokens.clear();
 }
 
-void Scheduler::move_to_holder(int slot, int protect) {
-    int h = -1;
-    for (int i = opts_.slots; i < static_cast<int>(seqs_.size()); ++i) {
-        if (seqs_[i].tokens.empty()) {
-            h = i;
-            break;
-        }
-        if (i != protect && (h < 0 || seqs_[i].last_use < seqs_[h].last_use)) h = i;
+int Scheduler::free_slot() const {
+    for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
+        if (!slots_[i].job) return i;
     }
-    if (h >= 0) {
-        if (!seqs_[h].tokens.empty()) {
-            clear_seq(h);
-            ++metrics_.evicted_prefixes;
-        }
-        const auto n = static_cast<int32_t>(seqs_[slot].tokens.size());
-        engine_.seq_cp(slot, h, 0, n);
-        ledger_.share_prefix(slot, h, n);
-        seqs_[h].tokens   = seqs_[slot].tokens;
-        seqs_[h].last_use = seqs_[slot].last_use;
-    }
-    clear_seq(slot);
+    return -1;
 }
 
-int Scheduler::pick_slot(int best) const {
-    if (best >= 0 && best < opts_.slots && !seqs_[best].job) return best;
+// Where a job whose longest cached prefix is `best`'s first `len` tokens runs.
+int Scheduler::pick_seq(int best, int32_t len) const {
+    // In place, when the job continues that sequence (the next turn of a
+    // chat; a few last tokens may tokenize differently once rendered into
+    // the next prompt). A job sharing less (another user's turn after the
+    // same system prompt) leaves it for its owner.
+    constexpr int32_t kContinuationSlack = 8;
+    if (best >= 0 && !seqs_[best].job &&
+        static_cast<int32_t>(seqs_[best].tokens.size()) - len <= kContinuationSlack) {
+        return best;
+    }
+    // Else a new sequence sharing the prefix's cells: an empty id, or the
+    // least recently used cached prefix (which may be `best` itself).
     int lru = -1;
-    for (int i = 0; i < opts_.slots; ++i) {
+    for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
         if (seqs_[i].job) continue;
         if (seqs_[i].tokens.empty()) return i;
         if (lru < 0 || seqs_[i].last_use < seqs_[lru].last_use) lru = i;
@@ -152,6 +150,8 @@ int Scheduler::pick_slot(int best) const {
 }
 
 bool Scheduler::admit(std::unique_ptr<Active> & a) {
+    const int slot = free_slot();
+    if (slot < 0) return false;
     // The longest cached prefix of any sequence, running or finished. At
     // least one prompt token is left to decode, for the logits to sample.
     int     best = -1;
@@ -167,14 +167,17 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
         len = len / opts_.max_batch_tokens * opts_.max_batch_tokens;
         if (len == 0) best = -1;
     }
-    const int s = pick_slot(best);
-    if (s < 0) return false;
+    const int s = pick_seq(best, len);
+    if (s < 0) return false;  // every sequence runs a job: cannot happen with cache_seqs >= 1
     if (s == best) {
         engine_.seq_rm(s, len, -1);
         ledger_.truncate(s, len);
         seqs_[s].tokens.resize(len);
     } else {
-        if (!seqs_[s].tokens.empty()) move_to_holder(s, best);
+        if (!seqs_[s].tokens.empty()) {
+            clear_seq(s);
+            ++metrics_.evicted_prefixes;
+        }
         if (len > 0) {
             engine_.seq_cp(best, s, 0, len);
             ledger_.share_prefix(best, s, len);
@@ -184,6 +187,7 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
     }
     seqs_[s].last_use = tick_;
     a->seq            = s;
+    a->slot           = slot;
     a->decoding       = false;
     a->order          = tick_;
     if (!a->resumed) {
@@ -193,7 +197,9 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
         metrics_.prompt_tokens += a->stats.n_prompt;
         metrics_.cached_prompt_tokens += len;
     }
-    seqs_[s].job = a.get();
+    seqs_[s].job        = a.get();
+    slots_[slot].job      = a.get();
+    slots_[slot].last_seq = s;
     active_.push_back(std::move(a));
     --waiting_;
     return true;
@@ -242,9 +248,11 @@ bool Scheduler::pause_youngest() {
     a->tokens.insert(a->tokens.end(), a->generated.begin(), a->generated.end());
     a->decoding = false;
     a->resumed  = true;
-    seqs_[a->seq].job = nullptr;
+    seqs_[a->seq].job    = nullptr;
+    slots_[a->slot].job  = nullptr;
     clear_seq(a->seq);
-    a->seq = -1;
+    a->seq  = -1;
+    a->slot = -1;
     ++waiting_;
     ++metrics_.preemptions;
     queue_.push_front(std::move(a));
@@ -327,6 +335,7 @@ void Scheduler::finish(Active & a, Finish f, const Error * error) {
     // The sequence keeps its KV as a cached prefix for later requests.
     seqs_[a.seq].job      = nullptr;
     seqs_[a.seq].last_use = tick_;
+    slots_[a.slot].job    = nullptr;
     if (f == Finish::cancelled) ++metrics_.requests_cancelled;
     else ++metrics_.requests_finished;
     a.job->on_done(f, a.stats, error);
@@ -412,14 +421,18 @@ void Scheduler::publish() {
     s.queued    = static_cast<int32_t>(queue_.size());
     for (int i = 0; i < opts_.slots; ++i) {
         SlotInfo info;
-        info.id       = i;
-        info.n_tokens = static_cast<int32_t>(seqs_[i].tokens.size());
-        if (const Active * a = seqs_[i].job) {
+        info.id = i;
+        const Slot & slot = slots_[i];
+        if (const Active * a = slot.job) {
             info.state       = a->decoding ? "decode" : "prefill";
+            info.n_tokens    = static_cast<int32_t>(seqs_[a->seq].tokens.size());
             info.n_prompt    = a->stats.n_prompt;
             info.n_generated = a->stats.n_generated;
+        } else if (slot.last_seq >= 0 && !seqs_[slot.last_seq].job && !seqs_[slot.last_seq].tokens.empty()) {
+            info.state    = "cached";
+            info.n_tokens = static_cast<int32_t>(seqs_[slot.last_seq].tokens.size());
         } else {
-            info.state = seqs_[i].tokens.empty() ? "idle" : "cached";
+            info.state = "idle";
         }
         s.slots.push_back(info);
     }

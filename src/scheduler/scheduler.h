@@ -3,11 +3,17 @@
 // One run-loop thread calls step() (through run()); it alone touches the
 // Engine. Any thread may submit() and cancel (through the job's flag) and read
 // snapshot(). Each step: take new jobs and cancellations, admit queued jobs
-// into free slots (reusing the longest cached prefix of any sequence, running
-// or finished), plan one batch (one token per decoding job, then prompt chunks
-// oldest first, bounded by max_batch_tokens), make KV room (evict cached
-// prefixes least recently used first, then pause the youngest job, to be
-// recomputed later, never failed), decode, sample, and finish jobs.
+// while fewer than `slots` run (reusing the longest cached prefix of any
+// sequence, running or finished), plan one batch (one token per decoding job,
+// then prompt chunks oldest first, bounded by max_batch_tokens), make KV room
+// (evict cached prefixes least recently used first, then pause the youngest
+// job, to be recomputed later, never failed), decode, sample, and finish jobs.
+//
+// Sequence ids form one pool: a finished job's sequence stays as a cached
+// prefix where it is, and the next job that continues it (the next turn of a
+// chat) runs on it in place; a job that shares only part of it gets a new
+// sequence that shares the cells of that part. So `slots + cache_seqs`
+// conversations stay cached while KV memory lasts.
 #pragma once
 
 #include <atomic>
@@ -61,12 +67,14 @@ struct Job {
 
 struct SchedulerOptions {
     int32_t slots            = 4;    // concurrent sequences
-    int32_t cache_seqs       = 4;    // extra sequence ids that keep finished prefixes
+    int32_t cache_seqs       = 8;    // sequence ids beyond `slots`, for cached prefixes
     int32_t max_queue        = 64;   // waiting jobs; more are refused (unavailable)
     int32_t max_batch_tokens = 512;  // tokens per decode step
     int32_t n_ctx_seq        = 0;    // context of one request; 0: the whole KV pool
 };
 
+// A slot is one of the `slots` places a running job takes; it shows the
+// sequence its last job ran on while that stays cached.
 struct SlotInfo {
     int32_t     id = 0;
     std::string state;  // idle | cached | queued | prefill | decode
@@ -112,11 +120,16 @@ class Scheduler {
         uint64_t           last_use = 0;
     };
 
+    struct Slot {
+        Active * job = nullptr;
+        int      last_seq = -1;
+    };
+
     void take_inbox();
     void drop_cancelled();
     bool admit(std::unique_ptr<Active> & a);
-    int  pick_slot(int best_seq) const;
-    void move_to_holder(int slot, int protect);
+    int  pick_seq(int best, int32_t len) const;
+    int  free_slot() const;
     void clear_seq(int seq);
     bool evict_one();
     bool pause_youngest();
@@ -131,7 +144,8 @@ class Scheduler {
     SchedulerOptions   opts_;
     int32_t            n_ctx_seq_;
     KvLedger           ledger_;
-    std::vector<Seq>   seqs_;  // [0, slots): slots; the rest hold cached prefixes
+    std::vector<Seq>   seqs_;   // the sequence-id pool
+    std::vector<Slot>  slots_;
     std::deque<std::unique_ptr<Active>> queue_;    // run loop's view
     std::vector<std::unique_ptr<Active>> active_;  // admission order
     uint64_t           tick_ = 0;

@@ -165,6 +165,38 @@ TEST(Scheduler, MultiTurnReusesTheWholeConversation) {
     }
 }
 
+TEST(Scheduler, EightUsersOverFourSlotsKeepEveryConversationCached) {
+    // 4 slots, 8 cache ids: each user's next turn continues its own
+    // conversation in place, the shared system prompt is held once, and no
+    // cached conversation is dropped while KV memory lasts.
+    FakeEngine engine(8192, 12);
+    Scheduler  s(engine, opts(4, 512, 8));
+    const auto system = prompt(100, 300);
+    std::vector<std::vector<Token>> convo(8);
+    for (int u = 0; u < 8; ++u) convo[u] = concat(system, prompt(200 + u, 20));
+    for (int turn = 0; turn < 4; ++turn) {
+        std::vector<std::shared_ptr<Outcome>> outs;
+        for (int u = 0; u < 8; ++u) outs.push_back(submit(s, convo[u], 10));
+        run_all(s, outs);
+        for (int u = 0; u < 8; ++u) {
+            const auto n = static_cast<int32_t>(convo[u].size());
+            if (turn > 0) {
+                // All but the 12 new tokens and the last answer token (sampled, never decoded).
+                EXPECT_EQ(outs[u]->stats.n_cached, n - 12 - 1) << "turn " << turn << " user " << u;
+            } else if (u >= 4) {
+                EXPECT_EQ(outs[u]->stats.n_cached, 300) << "user " << u;  // the first four prefilled it
+            }
+            convo[u] = concat(concat(convo[u], outs[u]->tokens), prompt(300 + 10 * turn + u, 12));
+        }
+    }
+    EXPECT_EQ(s.metrics().evicted_prefixes.load(), 0u);
+    // The first four users, admitted together, prefilled the system prompt
+    // each; the other four share it. Beyond that, each conversation's own tokens.
+    int32_t own = 0;
+    for (const auto & c : convo) own += static_cast<int32_t>(c.size()) - 12 - 300;
+    EXPECT_LE(engine.used(), 4 * 300 + own);
+}
+
 TEST(Scheduler, LongPromptIsChunkedAndDoesNotStallRunningStreams) {
     FakeEngine engine(8192, 8);
     Scheduler  s(engine, opts(4, 32));
