@@ -167,6 +167,17 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
         len = len / opts_.max_batch_tokens * opts_.max_batch_tokens;
         if (len == 0) best = -1;
     }
+    // A job still prefilling more of this prompt (requests that arrived
+    // together with one system prompt): wait for it rather than compute the
+    // same tokens twice. It is older, so it gets the step's budget first.
+    constexpr int32_t kWorthWaiting = 64;
+    for (const auto & b : active_) {
+        if (b->decoding) continue;
+        const int32_t shared = common_prefix(b->tokens, a->tokens, a->tokens.size() - 1);
+        if (shared - std::max<int32_t>(len, static_cast<int32_t>(seqs_[b->seq].tokens.size())) >= kWorthWaiting) {
+            return false;
+        }
+    }
     const int s = pick_seq(best, len);
     if (s < 0) return false;  // every sequence runs a job: cannot happen with cache_seqs >= 1
     if (s == best) {

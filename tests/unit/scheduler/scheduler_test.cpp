@@ -165,6 +165,24 @@ TEST(Scheduler, MultiTurnReusesTheWholeConversation) {
     }
 }
 
+TEST(Scheduler, RequestsArrivingTogetherPrefillTheirSharedPrefixOnce) {
+    FakeEngine engine(8192, 12);
+    Scheduler  s(engine, opts(4, 128, 8));
+    const auto system = prompt(110, 300);
+    std::vector<std::shared_ptr<Outcome>> outs;
+    for (int i = 0; i < 4; ++i) outs.push_back(submit(s, concat(system, prompt(120 + i, 20)), 5));
+    run_all(s, outs);
+    int32_t prefilled = 0;
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(outs[i]->tokens, alone(concat(system, prompt(120 + i, 20)), 5)) << "job " << i;
+        if (i > 0) {
+            EXPECT_GE(outs[i]->stats.n_cached, 300 - 64) << "job " << i;
+        }
+        prefilled += outs[i]->stats.n_prompt - outs[i]->stats.n_cached;
+    }
+    EXPECT_LE(prefilled, 300 + 3 * 64 + 4 * 20);
+}
+
 TEST(Scheduler, EightUsersOverFourSlotsKeepEveryConversationCached) {
     // 4 slots, 8 cache ids: each user's next turn continues its own
     // conversation in place, the shared system prompt is held once, and no
@@ -184,17 +202,18 @@ TEST(Scheduler, EightUsersOverFourSlotsKeepEveryConversationCached) {
                 // All but the 12 new tokens and the last answer token (sampled, never decoded).
                 EXPECT_EQ(outs[u]->stats.n_cached, n - 12 - 1) << "turn " << turn << " user " << u;
             } else if (u >= 4) {
-                EXPECT_EQ(outs[u]->stats.n_cached, 300) << "user " << u;  // the first four prefilled it
+                EXPECT_EQ(outs[u]->stats.n_cached, 300) << "user " << u;
             }
             convo[u] = concat(concat(convo[u], outs[u]->tokens), prompt(300 + 10 * turn + u, 12));
         }
     }
     EXPECT_EQ(s.metrics().evicted_prefixes.load(), 0u);
-    // The first four users, admitted together, prefilled the system prompt
-    // each; the other four share it. Beyond that, each conversation's own tokens.
+    // The system prompt once (less than 64 tokens of it computed again by
+    // each of the first four users, who arrived together), then each
+    // conversation's own tokens.
     int32_t own = 0;
     for (const auto & c : convo) own += static_cast<int32_t>(c.size()) - 12 - 300;
-    EXPECT_LE(engine.used(), 4 * 300 + own);
+    EXPECT_LE(engine.used(), 300 + 3 * 64 + own);
 }
 
 TEST(Scheduler, LongPromptIsChunkedAndDoesNotStallRunningStreams) {
