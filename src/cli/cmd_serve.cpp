@@ -14,6 +14,17 @@ namespace kiln::cli {
 namespace {
 
 int serve(const SettingsFlags & flags) {
+    // SIGINT/SIGTERM are taken with sigwait below. Blocking them before any
+    // thread starts makes every thread inherit the mask, so none is
+    // interrupted at random. (Other commands keep the default: a signal ends
+    // the process.)
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGUSR1);  // our own wake-up
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+
     auto settings = flags.resolve();
     if (!settings) {
         log::error("{}", settings.error().message);
@@ -91,7 +102,7 @@ int serve(const SettingsFlags & flags) {
         return failure;
     }
 
-    // The signal mask (set in main) routes SIGINT/SIGTERM here.
+    // The signal mask (set above) routes SIGINT/SIGTERM here.
     int  stop_signal = 0;
     std::thread signals([&] {
         sigset_t set;

@@ -1,4 +1,3 @@
-#include <csignal>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -6,16 +5,6 @@
 #include "version.h"
 
 int main(int argc, char ** argv) {
-    // SIGINT/SIGTERM are taken with sigwait by the commands that handle them
-    // (serve); blocking them here, before any thread starts, makes every
-    // thread inherit the mask so none is interrupted at random.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);  // serve's internal wake-up
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
     CLI::App app{"kiln: run, serve and manage local LLMs", "kiln"};
     app.set_version_flag("-v,--version", std::string("kiln ") + KILN_VERSION);
     app.require_subcommand(1);

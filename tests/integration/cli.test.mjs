@@ -1,7 +1,7 @@
 // The command line: `kiln run` one-shot determinism and errors, exit codes.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { makeTinyModel, removeDir } from './harness.mjs';
 
@@ -49,6 +49,15 @@ describe('cli', { timeout: 300_000 }, () => {
     const r = await run(kiln, ['run', model.path, 'Hi', '-n', '5', '--ignore-eos', '--verbose']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /generated: 5 tokens, [\d.]+ tok\/s/);
+  });
+
+  it('kiln run stops at once on SIGINT (Ctrl-C)', async () => {
+    const child = spawn(kiln, ['run', model.path, 'Tell me a long story', '-n', '100000', '--ignore-eos']);
+    await new Promise((resolve) => child.stdout.once('data', resolve));  // generating
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    child.kill('SIGINT');
+    const { code, signal } = await exited;
+    assert.ok(signal === 'SIGINT' || code === 130, `exit code ${code}, signal ${signal}`);
   });
 
   it('kiln run on a missing file fails clearly', async () => {

@@ -99,6 +99,19 @@ describe('lifecycle', { timeout: 300_000 }, () => {
     assertCleanExit(exit, server.stderr);
   });
 
+  it('exits with code 0 on SIGTERM while streams run and more requests wait', async () => {
+    const server = await startServer({ model: model.path, args: ['--slots', '2'] });
+    servers.push(server);
+    const body = chat({ stream: true, max_tokens: 100000, ignore_eos: true });
+    const streams = await Promise.all([0, 1, 2, 3].map(() => postJSON(server.baseURL, CHAT, body)));
+    for (const r of streams) assert.equal(r.status, 200);
+    // Every client keeps reading; the server must end the streams and exit.
+    const reads = streams.map((r) => readSSE(r).catch((e) => ({ error: e })));
+    const exit = await server.stop('SIGTERM');
+    assertCleanExit(exit, server.stderr);
+    await Promise.all(reads);
+  });
+
   it('exits with code 0 on SIGTERM while idle right after start', async () => {
     const server = await start();
     assertCleanExit(await server.stop('SIGTERM'), server.stderr);
