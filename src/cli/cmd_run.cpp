@@ -101,7 +101,7 @@ void add_run(CLI::App & app, int & exit_code) {
     cmd->add_option("--stop", opts->request.params.stop, "stop string (repeatable)");
     cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size (0: the model's, up to 32768)")->capture_default_str();
     cmd->add_option("-t,--threads", opts->threads, "CPU threads (0: one per core)")->capture_default_str();
-    cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: off on CPU, where it is slower)")
+    cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: llama.cpp decides; on for CPU)")
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
     cmd->add_flag("--ignore-eos", opts->request.params.ignore_eos, "keep generating past end-of-sequence (benchmarks)");

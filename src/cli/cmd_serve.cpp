@@ -150,7 +150,7 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "model.max_queue", "--max-queue", "requests that may wait; more get 503", "INT");
     flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
     flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
-    flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: off on CPU, where it is slower)",
+    flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: llama.cpp decides; on for CPU)",
                "MODE");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");
     cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")

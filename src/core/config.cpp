@@ -31,7 +31,7 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"model.max_queue", "KILN_MAX_QUEUE", "64", "requests that may wait; more get 503"},
         {"model.threads", "KILN_THREADS", "0", "CPU threads for inference (0: one per core)"},
         {"model.batch_size", "KILN_BATCH_SIZE", "512", "prompt tokens per decode step"},
-        {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: off on CPU)"},
+        {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: llama.cpp decides; on for CPU)"},
         {"log.level", "KILN_LOG_LEVEL", "info", "debug, info, warn or error"},
     };
     return s;

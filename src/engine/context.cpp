@@ -44,9 +44,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model & model, const Cont
     cp.no_perf              = true;
     cp.embeddings           = params.embeddings;
     switch (params.flash_attn) {
-        case ContextParams::FlashAttn::auto_:
-            cp.flash_attn_type = llama_supports_gpu_offload() ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
-            break;
+        case ContextParams::FlashAttn::auto_: cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO; break;
         case ContextParams::FlashAttn::on:    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED; break;
         case ContextParams::FlashAttn::off:   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; break;
     }

@@ -21,9 +21,10 @@ struct ContextParams {
     uint32_t n_seq_max = 1;    // sequence ids [0, n_seq_max)
     int32_t  n_threads = 0;    // 0: one per hardware thread
     bool     embeddings = false;  // pooled embeddings instead of logits (embedding models)
-    // Flash attention. auto: off when every layer runs on the CPU (ggml's CPU
-    // kernel walks the KV cache cell by cell and decodes at about half the
-    // speed of the matrix path there), else llama.cpp's choice per device.
+    // Flash attention; auto: llama.cpp's choice per device (on for the CPU).
+    // With one KV pool for every sequence it is what keeps cached prefixes
+    // free: it skips cells another sequence holds, where the matrix path
+    // computes attention over every used cell of the pool.
     enum class FlashAttn { auto_, on, off } flash_attn = FlashAttn::auto_;
 };
 
