@@ -40,6 +40,7 @@ bench: build
 	cmake --build $(BUILD_DIR) --target llama-bench llama-server
 	bench/decode.sh
 	bench/compare.sh
+	bench/catalog.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

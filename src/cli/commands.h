@@ -12,5 +12,9 @@ enum Exit : int { ok = 0, failure = 1, usage = 2, interrupted = 130 };
 void add_serve(CLI::App & app, int & exit_code);
 void add_run(CLI::App & app, int & exit_code);
 void add_bench(CLI::App & app, int & exit_code);
+// list, show, rm, cp, import
+void add_models(CLI::App & app, int & exit_code);
+// pull, search (Hugging Face)
+void add_pull(CLI::App & app, int & exit_code);
 
 }  // namespace kiln::cli

@@ -80,3 +80,10 @@ class [[nodiscard]] Status {
     auto KILN_CONCAT(kiln_try_, __LINE__) = (expr);                      \
     if (!KILN_CONCAT(kiln_try_, __LINE__)) return KILN_CONCAT(kiln_try_, __LINE__).error(); \
     decl = std::move(*KILN_CONCAT(kiln_try_, __LINE__))
+
+// KILN_CHECK(expr): evaluates a Status expression; on error returns it from
+// the enclosing function.
+#define KILN_CHECK(expr)                                                  \
+    do {                                                                  \
+        if (auto kiln_check_ = (expr); !kiln_check_) return kiln_check_.error(); \
+    } while (0)

@@ -1,0 +1,217 @@
+// kiln pull REF | kiln search QUERY: models from Hugging Face.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/paths.h"
+#include "store/catalog.h"
+#include "store/hf_client.h"
+#include "store/model_ref.h"
+
+namespace kiln::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_cancel{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+extern "C" void on_interrupt(int sig) {
+    g_cancel.store(true);
+    std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+std::string mb(double bytes) {
+    char buf[32];
+    if (bytes >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
+    else std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+    return buf;
+}
+
+// A progress bar that redraws one line on a terminal, and prints a line per
+// quarter when piped.
+class Progress {
+  public:
+    Progress(std::string label, bool tty) : label_(std::move(label)), tty_(tty) {}
+    void update(const store::DownloadProgress & p) {
+        const int pct = p.total ? static_cast<int>(100 * p.done / p.total) : 0;
+        if (tty_) {
+            constexpr int width = 24;
+            const int     fill  = pct * width / 100;
+            std::string   bar(static_cast<size_t>(fill), '#');
+            bar.append(static_cast<size_t>(width - fill), '.');
+            const double left = p.bytes_per_second > 0 ? static_cast<double>(p.total - p.done) / p.bytes_per_second : 0;
+            std::printf("\r\033[K%s %3d%% [%s] %s/%s %s/s ETA %ds", label_.c_str(), pct, bar.c_str(),
+                        mb(static_cast<double>(p.done)).c_str(), mb(static_cast<double>(p.total)).c_str(),
+                        mb(p.bytes_per_second).c_str(), static_cast<int>(left));
+            std::fflush(stdout);
+        } else if (pct / 25 > last_quarter_) {
+            last_quarter_ = pct / 25;
+            std::printf("%s: %d%% (%s of %s)\n", label_.c_str(), pct, mb(static_cast<double>(p.done)).c_str(),
+                        mb(static_cast<double>(p.total)).c_str());
+            std::fflush(stdout);
+        }
+    }
+    void end() {
+        if (tty_) std::printf("\r\033[K");
+    }
+
+  private:
+    std::string label_;
+    bool        tty_;
+    int         last_quarter_ = 0;
+};
+
+int pull(const std::string & text) {
+    auto ref = store::parse_ref(text);
+    if (!ref) {
+        std::fprintf(stderr, "kiln pull: %s\n", ref.error().message.c_str());
+        return usage;
+    }
+    auto catalog = store::Catalog::open(paths::home());
+    if (!catalog) {
+        std::fprintf(stderr, "kiln pull: %s\n", catalog.error().message.c_str());
+        return failure;
+    }
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    auto opts   = store::HfOptions::from_env();
+    opts.cancel = &g_cancel;
+    store::HfClient hf(opts);
+    const bool      tty = isatty(STDOUT_FILENO);
+
+    std::printf("pulling manifest of %s\n", ref->repo.c_str());
+    auto listed = hf.list_files(ref->repo);
+    if (!listed) {
+        std::fprintf(stderr, "kiln pull: %s\n", listed.error().message.c_str());
+        return listed.error().code == ErrorCode::cancelled ? interrupted : failure;
+    }
+    std::vector<store::RepoFile> repo_files;
+    for (const auto & f : *listed) repo_files.push_back({f.path, f.size});
+    auto sel = store::select_files(*ref, repo_files);
+    if (!sel) {
+        std::fprintf(stderr, "kiln pull: %s\n", sel.error().message.c_str());
+        return failure;
+    }
+    const std::string name = ref->repo + ":" + (sel->quant.empty() ? "latest" : sel->quant);
+    if (sel->defaulted) {
+        std::printf("no quantization given: taking %s (pick another with %s:QUANT)\n",
+                    sel->quant.empty() ? "the only model" : sel->quant.c_str(), ref->repo.c_str());
+    }
+
+    std::vector<std::pair<store::HfFile, std::string>> todo;  // file, kind
+    auto hf_file = [&](const std::string & path) {
+        for (const auto & f : *listed) {
+            if (f.path == path) return f;
+        }
+        return store::HfFile{path, 0, ""};
+    };
+    for (const auto & f : sel->files) todo.emplace_back(hf_file(f.path), "model");
+    if (sel->mmproj) todo.emplace_back(hf_file(sel->mmproj->path), "mmproj");
+
+    store::ModelEntry entry;
+    entry.name   = name;
+    entry.source = "hf.co/" + ref->repo;
+    for (const auto & [file, kind] : todo) {
+        const fs::path rel  = fs::path(ref->repo) / file.path;
+        const fs::path dest = (*catalog)->models_dir() / rel;
+        std::error_code ec;
+        if (fs::exists(dest, ec) && fs::file_size(dest, ec) == file.size && !file.sha256.empty()) {
+            // Pulled before: trust it only if the catalog recorded this hash.
+            auto known = (*catalog)->find(name);
+            bool same  = false;
+            if (known) {
+                for (const auto & k : known->files) same = same || (k.path == rel.string() && k.sha256 == file.sha256);
+            }
+            if (same) {
+                std::printf("%s: up to date\n", file.path.c_str());
+                entry.files.push_back({rel.string(), kind, file.size, file.sha256});
+                continue;
+            }
+        }
+        Progress bar(file.path, tty);
+        if (!tty) std::printf("downloading %s (%s)\n", file.path.c_str(), mb(static_cast<double>(file.size)).c_str());
+        auto st = hf.download(ref->repo, file, dest, [&](const store::DownloadProgress & p) { bar.update(p); });
+        bar.end();
+        if (!st) {
+            std::fprintf(stderr, "kiln pull: %s\n", st.error().message.c_str());
+            return st.error().code == ErrorCode::cancelled ? interrupted : failure;
+        }
+        std::printf("%s: %s\n", file.path.c_str(), file.sha256.empty() ? "done (no sha256 published)" : "verified sha256");
+        entry.files.push_back({rel.string(), kind, file.size, file.sha256});
+    }
+    // Last: the catalog entry, once every file is in place and verified.
+    if (auto st = (*catalog)->add(entry); !st) {
+        std::fprintf(stderr, "kiln pull: %s\n", st.error().message.c_str());
+        return failure;
+    }
+    std::printf("pulled %s\n", name.c_str());
+    return ok;
+}
+
+int search(const std::string & query, const std::string & author, int limit, const std::string & sort, bool json) {
+    store::HfClient hf(store::HfOptions::from_env());
+    auto hits = hf.search(query, author, limit, sort);
+    if (!hits) {
+        std::fprintf(stderr, "kiln search: %s\n", hits.error().message.c_str());
+        return failure;
+    }
+    if (json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto & h : *hits) {
+            out.push_back({{"name", h.id}, {"downloads", h.downloads}, {"likes", h.likes},
+                           {"pipeline_tag", h.pipeline_tag}, {"updated", h.updated}});
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+        return ok;
+    }
+    if (hits->empty()) {
+        std::printf("no GGUF models match '%s'\n", query.c_str());
+        return ok;
+    }
+    size_t w = 4;
+    for (const auto & h : *hits) w = std::max(w, h.id.size());
+    std::printf("%-*s  %10s  %6s  %-16s  %s\n", static_cast<int>(w), "NAME", "DOWNLOADS", "LIKES", "PIPELINE", "UPDATED");
+    for (const auto & h : *hits) {
+        std::printf("%-*s  %10llu  %6llu  %-16s  %s\n", static_cast<int>(w), h.id.c_str(),
+                    static_cast<unsigned long long>(h.downloads), static_cast<unsigned long long>(h.likes),
+                    h.pipeline_tag.c_str(), h.updated.substr(0, 10).c_str());
+    }
+    return ok;
+}
+
+}  // namespace
+
+void add_pull(CLI::App & app, int & exit_code) {
+    {
+        auto * cmd = app.add_subcommand("pull", "Download a GGUF model from Hugging Face (resumes, verifies sha256)");
+        auto   ref = std::make_shared<std::string>();
+        cmd->add_option("REF", *ref, "org/repo[:QUANT], hf.co/org/repo[:QUANT] or org/repo/file.gguf")->required();
+        cmd->footer("Env: HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos).");
+        cmd->callback([&exit_code, ref] { exit_code = pull(*ref); });
+    }
+    {
+        auto * cmd    = app.add_subcommand("search", "Search Hugging Face for GGUF models");
+        auto   query  = std::make_shared<std::string>();
+        auto   author = std::make_shared<std::string>();
+        auto   limit  = std::make_shared<int>(20);
+        auto   sort   = std::make_shared<std::string>("downloads");
+        auto   json   = std::make_shared<bool>(false);
+        cmd->add_option("QUERY", *query, "words in the model name");
+        cmd->add_option("--author", *author, "only this org or user");
+        cmd->add_option("--limit", *limit, "at most this many")->check(CLI::Range(1, 1000))->capture_default_str();
+        cmd->add_option("--sort", *sort, "downloads, likes or updated")
+            ->check(CLI::IsMember({"downloads", "likes", "updated"}))
+            ->capture_default_str();
+        cmd->add_flag("--json", *json, "JSON");
+        cmd->callback([&exit_code, query, author, limit, sort, json] {
+            exit_code = search(*query, *author, *limit, *sort, *json);
+        });
+    }
+}
+
+}  // namespace kiln::cli

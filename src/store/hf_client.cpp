@@ -1,0 +1,464 @@
+#include "store/hf_client.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include "store/sha256.h"
+
+namespace kiln::store {
+namespace fs = std::filesystem;
+using json   = nlohmann::json;
+using clock_ = std::chrono::steady_clock;
+
+namespace {
+
+void curl_init_once() {
+    static const bool done = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+    (void)done;
+}
+
+struct EasyDeleter {
+    void operator()(CURL * h) const { curl_easy_cleanup(h); }
+};
+struct SlistDeleter {
+    void operator()(curl_slist * l) const { curl_slist_free_all(l); }
+};
+
+std::string escape(const std::string & s) {
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+// Each path component escaped, slashes kept.
+std::string escape_path(const std::string & path) {
+    std::string out;
+    size_t start = 0;
+    while (start <= path.size()) {
+        const auto end = std::min(path.find('/', start), path.size());
+        out += (start ? "/" : "") + escape(path.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string human_bytes(uint64_t n) {
+    char buf[32];
+    if (n >= 1'000'000'000ULL) std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(n) / 1e9);
+    else std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / 1e6);
+    return buf;
+}
+
+// One HTTP exchange, no redirects followed.
+struct Exchange {
+    CURLcode    code = CURLE_OK;
+    long        status = 0;
+    std::string location;     // of a 3xx
+    std::string retry_after;  // header value, of a 429/503
+    std::string error;        // curl's words when code != OK
+};
+
+struct HeaderSink {
+    std::string retry_after;
+};
+
+size_t on_header(char * data, size_t size, size_t n, void * user) {
+    auto *       sink = static_cast<HeaderSink *>(user);
+    const size_t len  = size * n;
+    std::string  line(data, len);
+    if (line.size() > 12 && strncasecmp(line.c_str(), "retry-after:", 12) == 0) {
+        auto v = line.substr(12);
+        v.erase(0, v.find_first_not_of(" \t"));
+        v.erase(v.find_last_not_of(" \t\r\n") + 1);
+        sink->retry_after = v;
+    }
+    return len;
+}
+
+struct CancelFlag {
+    const std::atomic<bool> * flag = nullptr;
+};
+
+int on_xfer(void * user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto * c = static_cast<CancelFlag *>(user);
+    return c->flag && c->flag->load() ? 1 : 0;
+}
+
+// Runs one GET; `write` receives the body (return false to abort).
+Exchange perform(const HfOptions & o, const std::string & url, uint64_t range_from,
+                 const std::function<bool(CURL *, const char *, size_t)> & write) {
+    curl_init_once();
+    std::unique_ptr<CURL, EasyDeleter> h(curl_easy_init());
+    Exchange ex;
+    if (!h) {
+        ex.code  = CURLE_FAILED_INIT;
+        ex.error = "cannot start libcurl";
+        return ex;
+    }
+    curl_slist * raw = nullptr;
+    raw = curl_slist_append(raw, "User-Agent: kiln");
+    // The token goes to the endpoint's host only, never to a redirect target.
+    if (!o.token.empty() && url_authority(url) == url_authority(o.endpoint)) {
+        raw = curl_slist_append(raw, ("Authorization: Bearer " + o.token).c_str());
+    }
+    std::unique_ptr<curl_slist, SlistDeleter> headers(raw);
+    struct WriteCtx {
+        CURL *                                                     h;
+        const std::function<bool(CURL *, const char *, size_t)> * write;
+    } wctx{h.get(), &write};
+    auto on_write = +[](char * data, size_t size, size_t n, void * user) -> size_t {
+        auto * c = static_cast<WriteCtx *>(user);
+        return (*c->write)(c->h, data, size * n) ? size * n : 0;
+    };
+    HeaderSink hs;
+    CancelFlag cf{o.cancel};
+    char       errbuf[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h.get(), CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &wctx);
+    curl_easy_setopt(h.get(), CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h.get(), CURLOPT_HEADERDATA, &hs);
+    curl_easy_setopt(h.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h.get(), CURLOPT_XFERINFOFUNCTION, on_xfer);
+    curl_easy_setopt(h.get(), CURLOPT_XFERINFODATA, &cf);
+    curl_easy_setopt(h.get(), CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT, static_cast<long>(o.connect_timeout.count()));
+    curl_easy_setopt(h.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h.get(), CURLOPT_LOW_SPEED_TIME, static_cast<long>(o.stall_timeout.count()));
+    curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    if (range_from > 0) {
+        curl_easy_setopt(h.get(), CURLOPT_RANGE, (std::to_string(range_from) + "-").c_str());
+    }
+    ex.code = curl_easy_perform(h.get());
+    curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &ex.status);
+    if (ex.code != CURLE_OK) ex.error = errbuf[0] ? errbuf : curl_easy_strerror(ex.code);
+    if (ex.status >= 300 && ex.status < 400) {
+        char * loc = nullptr;
+        curl_easy_getinfo(h.get(), CURLINFO_REDIRECT_URL, &loc);
+        if (loc) ex.location = loc;
+    }
+    ex.retry_after = hs.retry_after;
+    return ex;
+}
+
+bool retryable(const Exchange & ex) {
+    if (ex.code == CURLE_ABORTED_BY_CALLBACK || ex.code == CURLE_WRITE_ERROR) return false;
+    if (ex.code != CURLE_OK) return true;  // connection refused/reset, timeouts, a body cut short
+    return ex.status == 429 || ex.status >= 500;
+}
+
+void back_off(const HfOptions & o, int attempt, const std::string & retry_after) {
+    auto wait = o.backoff * (1 << std::min(attempt, 6));
+    if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
+        wait = std::chrono::milliseconds(std::stoll(retry_after) * 1000);
+    }
+    wait = std::min<std::chrono::milliseconds>(wait, std::chrono::seconds(30));
+    const auto until = clock_::now() + wait;
+    while (clock_::now() < until && !(o.cancel && o.cancel->load())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+Error http_error(const std::string & repo, const Exchange & ex, const std::string & what) {
+    if (ex.code == CURLE_ABORTED_BY_CALLBACK) return make_error(ErrorCode::cancelled, "stopped");
+    if (ex.code != CURLE_OK) return make_error(ErrorCode::io, what + ": " + ex.error);
+    switch (ex.status) {
+        case 401:
+            return make_error(ErrorCode::model_not_found,
+                              "repository " + repo + " not found, or private: set HF_TOKEN to a token that can read it");
+        case 403:
+            return make_error(ErrorCode::unavailable,
+                              "repository " + repo + " is gated: accept its terms at https://huggingface.co/" + repo +
+                                  " and set HF_TOKEN to a token of that account");
+        case 404: return make_error(ErrorCode::model_not_found, what + ": not found (HTTP 404)");
+        default:  return make_error(ErrorCode::io, what + ": HTTP " + std::to_string(ex.status));
+    }
+}
+
+}  // namespace
+
+std::string url_authority(const std::string & url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) return {};
+    auto rest = url.substr(scheme + 3);
+    rest      = rest.substr(0, rest.find_first_of("/?#"));
+    if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+    for (auto & c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return rest;
+}
+
+HfOptions HfOptions::from_env() {
+    HfOptions o;
+    if (const char * e = std::getenv("HF_ENDPOINT"); e && *e) {
+        o.endpoint = e;
+        while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+    }
+    if (const char * t = std::getenv("HF_TOKEN"); t && *t) o.token = t;
+    return o;
+}
+
+HfClient::HfClient(HfOptions options) : opts_(std::move(options)) {}
+
+struct HfClient::Response {
+    long        status = 0;
+    std::string body;
+};
+
+Result<HfClient::Response> HfClient::get_json(const std::string & repo, const std::string & path_and_query) {
+    std::string url = opts_.endpoint + path_and_query;
+    for (int attempt = 0, redirects = 0;;) {
+        std::string body;
+        auto ex = perform(opts_, url, 0, [&](CURL *, const char * d, size_t n) {
+            if (body.size() + n > (64u << 20)) return false;  // no listing is this big
+            body.append(d, n);
+            return true;
+        });
+        if (ex.code == CURLE_OK && ex.status >= 300 && ex.status < 400 && !ex.location.empty() && redirects++ < 10) {
+            url = ex.location;
+            continue;
+        }
+        if (ex.code == CURLE_OK && ex.status == 200) return Response{ex.status, std::move(body)};
+        if (retryable(ex) && attempt < opts_.max_retries) {
+            back_off(opts_, attempt++, ex.retry_after);
+            continue;
+        }
+        return http_error(repo, ex, repo.empty() ? "Hugging Face search" : "listing " + repo);
+    }
+}
+
+Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
+    auto r = get_json(repo, "/api/models/" + repo + "/tree/main?recursive=true");
+    if (!r) {
+        Error e = r.error();
+        if (e.code == ErrorCode::model_not_found && e.message.find("HTTP 404") != std::string::npos) {
+            e.message = "repository " + repo + " not found on Hugging Face";
+        }
+        return e;
+    }
+    std::vector<HfFile> files;
+    try {
+        const auto j = json::parse(r->body);
+        for (const auto & item : j) {
+            if (item.value("type", "") != "file") continue;
+            HfFile f;
+            f.path = item.value("path", "");
+            f.size = item.value("size", uint64_t{0});
+            if (item.contains("lfs") && item["lfs"].is_object()) {
+                f.sha256 = item["lfs"].value("oid", "");
+                f.size   = item["lfs"].value("size", f.size);
+            }
+            if (!f.path.empty()) files.push_back(std::move(f));
+        }
+    } catch (const std::exception &) {
+        return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
+    }
+    return files;
+}
+
+Result<std::vector<HfModel>> HfClient::search(const std::string & query, const std::string & author, int limit,
+                                              const std::string & sort) {
+    std::string q = "/api/models?filter=gguf&limit=" + std::to_string(std::clamp(limit, 1, 1000));
+    if (!query.empty()) q += "&search=" + escape(query);
+    if (!author.empty()) q += "&author=" + escape(author);
+    q += "&sort=" + escape(sort == "likes" ? "likes" : sort == "updated" ? "lastModified" : "downloads") + "&direction=-1";
+    auto r = get_json("", q);
+    if (!r) return r.error();
+    std::vector<HfModel> out;
+    try {
+        for (const auto & item : json::parse(r->body)) {
+            HfModel m;
+            m.id           = item.value("id", item.value("modelId", ""));
+            m.downloads    = item.value("downloads", uint64_t{0});
+            m.likes        = item.value("likes", uint64_t{0});
+            m.pipeline_tag = item.value("pipeline_tag", "");
+            m.updated      = item.value("lastModified", item.value("createdAt", ""));
+            if (!m.id.empty()) out.push_back(std::move(m));
+        }
+    } catch (const std::exception &) {
+        return make_error(ErrorCode::io, "Hugging Face answered the search with something not JSON");
+    }
+    return out;
+}
+
+Status HfClient::download(const std::string & repo, const HfFile & file, const fs::path & dest,
+                          const std::function<void(const DownloadProgress &)> & progress) {
+    if (!is_safe_repo_path(file.path)) {
+        return make_error(ErrorCode::invalid_request, "refusing the file name '" + file.path + "' from " + repo);
+    }
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec) return make_error(ErrorCode::io, "cannot create the folder for " + dest.filename().string() + ": " + ec.message());
+    const fs::path partial = dest.string() + ".partial";
+    const std::string name = dest.filename().string();
+
+    // What a partial file from an earlier attempt already holds.
+    uint64_t offset = fs::exists(partial, ec) ? fs::file_size(partial, ec) : 0;
+    if (ec || (file.size > 0 && offset > file.size)) {
+        fs::remove(partial, ec);
+        offset = 0;
+    }
+    auto hash = std::make_unique<Sha256>();
+    if (offset > 0) {
+        std::unique_ptr<FILE, int (*)(FILE *)> in(std::fopen(partial.c_str(), "rb"), std::fclose);
+        std::vector<char> buf(1 << 20);
+        uint64_t left = offset;
+        while (in && left > 0) {
+            const size_t n = std::fread(buf.data(), 1, std::min<uint64_t>(buf.size(), left), in.get());
+            if (n == 0) break;
+            hash->update(buf.data(), n);
+            left -= n;
+        }
+        if (left > 0) {  // unreadable: start over
+            fs::remove(partial, ec);
+            offset = 0;
+            hash = std::make_unique<Sha256>();
+        }
+    }
+    const bool resumed = offset > 0;
+
+    // Free space for what is left, plus a little.
+    if (file.size > offset) {
+        const auto space = fs::space(dest.parent_path(), ec);
+        const uint64_t need = file.size - offset + (16u << 20);
+        if (!ec && space.available < need) {
+            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " + human_bytes(need) +
+                                                 ", " + human_bytes(space.available) + " is free");
+        }
+    }
+
+    const std::string first_url = opts_.endpoint + "/" + repo + "/resolve/main/" + escape_path(file.path);
+    std::string url = first_url;
+    int attempt = 0, redirects = 0;
+    DownloadProgress p;
+    p.total   = file.size;
+    p.resumed = resumed;
+    const auto t_start = clock_::now();
+    uint64_t   started_at = offset;
+    auto       last_report = clock_::time_point{};
+    for (;;) {
+        std::unique_ptr<FILE, int (*)(FILE *)> out(std::fopen(partial.c_str(), offset > 0 ? "ab" : "wb"), std::fclose);
+        if (!out) return make_error(ErrorCode::io, "cannot write " + partial.filename().string() + ": " + std::strerror(errno));
+        int            write_errno = 0;
+        bool           restarted   = false;
+        const uint64_t requested   = offset;  // the Range asked for
+        auto ex = perform(opts_, url, requested, [&](CURL * h, const char * d, size_t n) {
+            long status = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            if (status >= 300 && status < 400) return true;  // a redirect's body
+            if (status != 200 && status != 206) return true;  // an error page; judged after
+            if (status == 200 && requested > 0 && !restarted) {
+                // The server ignored the Range: this body is the whole file.
+                restarted = true;
+                std::fflush(out.get());
+                if (ftruncate(fileno(out.get()), 0) != 0 || std::fseek(out.get(), 0, SEEK_SET) != 0) {
+                    write_errno = errno;
+                    return false;
+                }
+                offset     = 0;
+                started_at = 0;
+                hash       = std::make_unique<Sha256>();
+            }
+            if (file.size > 0 && offset + n > file.size) {  // more bytes than the file has
+                write_errno = EFBIG;
+                return false;
+            }
+            if (std::fwrite(d, 1, n, out.get()) != n) {
+                write_errno = errno ? errno : EIO;
+                return false;
+            }
+            hash->update(d, n);
+            offset += n;
+            const auto now = clock_::now();
+            if (progress && now - last_report > std::chrono::milliseconds(100)) {
+                last_report = now;
+                const double secs = std::chrono::duration<double>(now - t_start).count();
+                p.done = offset;
+                p.bytes_per_second = secs > 0 ? static_cast<double>(offset - started_at) / secs : 0;
+                progress(p);
+            }
+            return true;
+        });
+        if (std::fflush(out.get()) != 0 && !write_errno) write_errno = errno;
+        if (write_errno == ENOSPC || write_errno == EDQUOT) {
+            return make_error(ErrorCode::io, "disk full while writing " + name + "; free some space and pull again (it resumes)");
+        }
+        if (write_errno == EFBIG) {
+            out.reset();
+            fs::remove(partial, ec);
+            return make_error(ErrorCode::io, name + ": the server sent more bytes than the file has; nothing was kept");
+        }
+        if (write_errno) return make_error(ErrorCode::io, "cannot write " + name + ": " + std::strerror(write_errno));
+        if (ex.code == CURLE_OK && ex.status >= 300 && ex.status < 400 && !ex.location.empty()) {
+            if (redirects++ >= 10) return make_error(ErrorCode::io, name + ": too many redirects");
+            url = ex.location;
+            continue;
+        }
+        if (ex.code == CURLE_OK && ex.status == 416 && offset > 0) {
+            // Our partial file does not fit what the server has: start over.
+            out.reset();
+            fs::remove(partial, ec);
+            offset = 0;
+            hash   = std::make_unique<Sha256>();
+            if (attempt++ >= opts_.max_retries) return make_error(ErrorCode::io, name + ": the server refuses to resume");
+            url = first_url;
+            continue;
+        }
+        const bool complete = ex.code == CURLE_OK && (ex.status == 200 || ex.status == 206) &&
+                              (file.size == 0 || offset == file.size);
+        if (complete) break;
+        if (ex.code == CURLE_ABORTED_BY_CALLBACK) {
+            return make_error(ErrorCode::cancelled, "stopped; " + name + " resumes on the next pull");
+        }
+        const bool short_body = ex.code == CURLE_OK && (ex.status == 200 || ex.status == 206);
+        if ((short_body || retryable(ex)) && attempt < opts_.max_retries) {
+            back_off(opts_, attempt++, ex.retry_after);
+            if (opts_.cancel && opts_.cancel->load()) {
+                return make_error(ErrorCode::cancelled, "stopped; " + name + " resumes on the next pull");
+            }
+            url = first_url;  // a redirect target may have expired
+            continue;
+        }
+        if (short_body) return make_error(ErrorCode::io, name + ": the connection kept dropping; pull again to resume");
+        return http_error(repo, ex, "downloading " + name);
+    }
+
+    const std::string got = hash->finish();
+    if (!file.sha256.empty() && got != file.sha256) {
+        fs::remove(partial, ec);
+        return make_error(ErrorCode::io, name + " is corrupt: sha256 " + got + ", Hugging Face says " + file.sha256 +
+                                             "; the download was deleted, pull again");
+    }
+    {
+        std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(partial.c_str(), "rb+"), std::fclose);
+        if (f) (void)fsync(fileno(f.get()));
+    }
+    fs::rename(partial, dest, ec);
+    if (ec) return make_error(ErrorCode::io, "cannot move " + name + " into place: " + ec.message());
+    if (progress) {
+        p.done = offset;
+        progress(p);
+    }
+    return {};
+}
+
+}  // namespace kiln::store

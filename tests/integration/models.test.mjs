@@ -1,0 +1,133 @@
+// The local catalog from the command line: list, show, cp, import, rm,
+// verify, and reconciliation with files added or deleted by hand.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { makeTinyModel, removeDir, tempDir } from './harness.mjs';
+
+describe('models', { timeout: 300_000 }, () => {
+  const kiln = process.env.KILN_BIN;
+  let model;
+  let home;
+  let outside;
+
+  /** Runs kiln with this KILN_HOME; resolves {code, stdout, stderr}. */
+  function run(...args) {
+    return new Promise((resolve) => {
+      execFile(kiln, args, { timeout: 60_000, env: { ...process.env, KILN_HOME: home } }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+  async function names() {
+    const r = await run('list', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).map((m) => m.name);
+  }
+
+  before(async () => {
+    model = await makeTinyModel();
+    home = await tempDir('kiln-home-');
+    outside = await tempDir('kiln-outside-');
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await removeDir(model?.dir);
+    await removeDir(home);
+    await removeDir(outside);
+  });
+
+  it('starts empty and says how to get a model', async () => {
+    const r = await run('list');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no models yet.*kiln pull/);
+    assert.deepEqual(await names(), []);
+  });
+
+  it('lists a GGUF dropped into models/ under its org/repo:QUANT name', async () => {
+    const dir = path.join(home, 'models', 'org', 'Tiny-GGUF');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(model.path, path.join(dir, 'tiny-Q8_0.gguf'));
+    assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
+    const table = await run('list');
+    assert.match(table.stdout, /^NAME\s+SIZE\s+QUANT\s+ARCH\s+PARAMS\s+MODIFIED$/m);
+    assert.match(table.stdout, /org\/Tiny-GGUF:Q8_0\s+[\d.]+ [KM]B\s+F16\s+llama\s+[\d.]+M\s+just now/);
+    assert.doesNotMatch(table.stdout, /\x1b\[/, 'plain text when piped');
+  });
+
+  it('shows metadata by a short name, as text and JSON', async () => {
+    const text = await run('show', 'Tiny-GGUF');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /architecture\s+llama/);
+    assert.match(text.stdout, /context length\s+512/);
+    assert.match(text.stdout, /capabilities\s+completion/);
+    const json = JSON.parse((await run('show', 'org/tiny-gguf:q8_0', '--json')).stdout);
+    assert.equal(json.name, 'org/Tiny-GGUF:Q8_0');
+    assert.equal(json.architecture, 'llama');
+    assert.equal(json.context_length, 512);
+    assert.ok(json.parameters > 0);
+    assert.match(json.chat_template, /im_start/);
+    const tmpl = await run('show', 'Tiny-GGUF', '--template');
+    assert.match(tmpl.stdout, /im_start/);
+  });
+
+  it('cp gives a model a second name', async () => {
+    const r = await run('cp', 'org/Tiny-GGUF:Q8_0', 'tiny');
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse((await run('show', 'tiny', '--json')).stdout);
+    assert.equal(json.name, 'org/Tiny-GGUF:Q8_0');
+    assert.deepEqual(json.aliases, ['tiny']);
+  });
+
+  it('an unknown name fails with close suggestions', async () => {
+    const r = await run('show', 'org/Tiny-GUF:Q8_0');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not found; did you mean org\/Tiny-GGUF:Q8_0\?/);
+    assert.doesNotMatch(r.stderr, new RegExp(home), 'no absolute paths in errors');
+  });
+
+  it('import registers a file where it is, and rm leaves it there', async () => {
+    const file = path.join(outside, 'mine.gguf');
+    await fs.copyFile(model.path, file);
+    const r = await run('import', file, '--name', 'mine');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /imported mine \(llama/);
+    assert.deepEqual(await names(), ['mine', 'org/Tiny-GGUF:Q8_0']);
+    const again = await run('import', file);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already in the catalog as mine/);
+    const notGguf = path.join(outside, 'notes.gguf');
+    await fs.writeFile(notGguf, 'not a model');
+    const bad = await run('import', notGguf);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /not a GGUF file/);
+    assert.equal((await run('rm', 'mine')).code, 0);
+    await fs.access(file);  // still there
+    assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
+  });
+
+  it('verify skips files it has no recorded hash for', async () => {
+    const r = await run('verify');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no recorded sha256/);
+  });
+
+  it('a file deleted by hand disappears; rm deletes files and empty folders', async () => {
+    const dir = path.join(home, 'models', 'org', 'Other-GGUF');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(model.path, path.join(dir, 'other-Q4_0.gguf'));
+    assert.deepEqual(await names(), ['org/Other-GGUF:Q4_0', 'org/Tiny-GGUF:Q8_0']);
+    await fs.rm(path.join(dir, 'other-Q4_0.gguf'));
+    assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
+    const r = await run('rm', 'tiny');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /deleted org\/Tiny-GGUF:Q8_0/);
+    await assert.rejects(fs.access(path.join(home, 'models', 'org', 'Tiny-GGUF')));
+    assert.deepEqual(await names(), []);
+    const gone = await run('rm', 'tiny');
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /not found/);
+  });
+});

@@ -1,0 +1,252 @@
+// kiln pull and kiln search against a local server that speaks the Hugging
+// Face API (hf_server.mjs) and injects faults: dropped connections, kills,
+// wrong bytes, gated repos, 429/500, servers that ignore Range, redirects to
+// another host, hostile file names.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { makeModel, removeDir, tempDir } from './harness.mjs';
+import { startHfServer, sha256 } from './hf_server.mjs';
+
+const modelArgs = (type, out) => ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '64', '--n-layer', '2',
+  '--n-head', '4', '--n-head-kv', '2', '--n-ff', '128', '--ctx', '512', '--seed', '7', '--type', type, '-o', out];
+
+describe('pull', { timeout: 600_000 }, () => {
+  const kiln = process.env.KILN_BIN;
+  let hf;
+  let dir;
+  let q8;
+  let q4;
+  const homes = [];
+
+  async function freshHome() {
+    const h = await tempDir('kiln-home-');
+    homes.push(h);
+    return h;
+  }
+  function run(home, args, env = {}) {
+    return new Promise((resolve) => {
+      execFile(kiln, args, { timeout: 120_000, env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url, ...env } },
+        (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
+    });
+  }
+  async function listed(home) {
+    const r = await run(home, ['list', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  }
+  const modelFile = (home, name) => path.join(home, 'models', 'org', 'Tiny-GGUF', name);
+  const exists = (p) => fs.access(p).then(() => true, () => false);
+  const requestsFor = (name) => hf.requests.filter((r) => r.path.endsWith('/resolve/main/' + name));
+
+  before(async () => {
+    dir = await tempDir('kiln-hf-');
+    q8 = await fs.readFile(await makeModel(dir, modelArgs('q8_0', 'tiny-Q8_0.gguf')));
+    q4 = await fs.readFile(await makeModel(dir, modelArgs('q4_0', 'tiny-Q4_0.gguf')));
+    hf = await startHfServer();
+    hf.addRepo('org/Tiny-GGUF', { 'tiny-Q8_0.gguf': q8, 'tiny-Q4_0.gguf': q4, 'README.md': Buffer.from('# tiny') },
+      { downloads: 50, likes: 3 });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await hf?.close();
+    await removeDir(dir);
+    await Promise.all(homes.map(removeDir));
+  });
+
+  it('pulls the default quantization, verified, and lists it', async () => {
+    const home = await freshHome();
+    const r = await run(home, ['pull', 'hf.co/org/Tiny-GGUF']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /taking Q4_0/);
+    assert.match(r.stdout, /tiny-Q4_0\.gguf: verified sha256/);
+    assert.match(r.stdout, /pulled org\/Tiny-GGUF:Q4_0/);
+    assert.doesNotMatch(r.stdout, /\x1b\[/, 'no escape codes when piped');
+    assert.deepEqual(await fs.readFile(modelFile(home, 'tiny-Q4_0.gguf')), q4);
+    const [m] = await listed(home);
+    assert.equal(m.name, 'org/Tiny-GGUF:Q4_0');
+    assert.equal(m.source, 'hf.co/org/Tiny-GGUF');
+    assert.equal(m.files[0].sha256, sha256(q4));
+    assert.equal(m.architecture, 'llama');
+    const again = await run(home, ['pull', 'org/Tiny-GGUF:Q4_0']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /up to date/);
+  });
+
+  it('pulls a named quantization; an unknown one says what the repo has', async () => {
+    const home = await freshHome();
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:q8_0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf')), q8);
+    const missing = await run(home, ['pull', 'org/Tiny-GGUF:Q6_K']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no Q6_K file \(it has: .*Q4_0.*Q8_0/);
+    const noRepo = await run(home, ['pull', 'org/Nope-GGUF']);
+    assert.equal(noRepo.code, 1);
+    assert.match(noRepo.stderr, /not found, or private: set HF_TOKEN/);
+  });
+
+  it('resumes after the connection drops at 50%', async () => {
+    const home = await freshHome();
+    const half = Math.floor(q8.length / 2);
+    hf.faults.set('tiny-Q8_0.gguf', { dropAfter: half, dropTimes: 1 });
+    const before = requestsFor('tiny-Q8_0.gguf').length;
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(r.code, 0, r.stderr);
+    const reqs = requestsFor('tiny-Q8_0.gguf').slice(before);
+    assert.equal(reqs.length, 2);
+    assert.equal(reqs[0].range, null);
+    assert.equal(reqs[1].range, `bytes=${half}-`);
+    assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf'))), sha256(q8));
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf.partial')), false);
+  });
+
+  it('a server that ignores Range restarts the file from zero', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q8_0.gguf', { dropAfter: 1000, dropTimes: 1, ignoreRange: true });
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf'))), sha256(q8));
+  });
+
+  async function startSlowPull(home) {
+    hf.faults.set('tiny-Q8_0.gguf', { throttle: 16 * 1024 });
+    const child = spawn(kiln, ['pull', 'org/Tiny-GGUF:Q8_0'],
+      { env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url }, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const partial = modelFile(home, 'tiny-Q8_0.gguf.partial');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const st = await fs.stat(partial).catch(() => null);
+      if (st && st.size > 64 * 1024) break;
+      assert.ok(Date.now() < deadline, 'the download never started');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { child, exited, partial };
+  }
+
+  it('resumes after kill -9; nothing has the final name before it is verified', async () => {
+    const home = await freshHome();
+    const { child, exited, partial } = await startSlowPull(home);
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf')), false);
+    child.kill('SIGKILL');
+    await exited;
+    hf.faults.delete('tiny-Q8_0.gguf');
+    const kept = (await fs.stat(partial)).size;
+    assert.ok(kept > 0 && kept < q8.length);
+    assert.deepEqual(await listed(home), [], 'a partial download is never listed');
+    const before = requestsFor('tiny-Q8_0.gguf').length;
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(requestsFor('tiny-Q8_0.gguf')[before].range ?? '', /^bytes=\d+-$/);
+    assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf'))), sha256(q8));
+  });
+
+  it('Ctrl-C stops at once and keeps a resumable partial file', async () => {
+    const home = await freshHome();
+    const { child, exited, partial } = await startSlowPull(home);
+    child.kill('SIGINT');
+    const { code } = await exited;
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(code, 130);
+    assert.ok((await fs.stat(partial)).size > 0);
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf')), false);
+  });
+
+  it('a corrupted download is deleted, never listed or loaded', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q8_0.gguf', { corrupt: true });
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /tiny-Q8_0\.gguf is corrupt: sha256 [0-9a-f]{64}, Hugging Face says [0-9a-f]{64}/);
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf')), false);
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf.partial')), false);
+    assert.deepEqual(await listed(home), []);
+  });
+
+  it('gated repos: 403 says what to do, and HF_TOKEN gets in', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q4_0.gguf', { gated: 'hf_secret' });
+    const denied = await run(home, ['pull', 'org/Tiny-GGUF:Q4_0']);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /gated: accept its terms at https:\/\/huggingface.co\/org\/Tiny-GGUF and set HF_TOKEN/);
+    const ok = await run(home, ['pull', 'org/Tiny-GGUF:Q4_0'], { HF_TOKEN: 'hf_secret' });
+    hf.faults.delete('tiny-Q4_0.gguf');
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it('retries 429 and 500 answers, within bounds', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q4_0.gguf', { status: 429, statusTimes: 2 });
+    const ok = await run(home, ['pull', 'org/Tiny-GGUF:Q4_0']);
+    assert.equal(ok.code, 0, ok.stderr);
+    hf.faults.set('tiny-Q8_0.gguf', { status: 500 });
+    const before = requestsFor('tiny-Q8_0.gguf').length;
+    const failed = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    hf.faults.delete('tiny-Q4_0.gguf');
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /HTTP 500/);
+    assert.equal(requestsFor('tiny-Q8_0.gguf').length - before, 6, 'one try and five retries');
+  });
+
+  it('a redirect to another host never carries the token', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q4_0.gguf', { redirect: true });
+    const before = hf.requests.length;
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q4_0'], { HF_TOKEN: 'hf_secret' });
+    hf.faults.delete('tiny-Q4_0.gguf');
+    assert.equal(r.code, 0, r.stderr);
+    const reqs = hf.requests.slice(before);
+    assert.ok(reqs.some((q) => q.host === 'other'), 'the redirect was followed');
+    for (const q of reqs) {
+      assert.equal(q.authorization, q.host === 'main' ? 'Bearer hf_secret' : null, `${q.host} ${q.path}`);
+    }
+    assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q4_0.gguf'))), sha256(q4));
+  });
+
+  it('file names that would leave the repository are refused', async () => {
+    const home = await freshHome();
+    hf.addRepo('org/Evil-GGUF', { '../../evil-Q4_0.gguf': q4, '/abs-Q4_0.gguf': q4, 'a\\b-Q4_0.gguf': q4 });
+    const r = await run(home, ['pull', 'org/Evil-GGUF']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no GGUF model files/);
+    const byName = await run(home, ['pull', 'org/Evil-GGUF/../../evil-Q4_0.gguf']);
+    assert.equal(byName.code, 2);
+    assert.match(byName.stderr, /leaves the repository/);
+    // Nothing was written anywhere: home holds the catalog and an empty models/.
+    assert.deepEqual((await fs.readdir(home)).filter((n) => !n.startsWith('kiln.db')), ['models']);
+    assert.deepEqual(await fs.readdir(path.join(home, 'models'), { recursive: true }), []);
+    assert.equal(await exists(path.join(path.dirname(home), 'evil-Q4_0.gguf')), false);
+  });
+
+  it('says there is not enough disk space before downloading anything', async () => {
+    const home = await freshHome();
+    hf.addRepo('org/Huge-GGUF', { 'huge-Q4_K_M.gguf': { size: 4e15, sha256: 'a'.repeat(64) } });
+    const r = await run(home, ['pull', 'org/Huge-GGUF']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not enough disk space for huge-Q4_K_M\.gguf: it needs [\d.]+ GB/);
+    assert.equal(requestsFor('huge-Q4_K_M.gguf').length, 0);
+  });
+
+  it('search lists GGUF repos by downloads, likes or author', async () => {
+    hf.addRepo('other/Tiny-Chat-GGUF', {}, { downloads: 500, likes: 1, pipeline_tag: 'text-generation' });
+    const home = await freshHome();
+    const r = await run(home, ['search', 'tiny', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const hits = JSON.parse(r.stdout);
+    assert.deepEqual(hits.map((h) => h.name), ['other/Tiny-Chat-GGUF', 'org/Tiny-GGUF']);
+    assert.equal(hits[0].downloads, 500);
+    const byLikes = JSON.parse((await run(home, ['search', 'tiny', '--sort', 'likes', '--json'])).stdout);
+    assert.equal(byLikes[0].name, 'org/Tiny-GGUF');
+    const byAuthor = JSON.parse((await run(home, ['search', 'tiny', '--author', 'org', '--json'])).stdout);
+    assert.deepEqual(byAuthor.map((h) => h.name), ['org/Tiny-GGUF']);
+    const table = await run(home, ['search', 'tiny']);
+    assert.match(table.stdout, /^NAME\s+DOWNLOADS\s+LIKES\s+PIPELINE\s+UPDATED$/m);
+  });
+});

@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "store/catalog.h"
+#include "test_models.h"
+
+using namespace kiln::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Home {
+    fs::path                 dir = kiln::test::temp_dir();
+    std::unique_ptr<Catalog> catalog;
+    Home() {
+        auto c = Catalog::open(dir);
+        EXPECT_TRUE(c) << c.error().message;
+        catalog = std::move(*c);
+    }
+    // Copies the tiny model to models/<rel>.
+    fs::path put(const std::string & rel) {
+        const auto p = dir / "models" / rel;
+        fs::create_directories(p.parent_path());
+        fs::copy_file(kiln::test::tiny_model("qwen2", 512), p, fs::copy_options::overwrite_existing);
+        return p;
+    }
+    ModelEntry pulled(const std::string & name, const std::string & rel) {
+        const auto p = put(rel);
+        ModelEntry e;
+        e.name   = name;
+        e.source = "hf.co/" + name.substr(0, name.find(':'));
+        e.files  = {{rel, "model", fs::file_size(p), std::string(64, 'a')}};
+        return e;
+    }
+    std::vector<std::string> names() {
+        auto l = catalog->list();
+        EXPECT_TRUE(l) << l.error().message;
+        std::vector<std::string> out;
+        if (l) {
+            for (const auto & e : *l) out.push_back(e.name);
+        }
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST(Catalog, StartsEmptyAndCreatesItsFiles) {
+    Home h;
+    EXPECT_TRUE(h.names().empty());
+    EXPECT_TRUE(fs::exists(h.dir / "kiln.db"));
+    EXPECT_TRUE(fs::is_directory(h.dir / "models"));
+}
+
+TEST(Catalog, RecordsAPulledModelWithItsMetadata) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    auto l = h.catalog->list();
+    ASSERT_TRUE(l);
+    ASSERT_EQ(l->size(), 1u);
+    const auto & e = l->front();
+    EXPECT_EQ(e.name, "org/Tiny-GGUF:Q8_0");
+    EXPECT_EQ(e.source, "hf.co/org/Tiny-GGUF");
+    EXPECT_EQ(e.info.architecture, "llama");
+    EXPECT_GT(e.size, 0u);
+    EXPECT_GT(e.modified, 0);
+    EXPECT_EQ(h.catalog->absolute(e.files.front()), h.dir / "models/org/Tiny-GGUF/tiny-Q8_0.gguf");
+}
+
+TEST(Catalog, FindsModelsByWhatUsersType) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q4_0", "org/Tiny-GGUF/tiny-Q4_0.gguf")));
+    ASSERT_TRUE(h.catalog->add(h.pulled("other/Small-GGUF:Q4_K_M", "other/Small-GGUF/small-Q4_K_M.gguf")));
+    ASSERT_TRUE(h.catalog->add_alias("tiny", "org/Tiny-GGUF:Q8_0"));
+    for (const char * q : {"org/Tiny-GGUF:Q8_0", "org/tiny-gguf:q8_0", "hf.co/org/Tiny-GGUF:Q8_0", "tiny",
+                           "Tiny-GGUF:q8_0"}) {
+        auto e = h.catalog->find(q);
+        ASSERT_TRUE(e) << q << ": " << e.error().message;
+        EXPECT_EQ(e->name, "org/Tiny-GGUF:Q8_0") << q;
+    }
+    auto one = h.catalog->find("other/Small-GGUF");  // one quant: no need to say which
+    ASSERT_TRUE(one) << one.error().message;
+    EXPECT_EQ(one->name, "other/Small-GGUF:Q4_K_M");
+    auto both = h.catalog->find("org/Tiny-GGUF");
+    ASSERT_FALSE(both);
+    EXPECT_NE(both.error().message.find("Q4_0"), std::string::npos) << both.error().message;
+    auto typo = h.catalog->find("org/Tiny-GUF:Q8_0");
+    ASSERT_FALSE(typo);
+    EXPECT_EQ(typo.error().code, kiln::ErrorCode::model_not_found);
+    EXPECT_NE(typo.error().message.find("did you mean org/Tiny-GGUF:Q8_0"), std::string::npos) << typo.error().message;
+}
+
+TEST(Catalog, TheFilesystemIsTheTruth) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    // Dropped in by hand: appears, named after where it is.
+    h.put("me/Mine/mine-Q4_K_M.gguf");
+    h.put("loose.gguf");
+    EXPECT_EQ(h.names(), (std::vector<std::string>{"loose", "me/Mine:Q4_K_M", "org/Tiny-GGUF:Q8_0"}));
+    auto mine = h.catalog->find("me/Mine");
+    ASSERT_TRUE(mine);
+    EXPECT_EQ(mine->source, "local");
+    // Deleted by hand: gone.
+    fs::remove(h.dir / "models/org/Tiny-GGUF/tiny-Q8_0.gguf");
+    EXPECT_EQ(h.names(), (std::vector<std::string>{"loose", "me/Mine:Q4_K_M"}));
+    // Partial downloads and files that are not GGUF are never listed.
+    std::ofstream(h.dir / "models/me/Mine/next-Q8_0.gguf.partial") << "half";
+    std::ofstream(h.dir / "models/me/Mine/broken-Q8_0.gguf") << "not a model";
+    EXPECT_EQ(h.names(), (std::vector<std::string>{"loose", "me/Mine:Q4_K_M"}));
+}
+
+TEST(Catalog, AFileChangedByHandIsNoLongerTheVerifiedEntry) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    std::ofstream(h.dir / "models/org/Tiny-GGUF/tiny-Q8_0.gguf", std::ios::app) << "extra";
+    auto l = h.catalog->list();
+    ASSERT_TRUE(l);
+    for (const auto & e : *l) {
+        for (const auto & f : e.files) EXPECT_TRUE(f.sha256.empty()) << e.name << " still claims a verified hash";
+    }
+}
+
+TEST(Catalog, RemoveDeletesFilesAndEmptyFolders) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    ASSERT_TRUE(h.catalog->add_alias("tiny", "org/Tiny-GGUF:Q8_0"));
+    ASSERT_TRUE(h.catalog->remove("tiny", true));
+    EXPECT_TRUE(h.names().empty());
+    EXPECT_FALSE(fs::exists(h.dir / "models/org"));
+    EXPECT_TRUE(fs::exists(h.dir / "models"));
+    auto again = h.catalog->remove("tiny", true);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, kiln::ErrorCode::model_not_found);
+}
+
+TEST(Catalog, ImportsStayWhereTheyAreAndSurviveRemove) {
+    Home h;
+    const auto outside = kiln::test::temp_dir() / "keep-Q8_0.gguf";
+    fs::copy_file(kiln::test::tiny_model("qwen2", 512), outside);
+    ModelEntry e;
+    e.name   = "keep";
+    e.source = "import";
+    e.files  = {{outside.string(), "model", fs::file_size(outside), ""}};
+    ASSERT_TRUE(h.catalog->add(e));
+    EXPECT_EQ(h.names(), std::vector<std::string>{"keep"});
+    ASSERT_TRUE(h.catalog->remove("keep", true));
+    EXPECT_TRUE(fs::exists(outside));
+    EXPECT_TRUE(h.names().empty());
+}
+
+TEST(Catalog, ReopensWithWhatWasRecorded) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    ASSERT_TRUE(h.catalog->add_alias("tiny", "org/Tiny-GGUF:Q8_0"));
+    h.catalog.reset();
+    auto c = Catalog::open(h.dir);
+    ASSERT_TRUE(c);
+    auto e = (*c)->find("tiny");
+    ASSERT_TRUE(e) << e.error().message;
+    EXPECT_EQ(e->files.front().sha256, std::string(64, 'a'));
+}
