@@ -11,6 +11,7 @@
 #include "store/catalog.h"
 #include "store/hf_client.h"
 #include "store/model_ref.h"
+#include "store/puller.h"
 
 namespace kiln::cli {
 namespace {
@@ -37,21 +38,21 @@ std::string mb(double bytes) {
 class Progress {
   public:
     Progress(std::string label, bool tty) : label_(std::move(label)), tty_(tty) {}
-    void update(const store::DownloadProgress & p) {
-        const int pct = p.total ? static_cast<int>(100 * p.done / p.total) : 0;
+    void update(const store::PullEvent & p) {
+        const int pct = p.total ? static_cast<int>(100 * p.completed / p.total) : 0;
         if (tty_) {
             constexpr int width = 24;
             const int     fill  = pct * width / 100;
             std::string   bar(static_cast<size_t>(fill), '#');
             bar.append(static_cast<size_t>(width - fill), '.');
-            const double left = p.bytes_per_second > 0 ? static_cast<double>(p.total - p.done) / p.bytes_per_second : 0;
+            const double left = p.bytes_per_second > 0 ? static_cast<double>(p.total - p.completed) / p.bytes_per_second : 0;
             std::printf("\r\033[K%s %3d%% [%s] %s/%s %s/s ETA %ds", label_.c_str(), pct, bar.c_str(),
-                        mb(static_cast<double>(p.done)).c_str(), mb(static_cast<double>(p.total)).c_str(),
+                        mb(static_cast<double>(p.completed)).c_str(), mb(static_cast<double>(p.total)).c_str(),
                         mb(p.bytes_per_second).c_str(), static_cast<int>(left));
             std::fflush(stdout);
         } else if (pct / 25 > last_quarter_) {
             last_quarter_ = pct / 25;
-            std::printf("%s: %d%% (%s of %s)\n", label_.c_str(), pct, mb(static_cast<double>(p.done)).c_str(),
+            std::printf("%s: %d%% (%s of %s)\n", label_.c_str(), pct, mb(static_cast<double>(p.completed)).c_str(),
                         mb(static_cast<double>(p.total)).c_str());
             std::fflush(stdout);
         }
@@ -67,11 +68,6 @@ class Progress {
 };
 
 int pull(const std::string & text) {
-    auto ref = store::parse_ref(text);
-    if (!ref) {
-        std::fprintf(stderr, "kiln pull: %s\n", ref.error().message.c_str());
-        return usage;
-    }
     auto catalog = store::Catalog::open(paths::home());
     if (!catalog) {
         std::fprintf(stderr, "kiln pull: %s\n", catalog.error().message.c_str());
@@ -84,72 +80,39 @@ int pull(const std::string & text) {
     store::HfClient hf(opts);
     const bool      tty = isatty(STDOUT_FILENO);
 
-    std::printf("pulling manifest of %s\n", ref->repo.c_str());
-    auto listed = hf.list_files(ref->repo);
-    if (!listed) {
-        std::fprintf(stderr, "kiln pull: %s\n", listed.error().message.c_str());
-        return listed.error().code == ErrorCode::cancelled ? interrupted : failure;
-    }
-    std::vector<store::RepoFile> repo_files;
-    for (const auto & f : *listed) repo_files.push_back({f.path, f.size});
-    auto sel = store::select_files(*ref, repo_files);
-    if (!sel) {
-        std::fprintf(stderr, "kiln pull: %s\n", sel.error().message.c_str());
-        return failure;
-    }
-    const std::string name = ref->repo + ":" + (sel->quant.empty() ? "latest" : sel->quant);
-    if (sel->defaulted) {
-        std::printf("no quantization given: taking %s (pick another with %s:QUANT)\n",
-                    sel->quant.empty() ? "the only model" : sel->quant.c_str(), ref->repo.c_str());
-    }
-
-    std::vector<std::pair<store::HfFile, std::string>> todo;  // file, kind
-    auto hf_file = [&](const std::string & path) {
-        for (const auto & f : *listed) {
-            if (f.path == path) return f;
+    std::unique_ptr<Progress> bar;
+    using Kind = store::PullEvent::Kind;
+    auto name  = store::pull_model(**catalog, hf, text, [&](const store::PullEvent & e) {
+        switch (e.kind) {
+            case Kind::manifest:
+            case Kind::chose: std::printf("%s\n", e.message.c_str()); break;
+            case Kind::file_start:
+                bar = std::make_unique<Progress>(e.file, tty);
+                if (!tty) std::printf("downloading %s (%s)\n", e.file.c_str(), mb(static_cast<double>(e.total)).c_str());
+                break;
+            case Kind::file_progress:
+                if (bar) bar->update(e);
+                break;
+            case Kind::file_done:
+                if (bar) bar->end();
+                bar.reset();
+                std::printf("%s: %s\n", e.file.c_str(), e.digest.empty() ? "done (no sha256 published)" : "verified sha256");
+                break;
+            case Kind::up_to_date: std::printf("%s: up to date\n", e.file.c_str()); break;
+            case Kind::writing: break;
+            case Kind::success: std::printf("pulled %s\n", e.name.c_str()); break;
         }
-        return store::HfFile{path, 0, ""};
-    };
-    for (const auto & f : sel->files) todo.emplace_back(hf_file(f.path), "model");
-    if (sel->mmproj) todo.emplace_back(hf_file(sel->mmproj->path), "mmproj");
-
-    store::ModelEntry entry;
-    entry.name   = name;
-    entry.source = "hf.co/" + ref->repo;
-    for (const auto & [file, kind] : todo) {
-        const fs::path rel  = fs::path(ref->repo) / file.path;
-        const fs::path dest = (*catalog)->models_dir() / rel;
-        std::error_code ec;
-        if (fs::exists(dest, ec) && fs::file_size(dest, ec) == file.size && !file.sha256.empty()) {
-            // Pulled before: trust it only if the catalog recorded this hash.
-            auto known = (*catalog)->find(name);
-            bool same  = false;
-            if (known) {
-                for (const auto & k : known->files) same = same || (k.path == rel.string() && k.sha256 == file.sha256);
-            }
-            if (same) {
-                std::printf("%s: up to date\n", file.path.c_str());
-                entry.files.push_back({rel.string(), kind, file.size, file.sha256});
-                continue;
-            }
+        std::fflush(stdout);
+    });
+    if (bar) bar->end();
+    if (!name) {
+        std::fprintf(stderr, "kiln pull: %s\n", name.error().message.c_str());
+        switch (name.error().code) {
+            case ErrorCode::cancelled:       return interrupted;
+            case ErrorCode::invalid_request: return usage;
+            default:                         return failure;
         }
-        Progress bar(file.path, tty);
-        if (!tty) std::printf("downloading %s (%s)\n", file.path.c_str(), mb(static_cast<double>(file.size)).c_str());
-        auto st = hf.download(ref->repo, file, dest, [&](const store::DownloadProgress & p) { bar.update(p); });
-        bar.end();
-        if (!st) {
-            std::fprintf(stderr, "kiln pull: %s\n", st.error().message.c_str());
-            return st.error().code == ErrorCode::cancelled ? interrupted : failure;
-        }
-        std::printf("%s: %s\n", file.path.c_str(), file.sha256.empty() ? "done (no sha256 published)" : "verified sha256");
-        entry.files.push_back({rel.string(), kind, file.size, file.sha256});
     }
-    // Last: the catalog entry, once every file is in place and verified.
-    if (auto st = (*catalog)->add(entry); !st) {
-        std::fprintf(stderr, "kiln pull: %s\n", st.error().message.c_str());
-        return failure;
-    }
-    std::printf("pulled %s\n", name.c_str());
     return ok;
 }
 

@@ -41,6 +41,7 @@ void HttpServer::register_routes() {
         res.set_content(api::metrics_text(backend_.info().id, *m, backend_.snapshot()), "text/plain; version=0.0.4");
     });
     register_openai_routes(*http_, backend_);
+    if (options_.store) register_store_routes(*http_, *options_.store);
 
     http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {
         if (!res.body.empty()) return;  // a handler already wrote an error body

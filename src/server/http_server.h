@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/types.h"
 #include "core/result.h"
+#include "server/store_routes.h"
 
 namespace httplib {
 class Server;
@@ -17,8 +19,9 @@ class Server;
 namespace kiln::server {
 
 struct ServerOptions {
-    std::string host = "127.0.0.1";
-    int         port = 11434;  // 0: any free port
+    std::string                 host = "127.0.0.1";
+    int                         port = 11434;  // 0: any free port
+    std::optional<StoreOptions> store;         // model management routes (/api/pull)
 };
 
 class HttpServer {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeModel, removeDir, tempDir } from './harness.mjs';
+import { makeModel, removeDir, startServer, tempDir } from './harness.mjs';
 import { startHfServer, sha256 } from './hf_server.mjs';
 
 const modelArgs = (type, out) => ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '64', '--n-layer', '2',
@@ -232,6 +232,43 @@ describe('pull', { timeout: 600_000 }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not enough disk space for huge-Q4_K_M\.gguf: it needs [\d.]+ GB/);
     assert.equal(requestsFor('huge-Q4_K_M.gguf').length, 0);
+  });
+
+  it('POST /api/pull streams Ollama NDJSON progress and records the model', async () => {
+    const home = await freshHome();
+    const server = await startServer({ model: path.join(dir, 'tiny-Q8_0.gguf'),
+      env: { KILN_HOME: home, HF_ENDPOINT: hf.url } });
+    try {
+      const post = (body) => fetch(server.baseURL + '/api/pull', { method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' } });
+      const res = await post({ model: 'org/Tiny-GGUF:Q8_0' });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /application\/x-ndjson/);
+      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines[0], { status: 'pulling manifest' });
+      const layer = lines.filter((l) => l.digest);
+      assert.ok(layer.length >= 1);
+      const last = layer.at(-1);
+      assert.equal(last.digest, 'sha256:' + sha256(q8));
+      assert.equal(last.status, 'pulling ' + sha256(q8).slice(0, 12));
+      assert.equal(last.total, q8.length);
+      assert.equal(last.completed, q8.length);
+      const statuses = lines.map((l) => l.status);
+      assert.ok(statuses.indexOf('verifying sha256 digest') > statuses.indexOf(last.status));
+      assert.deepEqual(statuses.slice(-2), ['writing manifest', 'success']);
+      assert.deepEqual((await listed(home)).map((m) => m.name), ['org/Tiny-GGUF:Q8_0']);
+
+      const missing = await post({ model: 'org/Nope-GGUF', stream: false });
+      assert.equal(missing.status, 404);
+      assert.match((await missing.json()).error, /not found/);
+      const streamed = await post({ name: 'org/Nope-GGUF' });
+      assert.match((await streamed.text()).trim().split('\n').at(-1), /"error":".*not found/);
+      const bad = await post({ stream: 'yes' });
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error, /model is required|stream must be a boolean/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('search lists GGUF repos by downloads, likes or author', async () => {
