@@ -1,4 +1,4 @@
-// kiln run MODEL_PATH [PROMPT]: one-shot chat, in-process, streamed to stdout.
+// kiln run MODEL [PROMPT]: one-shot chat, in-process, streamed to stdout.
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -6,6 +6,7 @@
 
 #include "backend/llama_backend.h"
 #include "cli/commands.h"
+#include "cli/model_arg.h"
 #include "core/log.h"
 
 namespace kiln::cli {
@@ -34,8 +35,13 @@ int run(RunOptions & o, CLI::App & cmd) {
     }
     if (cmd.count("--seed") > 0) o.request.params.sampling.seed = o.seed;
 
+    auto model = resolve_model(o.model);
+    if (!model) {
+        std::fprintf(stderr, "kiln run: %s\n", model.error().message.c_str());
+        return failure;
+    }
     backend::LlamaOptions opts;
-    opts.model_path = o.model;
+    opts.model_path = model->path;
     opts.n_ctx      = o.ctx_size;
     opts.n_threads  = o.threads;
     opts.flash_attn = *engine::parse_flash_attn(o.flash_attn);  // checked by the flag
@@ -84,7 +90,7 @@ void add_run(CLI::App & app, int & exit_code) {
     auto   opts = std::make_shared<RunOptions>();
     auto * cmd  = app.add_subcommand("run", "Chat once with a model file, streaming the answer to stdout");
     auto & s    = opts->request.params.sampling;
-    cmd->add_option("model", opts->model, "GGUF model file")->required();
+    cmd->add_option("model", opts->model, "GGUF file, or a name from 'kiln list'")->required();
     cmd->add_option("prompt", opts->prompt, "the message (default: read stdin)");
     cmd->add_option("--system", opts->system, "system message");
     cmd->add_option("-n,--max-tokens", opts->request.params.max_tokens, "tokens to generate at most (-1: no limit)")

@@ -5,6 +5,7 @@
 
 #include "backend/llama_backend.h"
 #include "cli/commands.h"
+#include "cli/model_arg.h"
 #include "cli/settings_flags.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -47,8 +48,16 @@ int serve(const SettingsFlags & flags) {
                        "'make serve' (it would be at {})", opts.model_path.string());
             return usage;
         }
+    } else {
+        auto model = resolve_model(opts.model_path.string());
+        if (!model) {
+            log::error("{}", model.error().message);
+            return usage;
+        }
+        opts.model_path = model->path;
+        opts.alias      = model->name;  // the catalog name, unless --alias says otherwise
     }
-    opts.alias = settings->get("server.alias");
+    if (!settings->get("server.alias").empty()) opts.alias = settings->get("server.alias");
     auto ctx      = settings->get_int("model.ctx_size");
     auto slot_ctx = settings->get_int("model.slot_ctx");
     auto slots    = settings->get_int("model.slots");
@@ -95,7 +104,8 @@ int serve(const SettingsFlags & flags) {
         return failure;
     }
 
-    server::HttpServer http(**backend, {settings->get("server.host"), static_cast<int>(*port)});
+    server::HttpServer http(**backend, {settings->get("server.host"), static_cast<int>(*port),
+                                        server::StoreOptions{paths::home(), store::HfOptions::from_env()}});
     auto bound = http.bind();
     if (!bound) {
         log::error("{}", bound.error().message);
@@ -141,7 +151,7 @@ void add_serve(CLI::App & app, int & exit_code) {
     auto   flags = std::make_shared<SettingsFlags>();
     flags->add(*cmd, "server.host", "--host", "address to listen on", "HOST");
     flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)", "INT");
-    flags->add(*cmd, "server.model", "-m,--model", "GGUF file to serve (default: the demo model)", "PATH");
+    flags->add(*cmd, "server.model", "-m,--model", "GGUF file or catalog name to serve (default: the demo model)", "MODEL");
     flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)", "NAME");
     flags->add(*cmd, "model.ctx_size", "-c,--ctx-size",
                "KV pool in tokens, shared by all requests (0: the model's context, up to 32768)", "INT");

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeTinyModel, removeDir, tempDir } from './harness.mjs';
+import { getURL, makeTinyModel, removeDir, startServer, tempDir } from './harness.mjs';
 
 describe('models', { timeout: 300_000 }, () => {
   const kiln = process.env.KILN_BIN;
@@ -79,6 +79,22 @@ describe('models', { timeout: 300_000 }, () => {
     const json = JSON.parse((await run('show', 'tiny', '--json')).stdout);
     assert.equal(json.name, 'org/Tiny-GGUF:Q8_0');
     assert.deepEqual(json.aliases, ['tiny']);
+  });
+
+  it('run and serve take catalog names', async () => {
+    const r = await run('run', 'tiny', 'Hi', '-n', '3', '--ignore-eos');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.trim().length > 0);
+    const server = await startServer({ model: 'Tiny-GGUF:q8_0', env: { KILN_HOME: home } });
+    try {
+      const models = await (await getURL(server.baseURL, '/v1/models')).json();
+      assert.deepEqual(models.data.map((m) => m.id), ['org/Tiny-GGUF:Q8_0']);
+    } finally {
+      await server.stop();
+    }
+    const missing = await run('run', 'no-such-model', 'Hi');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /model 'no-such-model' not found/);
   });
 
   it('an unknown name fails with close suggestions', async () => {
