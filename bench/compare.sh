@@ -17,7 +17,8 @@
 # context, ctx/slots) is counted and reported, not fatal.
 #
 # Env: BUILD_DIR, THREADS (nproc), CTX (8192), SLOTS (4), KILN_BENCH_DIR,
-#      QUICK=1 (fewer requests), SCENARIOS ("c1 c4 c8 mt"), TURNS (6).
+#      QUICK=1 (fewer requests), SCENARIOS ("c1 c4 c8 mt"), TURNS (6),
+#      REPS (2: each scenario runs kiln then llama-server, each fresh, REPS times).
 set -euo pipefail
 
 # shellcheck source=common.sh
@@ -50,40 +51,66 @@ stop() { kill "$(cat "$work/$1.pid")" 2>/dev/null; wait "$(cat "$work/$1.pid")" 
 # conversation (1000 + 6 x ~130 tokens) inside llama-server's per-slot context
 # (8192 / 4), so both servers can answer every turn.
 scenarios=${SCENARIOS:-c1 c4 c8 mt}
+reps=${REPS:-2}
 per_client=${QUICK:+1}
-run_load() {  # NAME: the scenarios against the server on $port, JSON into $work
-  local name=$1 url="http://127.0.0.1:$port" s c
-  for s in $scenarios; do
-    case $s in
-      c*) c=${s#c}
-          "$bin/kiln" bench --url "$url" -c "$c" -n "$((c * ${per_client:-$((c > 4 ? 2 : c > 1 ? 3 : 4))}))" -p 200 -g 128 \
-            --salt "$salt-$name-$s" --json >"$work/$name-$s.json" || true ;;
-      mt) "$bin/kiln" bench --url "$url" --multi-turn --users 8 --turns "${TURNS:-6}" --shared-prefix 1000 -p 64 -g 48 \
-            --salt "$salt-$name-mt" --json >"$work/$name-mt.json" || true ;;
-    esac
-  done
+# run_scenario NAME SCENARIO REP: one scenario against the server on $port.
+run_scenario() {
+  local name=$1 s=$2 rep=$3 url="http://127.0.0.1:$port" c
+  local out="$work/$name-$s-$rep.json" salt_s="$salt-$name-$s-$rep"
+  case $s in
+    c*) c=${s#c}
+        "$bin/kiln" bench --url "$url" -c "$c" -n "$((c * ${per_client:-$((c > 4 ? 2 : c > 1 ? 3 : 4))}))" -p 200 -g 128 \
+          --salt "$salt_s" --json >"$out" || true ;;
+    mt) "$bin/kiln" bench --url "$url" --multi-turn --users 8 --turns "${TURNS:-6}" --shared-prefix 1000 -p 64 -g 48 \
+          --salt "$salt_s" --json >"$out" || true ;;
+  esac
 }
 
 echo "model: $(basename "$model"), threads $threads, total context $ctx, $slots concurrent sequences, batch 512"
-
-port=$(free_port)
 echo "kiln: $bin/kiln serve -m MODEL -t $threads -c $ctx --slots $slots -b 512" >&2
-start kiln env KILN_HOME="$work/home" "$bin/kiln" serve --host 127.0.0.1 --port "$port" -m "$model" -t "$threads" \
-  -c "$ctx" --slots "$slots" -b 512
-run_load kiln
-stop kiln
-
-port=$(free_port)
 echo "llama-server: $bin/llama-server -m MODEL -t $threads -c $ctx -np $slots -b 512 -ub 512" >&2
-start llama-server "$bin/llama-server" --host 127.0.0.1 --port "$port" -m "$model" -t "$threads" -c "$ctx" \
-  -np "$slots" -b 512 -ub 512
-run_load llama-server
-stop llama-server
+echo "each scenario: kiln then llama-server, each on a fresh server, $reps times; medians below" >&2
 
-SCENARIOS="$scenarios" node - "$work" <<'JS'
+# The servers alternate scenario by scenario (and repetition by repetition),
+# so this VM's drift (10-20% over minutes) lands on both sides alike.
+for s in $scenarios; do
+  for rep in $(seq "$reps"); do
+    port=$(free_port)
+    start kiln env KILN_HOME="$work/home-$s-$rep" "$bin/kiln" serve --host 127.0.0.1 --port "$port" -m "$model" \
+      -t "$threads" -c "$ctx" --slots "$slots" -b 512
+    run_scenario kiln "$s" "$rep"
+    stop kiln
+    port=$(free_port)
+    start llama-server "$bin/llama-server" --host 127.0.0.1 --port "$port" -m "$model" -t "$threads" -c "$ctx" \
+      -np "$slots" -b 512 -ub 512
+    run_scenario llama-server "$s" "$rep"
+    stop llama-server
+    echo "  $s run $rep done" >&2
+  done
+done
+
+SCENARIOS="$scenarios" REPS="$reps" node - "$work" <<'JS'
 const fs = require('fs');
 const dir = process.argv[2];
-const load = (n) => JSON.parse(fs.readFileSync(`${dir}/${n}.json`, 'utf8'))[0];
+const reps = Number(process.env.REPS);
+// The median of each numeric field over the repetitions (counts summed).
+const load = (n) => {
+  const runs = [];
+  for (let r = 1; r <= reps; ++r) runs.push(JSON.parse(fs.readFileSync(`${dir}/${n}-${r}.json`, 'utf8'))[0]);
+  const median = (xs) => { const a = [...xs].sort((x, y) => x - y); const m = a.length >> 1; return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2; };
+  const pick = (f) => median(runs.map(f));
+  return {
+    output_tokens_per_s: pick((r) => r.output_tokens_per_s),
+    ttft_ms: { p50: pick((r) => r.ttft_ms.p50), p99: pick((r) => r.ttft_ms.p99) },
+    client_cpu_cores: pick((r) => r.client_cpu_cores),
+    cached_tokens: runs.reduce((a, r) => a + r.cached_tokens, 0),
+    prompt_tokens: runs.reduce((a, r) => a + r.prompt_tokens, 0),
+    failed: runs.reduce((a, r) => a + r.failed, 0),
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    first_error: runs.map((r) => r.first_error).find((e) => e) ?? '',
+    each: runs.map((r) => r.output_tokens_per_s.toFixed(1)).join('/'),
+  };
+};
 const rows = [];
 let ok = true;
 const row = (what, k, l, better, target) => {
@@ -102,6 +129,7 @@ for (const c of scenarios.filter((s) => s !== 'mt')) {
   const k = load(`kiln-${c}`), l = load(`llama-server-${c}`);
   failures(c, k, l);
   row(`output tok/s, concurrency ${c.slice(1)}`, k.output_tokens_per_s, l.output_tokens_per_s, 'higher', 1.0);
+  console.log(`runs, output tok/s, concurrency ${c.slice(1)}: kiln ${k.each}, llama-server ${l.each}`);
   row(`  TTFT p50 ms, concurrency ${c.slice(1)}`, k.ttft_ms.p50, l.ttft_ms.p50, 'lower', 1.0);
 }
 if (scenarios.includes('mt')) {
