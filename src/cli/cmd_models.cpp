@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/paths.h"
+#include "core/units.h"
 #include "store/catalog.h"
 #include "store/model_ref.h"
 #include "store/sha256.h"
@@ -30,19 +31,6 @@ std::unique_ptr<Catalog> open_catalog() {
 int fail(const Error & e) {
     std::fprintf(stderr, "kiln: %s\n", e.message.c_str());
     return e.code == ErrorCode::invalid_request ? usage : failure;
-}
-
-std::string human_size(uint64_t bytes) {
-    const char * units[] = {"B", "KB", "MB", "GB", "TB"};
-    double v = static_cast<double>(bytes);
-    int    u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-    return buf;
 }
 
 std::string ago(int64_t unix_seconds) {
@@ -107,7 +95,7 @@ int list(bool json) {
     std::printf("%-*s  %9s  %-9s  %-10s  %6s  %s\n", static_cast<int>(w), "NAME", "SIZE", "QUANT", "ARCH", "PARAMS",
                 "MODIFIED");
     for (const auto & e : *entries) {
-        std::printf("%-*s  %9s  %-9s  %-10s  %6s  %s\n", static_cast<int>(w), e.name.c_str(), human_size(e.size).c_str(),
+        std::printf("%-*s  %9s  %-9s  %-10s  %6s  %s\n", static_cast<int>(w), e.name.c_str(), format_bytes(static_cast<double>(e.size)).c_str(),
                     e.info.quant.c_str(), e.info.architecture.c_str(), store::format_params(e.info.n_params).c_str(),
                     ago(e.modified).c_str());
     }
@@ -146,12 +134,12 @@ int show(const std::string & name, bool json, bool template_only) {
     for (const auto & s : e->info.capabilities) caps += (caps.empty() ? "" : ", ") + s;
     row("capabilities", caps);
     row("license", e->info.license);
-    row("size", human_size(e->size));
+    row("size", format_bytes(static_cast<double>(e->size)));
     row("modified", ago(e->modified));
     std::printf("  files\n");
     for (const auto & f : e->files) {
         std::printf("    %s%s  %s%s\n", c->absolute(f).string().c_str(), f.kind == "model" ? "" : " (projector)",
-                    human_size(f.size).c_str(), f.sha256.empty() ? "" : ("  sha256 " + f.sha256).c_str());
+                    format_bytes(static_cast<double>(f.size)).c_str(), f.sha256.empty() ? "" : ("  sha256 " + f.sha256).c_str());
     }
     if (!e->info.chat_template.empty()) {
         const auto & t    = e->info.chat_template;

@@ -8,9 +8,9 @@
 
 #include "cli/commands.h"
 #include "core/paths.h"
+#include "core/units.h"
 #include "store/catalog.h"
 #include "store/hf_client.h"
-#include "store/model_ref.h"
 #include "store/puller.h"
 
 namespace kiln::cli {
@@ -24,13 +24,6 @@ static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler
 extern "C" void on_interrupt(int sig) {
     g_cancel.store(true);
     std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-std::string mb(double bytes) {
-    char buf[32];
-    if (bytes >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
-    else std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
-    return buf;
 }
 
 // A progress bar that redraws one line on a terminal, and prints a line per
@@ -47,13 +40,13 @@ class Progress {
             bar.append(static_cast<size_t>(width - fill), '.');
             const double left = p.bytes_per_second > 0 ? static_cast<double>(p.total - p.completed) / p.bytes_per_second : 0;
             std::printf("\r\033[K%s %3d%% [%s] %s/%s %s/s ETA %ds", label_.c_str(), pct, bar.c_str(),
-                        mb(static_cast<double>(p.completed)).c_str(), mb(static_cast<double>(p.total)).c_str(),
-                        mb(p.bytes_per_second).c_str(), static_cast<int>(left));
+                        format_bytes(static_cast<double>(p.completed)).c_str(), format_bytes(static_cast<double>(p.total)).c_str(),
+                        format_bytes(p.bytes_per_second).c_str(), static_cast<int>(left));
             std::fflush(stdout);
         } else if (pct / 25 > last_quarter_) {
             last_quarter_ = pct / 25;
-            std::printf("%s: %d%% (%s of %s)\n", label_.c_str(), pct, mb(static_cast<double>(p.completed)).c_str(),
-                        mb(static_cast<double>(p.total)).c_str());
+            std::printf("%s: %d%% (%s of %s)\n", label_.c_str(), pct, format_bytes(static_cast<double>(p.completed)).c_str(),
+                        format_bytes(static_cast<double>(p.total)).c_str());
             std::fflush(stdout);
         }
     }
@@ -88,7 +81,7 @@ int pull(const std::string & text) {
             case Kind::chose: std::printf("%s\n", e.message.c_str()); break;
             case Kind::file_start:
                 bar = std::make_unique<Progress>(e.file, tty);
-                if (!tty) std::printf("downloading %s (%s)\n", e.file.c_str(), mb(static_cast<double>(e.total)).c_str());
+                if (!tty) std::printf("downloading %s (%s)\n", e.file.c_str(), format_bytes(static_cast<double>(e.total)).c_str());
                 break;
             case Kind::file_progress:
                 if (bar) bar->update(e);

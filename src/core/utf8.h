@@ -17,4 +17,9 @@ size_t complete_prefix(std::string_view s);
 // Replaces invalid sequences with U+FFFD so the text is safe to put in JSON.
 std::string sanitize(std::string_view s);
 
+// ASCII letters case-folded, other bytes (UTF-8 included) unchanged: for
+// names, hosts and quantization labels compared case-insensitively.
+std::string ascii_lower(std::string_view s);
+std::string ascii_upper(std::string_view s);
+
 }  // namespace kiln::utf8

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "core/utf8.h"
 #include "store/model_ref.h"
 
 namespace kiln::store {
@@ -16,10 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string lower(std::string s) {
-    for (auto & c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
+using utf8::ascii_lower;
 
 int64_t mtime_of(const fs::path & p) {
     struct stat st {};
@@ -243,7 +241,7 @@ Status Catalog::add_alias(const std::string & alias, const std::string & name) {
     if (alias.empty() || alias.size() > 200) return make_error(ErrorCode::invalid_request, "an alias is 1 to 200 characters");
     {
         Stmt taken(db_, "SELECT name FROM models WHERE name = ?");
-        if (taken.bind(1, alias).step() == SQLITE_ROW && lower(taken.text(0)) != lower(entry->name)) {
+        if (taken.bind(1, alias).step() == SQLITE_ROW && ascii_lower(taken.text(0)) != ascii_lower(entry->name)) {
             return make_error(ErrorCode::invalid_request, "'" + alias + "' is already the name of a model");
         }
     }
@@ -312,7 +310,7 @@ Status Catalog::reconcile() {
         found[rel.parent_path().string()].push_back(rel);
     }
     std::set<std::string> names;
-    for (const auto & e : *entries) names.insert(lower(e.name));
+    for (const auto & e : *entries) names.insert(ascii_lower(e.name));
     for (auto & [dir, files] : found) {
         std::sort(files.begin(), files.end());
         std::optional<fs::path> mmproj;
@@ -341,9 +339,9 @@ Status Catalog::reconcile() {
             }
             if (mmproj) e.files.push_back({mmproj->string(), "mmproj", fs::file_size(models_ / *mmproj, ec), ""});
             e.name = local_name(f);
-            if (names.count(lower(e.name))) e.name = f.string().substr(0, f.string().size() - 5);
-            if (names.count(lower(e.name))) continue;
-            names.insert(lower(e.name));
+            if (names.count(ascii_lower(e.name))) e.name = f.string().substr(0, f.string().size() - 5);
+            if (names.count(ascii_lower(e.name))) continue;
+            names.insert(ascii_lower(e.name));
             KILN_CHECK(insert(e));
         }
     }
@@ -419,7 +417,7 @@ Result<std::vector<ModelEntry>> Catalog::list() {
 Result<ModelEntry> Catalog::find(const std::string & query) {
     auto all = list();
     if (!all) return all.error();
-    std::string q = lower(query);
+    std::string q = ascii_lower(query);
     for (std::string_view prefix : {"hf.co/", "huggingface.co/", "https://huggingface.co/"}) {
         if (q.rfind(prefix, 0) == 0) q = q.substr(prefix.size());
     }
@@ -439,20 +437,20 @@ Result<ModelEntry> Catalog::find(const std::string & query) {
     };
     // Exact name or alias.
     if (take([&](const ModelEntry & e) {
-            return lower(e.name) == q ||
-                   std::any_of(e.aliases.begin(), e.aliases.end(), [&](const std::string & a) { return lower(a) == q; });
+            return ascii_lower(e.name) == q ||
+                   std::any_of(e.aliases.begin(), e.aliases.end(), [&](const std::string & a) { return ascii_lower(a) == q; });
         })) {
         return *hits.front();
     }
     // org/repo (any quant), repo:quant (any org), or a unique suffix at a boundary.
     auto suffix_at_boundary = [&](const std::string & name) {
-        const auto n = lower(name);
+        const auto n = ascii_lower(name);
         return n.size() > q.size() && n.ends_with(q) && (n[n.size() - q.size() - 1] == '/' || n[n.size() - q.size() - 1] == ':');
     };
-    if (take([&](const ModelEntry & e) { return lower(e.name).rfind(q + ":", 0) == 0; }) ||
+    if (take([&](const ModelEntry & e) { return ascii_lower(e.name).rfind(q + ":", 0) == 0; }) ||
         take([&](const ModelEntry & e) { return suffix_at_boundary(e.name); }) ||
         take([&](const ModelEntry & e) {
-            const auto n = lower(e.name);
+            const auto n = ascii_lower(e.name);
             const auto colon = n.find(':');
             return colon != std::string::npos && suffix_at_boundary(n.substr(0, colon)) ;
         })) {
@@ -462,7 +460,7 @@ Result<ModelEntry> Catalog::find(const std::string & query) {
     // Nothing: suggest the closest names.
     std::vector<std::pair<size_t, std::string>> near;
     for (const auto & e : *all) {
-        const auto n = lower(e.name);
+        const auto n = ascii_lower(e.name);
         const auto tail = n.substr(n.rfind('/') == std::string::npos ? 0 : n.rfind('/') + 1);
         const size_t d = std::min(edit_distance(q, n), edit_distance(q, tail));
         if (d <= std::max<size_t>(2, q.size() / 3) || n.find(q) != std::string::npos) near.emplace_back(d, e.name);

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "core/utf8.h"
 #include "ggml.h"
 #include "gguf.h"
 #include "llama.h"
@@ -138,9 +139,7 @@ Result<GgufInfo> read_gguf_info(const std::filesystem::path & path) {
         for (auto it = by_type.begin(); it != by_type.end(); ++it) {
             if (it->second > most->second) most = it;
         }
-        std::string t = ggml_type_name(static_cast<ggml_type>(most->first));
-        for (auto & c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        info.quant = t;
+        info.quant = utf8::ascii_upper(ggml_type_name(static_cast<ggml_type>(most->first)));
     }
 
     if (!info.projector) {

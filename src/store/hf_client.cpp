@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "core/units.h"
+#include "core/utf8.h"
 #include "store/sha256.h"
 
 namespace kiln::store {
@@ -57,13 +59,6 @@ std::string escape_path(const std::string & path) {
         start = end + 1;
     }
     return out;
-}
-
-std::string human_bytes(uint64_t n) {
-    char buf[32];
-    if (n >= 1'000'000'000ULL) std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(n) / 1e9);
-    else std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(n) / 1e6);
-    return buf;
 }
 
 // One HTTP exchange, no redirects followed.
@@ -203,8 +198,7 @@ std::string url_authority(const std::string & url) {
     auto rest = url.substr(scheme + 3);
     rest      = rest.substr(0, rest.find_first_of("/?#"));
     if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-    for (auto & c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return rest;
+    return utf8::ascii_lower(rest);
 }
 
 HfOptions HfOptions::from_env() {
@@ -341,8 +335,8 @@ Status HfClient::download(const std::string & repo, const HfFile & file, const f
         const auto space = fs::space(dest.parent_path(), ec);
         const uint64_t need = file.size - offset + (16u << 20);
         if (!ec && space.available < need) {
-            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " + human_bytes(need) +
-                                                 ", " + human_bytes(space.available) + " is free");
+            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " + format_bytes(static_cast<double>(need)) +
+                                                 ", " + format_bytes(static_cast<double>(space.available)) + " is free");
         }
     }
 

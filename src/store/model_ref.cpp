@@ -5,23 +5,16 @@
 #include <map>
 #include <regex>
 
+#include "core/utf8.h"
+
 namespace kiln::store {
 namespace {
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (auto & c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto & c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+using utf8::ascii_lower;
+using utf8::ascii_upper;
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == suffix;
+    return s.size() >= suffix.size() && ascii_lower(s.substr(s.size() - suffix.size())) == suffix;
 }
 
 std::string_view basename(std::string_view path) {
@@ -82,7 +75,7 @@ Result<ModelRef> parse_ref(std::string_view text) {
         repo_part = s.substr(0, colon);
         ref.quant = std::string(s.substr(colon + 1));
         if (ref.quant.empty() || !valid_name(ref.quant)) return bad_ref(text, "the quantization after ':' is empty or odd");
-        if (lower(ref.quant) == "latest") ref.quant.clear();  // as Ollama users type it
+        if (ascii_lower(ref.quant) == "latest") ref.quant.clear();  // as Ollama users type it
     }
     const auto slash = repo_part.find('/');
     const auto org   = repo_part.substr(0, slash);
@@ -102,7 +95,7 @@ std::string quant_of(std::string_view filename) {
     for (auto it = std::sregex_iterator(stem.begin(), stem.end(), re); it != std::sregex_iterator(); ++it) {
         found = (*it)[1].str();  // the last one wins: "Qwen2-Q8-...-Q4_K_M"
     }
-    return upper(found);
+    return ascii_upper(found);
 }
 
 std::optional<SplitPart> split_part_of(std::string_view filename) {
@@ -115,7 +108,7 @@ std::optional<SplitPart> split_part_of(std::string_view filename) {
 }
 
 bool is_mmproj(std::string_view filename) {
-    return ends_with_ci(filename, ".gguf") && lower(basename(filename)).find("mmproj") != std::string::npos;
+    return ends_with_ci(filename, ".gguf") && ascii_lower(basename(filename)).find("mmproj") != std::string::npos;
 }
 
 bool is_safe_repo_path(std::string_view path) {
@@ -169,7 +162,7 @@ Result<Selection> select_files(const ModelRef & ref, const std::vector<RepoFile>
                               "repository " + ref.repo + " has no file " + ref.file + " (it has: " + available() + ")");
         }
     } else if (!ref.quant.empty()) {
-        const auto want = upper(ref.quant);
+        const auto want = ascii_upper(ref.quant);
         for (const auto & [key, g] : groups) {
             if (quant_of(g.front().path) == want && (!chosen || total(g) < total(*chosen))) chosen = &g;
         }
