@@ -78,8 +78,10 @@ nlohmann::json to_json(const Catalog & c, const ModelEntry & e) {
 int list(bool json) {
     auto c = open_catalog();
     if (!c) return failure;
-    auto entries = c->list();
+    std::vector<std::string> skipped;
+    auto entries = c->list(&skipped);
     if (!entries) return fail(entries.error());
+    for (const auto & why : skipped) std::fprintf(stderr, "kiln: not listed: %s\n", why.c_str());
     if (json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto & e : *entries) out.push_back(to_json(*c, e));

@@ -32,6 +32,14 @@ class Progress {
   public:
     Progress(std::string label, bool tty) : label_(std::move(label)), tty_(tty) {}
     void update(const store::PullEvent & p) {
+        if (p.resumed && !said_resumed_) {
+            said_resumed_ = true;
+            if (tty_) {
+                label_ += " (resumed)";
+            } else {
+                std::printf("%s: resuming an earlier partial download\n", label_.c_str());
+            }
+        }
         const int pct = p.total ? static_cast<int>(100 * p.completed / p.total) : 0;
         if (tty_) {
             constexpr int width = 24;
@@ -58,6 +66,7 @@ class Progress {
     std::string label_;
     bool        tty_;
     int         last_quarter_ = 0;
+    bool        said_resumed_ = false;
 };
 
 int pull(const std::string & text) {

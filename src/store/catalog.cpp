@@ -70,10 +70,14 @@ Status exec(sqlite3 * db, const char * sql) {
     return {};
 }
 
-// Rolls back unless committed.
+// Rolls back unless committed. A write transaction takes the write lock at
+// once (IMMEDIATE); a read one only sees one snapshot of the database.
 class Transaction {
   public:
-    explicit Transaction(sqlite3 * db) : db_(db) { ok_ = exec(db, "BEGIN IMMEDIATE").ok(); }
+    enum Mode { read, write };
+    explicit Transaction(sqlite3 * db, Mode mode = write) : db_(db) {
+        ok_ = exec(db, mode == write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").ok();
+    }
     ~Transaction() {
         if (ok_ && !done_) (void)exec(db_, "ROLLBACK");
     }
@@ -108,8 +112,12 @@ CREATE TABLE IF NOT EXISTS gguf_meta(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
   architecture TEXT, name TEXT, license TEXT, n_params INTEGER, quant TEXT,
   context_length INTEGER, embedding_length INTEGER, block_count INTEGER,
-  chat_template TEXT, split_count INTEGER, projector INTEGER, capabilities TEXT);
+  chat_template TEXT, split_count INTEGER, projector INTEGER, capabilities TEXT,
+  error TEXT);
 )";
+// gguf_meta is a cache: a database from before a change of its columns
+// drops it and reads the files again.
+constexpr int kSchemaVersion = 1;
 
 std::string join(const std::vector<std::string> & v, const char * sep) {
     std::string out;
@@ -175,6 +183,14 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const fs::path & home) {
     std::unique_ptr<Catalog> c(new Catalog(db, home));
     sqlite3_busy_timeout(db, 10000);
     KILN_CHECK(exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
+    const bool old = [&] {
+        Stmt version(db, "PRAGMA user_version");
+        return version.step() == SQLITE_ROW && version.integer(0) < kSchemaVersion;
+    }();
+    if (old) {
+        KILN_CHECK(exec(db, "DROP TABLE IF EXISTS gguf_meta"));
+        KILN_CHECK(exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
+    }
     KILN_CHECK(exec(db, kSchema));
     return c;
 }
@@ -278,25 +294,25 @@ Result<std::vector<ModelEntry>> Catalog::load_entries() {
     return out;
 }
 
-Status Catalog::reconcile() {
+Result<Catalog::Drift> Catalog::drift() {
     auto entries = load_entries();
     if (!entries) return entries.error();
+    Drift d;
     std::set<std::string> known;  // files under models/ that some entry holds
-    std::vector<std::string> gone;
     for (const auto & e : *entries) {
         bool ok = !e.files.empty();
         for (const auto & f : e.files) {
             std::error_code ec;
             const auto size = fs::file_size(absolute(f), ec);
-            // A model file deleted or changed by hand: the entry cannot be trusted.
+            // A model file deleted or changed by hand: the entry cannot be
+            // trusted. Its files count as dropped in (found again below).
             if (f.kind == "model" && (ec || size != f.size)) ok = false;
-            known.insert(f.path);
         }
-        if (!ok) gone.push_back(e.name);
-    }
-    for (const auto & name : gone) {
-        Stmt del(db_, "DELETE FROM models WHERE name = ?");
-        if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "drop " + name);
+        if (!ok) {
+            d.gone.push_back(e.name);
+            continue;
+        }
+        for (const auto & f : e.files) known.insert(f.path);
     }
 
     // GGUFs dropped into models/ by hand.
@@ -310,7 +326,9 @@ Status Catalog::reconcile() {
         found[rel.parent_path().string()].push_back(rel);
     }
     std::set<std::string> names;
-    for (const auto & e : *entries) names.insert(ascii_lower(e.name));
+    for (const auto & e : *entries) {
+        if (std::find(d.gone.begin(), d.gone.end(), e.name) == d.gone.end()) names.insert(ascii_lower(e.name));
+    }
     for (auto & [dir, files] : found) {
         std::sort(files.begin(), files.end());
         std::optional<fs::path> mmproj;
@@ -342,10 +360,31 @@ Status Catalog::reconcile() {
             if (names.count(ascii_lower(e.name))) e.name = f.string().substr(0, f.string().size() - 5);
             if (names.count(ascii_lower(e.name))) continue;
             names.insert(ascii_lower(e.name));
-            KILN_CHECK(insert(e));
+            d.found.push_back(std::move(e));
         }
     }
-    return {};
+    return d;
+}
+
+Status Catalog::reconcile() {
+    {
+        // Usually nothing changed: a read, no write lock (a `kiln pull`
+        // beside a busy `kiln serve` never waits on a `kiln list`).
+        Transaction rd(db_, Transaction::read);
+        auto d = drift();
+        if (!d) return d.error();
+        if (d->empty()) return {};
+    }
+    Transaction tx(db_);
+    if (!tx.ok()) return db_error(db_, "busy");
+    auto d = drift();  // again, under the write lock
+    if (!d) return d.error();
+    for (const auto & name : d->gone) {
+        Stmt del(db_, "DELETE FROM models WHERE name = ?");
+        if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "drop " + name);
+    }
+    for (const auto & e : d->found) KILN_CHECK(insert(e));
+    return tx.commit();
 }
 
 Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
@@ -353,8 +392,9 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
     const auto size  = static_cast<int64_t>(fs::file_size(path, ec));
     const auto mtime = mtime_of(path);
     Stmt q(db_, "SELECT architecture, name, license, n_params, quant, context_length, embedding_length, block_count, "
-                "chat_template, split_count, projector, capabilities FROM gguf_meta WHERE path = ? AND size = ? AND mtime = ?");
+                "chat_template, split_count, projector, capabilities, error FROM gguf_meta WHERE path = ? AND size = ? AND mtime = ?");
     if (q.bind(1, path.string()).bind(2, size).bind(3, mtime).step() == SQLITE_ROW) {
+        if (const auto error = q.text(12); !error.empty()) return make_error(ErrorCode::invalid_request, error);
         GgufInfo i;
         i.architecture     = q.text(0);
         i.name             = q.text(1);
@@ -371,8 +411,16 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
         return i;
     }
     auto info = read_gguf_info(path);
-    if (!info) return info.error();
-    Stmt put(db_, "INSERT OR REPLACE INTO gguf_meta VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!info) {
+        // Remembered too, so a broken file is not parsed (and logged) again
+        // until it changes.
+        if (info.error().code != ErrorCode::not_found) {
+            Stmt bad(db_, "INSERT OR REPLACE INTO gguf_meta(path, size, mtime, error) VALUES(?, ?, ?, ?)");
+            bad.bind(1, path.string()).bind(2, size).bind(3, mtime).bind(4, info.error().message).step();
+        }
+        return info.error();
+    }
+    Stmt put(db_, "INSERT OR REPLACE INTO gguf_meta VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)");
     put.bind(1, path.string()).bind(2, size).bind(3, mtime).bind(4, info->architecture).bind(5, info->name);
     put.bind(6, info->license).bind(7, static_cast<int64_t>(info->n_params)).bind(8, info->quant);
     put.bind(9, static_cast<int64_t>(info->context_length)).bind(10, static_cast<int64_t>(info->embedding_length));
@@ -383,26 +431,26 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
     return info;
 }
 
-Result<std::vector<ModelEntry>> Catalog::list() {
-    {
-        Transaction tx(db_);
-        if (!tx.ok()) return db_error(db_, "busy");
-        KILN_CHECK(reconcile());
-        KILN_CHECK(tx.commit());
-    }
+Result<std::vector<ModelEntry>> Catalog::list(std::vector<std::string> * skipped) {
+    KILN_CHECK(reconcile());
     auto entries = load_entries();
     if (!entries) return entries.error();
     std::vector<ModelEntry> out;
     out.reserve(entries->size());
     {
-        Transaction tx(db_);  // one transaction for every cache write
+        // One transaction for every cache write; it takes the write lock
+        // only at the first miss.
+        Transaction tx(db_, Transaction::read);
         for (auto & e : *entries) {
             for (const auto & f : e.files) {
                 e.size += f.size;
                 e.modified = std::max(e.modified, mtime_of(absolute(f)));
             }
             auto info = cached_info(absolute(e.files.front()));
-            if (!info) continue;  // not a readable GGUF: never listed
+            if (!info) {  // not a readable GGUF: never listed
+                if (skipped) skipped->push_back(e.files.front().path + ": " + info.error().message);
+                continue;
+            }
             e.info = std::move(*info);
             if (std::any_of(e.files.begin(), e.files.end(), [](const ModelFile & f) { return f.kind == "mmproj"; })) {
                 e.info.capabilities.push_back("vision");

@@ -62,8 +62,11 @@ class Catalog {
     // A second name for a model.
     Status add_alias(const std::string & alias, const std::string & name);
 
-    // Every model, reconciled with the filesystem, sorted by name.
-    Result<std::vector<ModelEntry>> list();
+    // Every model, reconciled with the filesystem, sorted by name. A file
+    // that is not a readable GGUF is left out; `skipped` (if given) gets one
+    // line per such file saying why. A broken file is read once per
+    // size + mtime, like a good one.
+    Result<std::vector<ModelEntry>> list(std::vector<std::string> * skipped = nullptr);
     // A model by what users type: its name, an alias, `repo:quant` without
     // the org, `org/repo` when only one quant is present, or a unique suffix.
     // model_not_found names the closest names when nothing matches.
@@ -71,7 +74,16 @@ class Catalog {
 
   private:
     Catalog(sqlite3 * db, std::filesystem::path home);
-    Status reconcile();                     // inside a transaction
+    // What reconcile would change; nothing to do when both are empty.
+    struct Drift {
+        std::vector<std::string> gone;   // entries whose model files changed or vanished
+        std::vector<ModelEntry>  found;  // GGUFs dropped into models/ by hand
+        bool empty() const { return gone.empty() && found.empty(); }
+    };
+    Result<Drift> drift();
+    // Brings the catalog in line with models/: a read, and a write
+    // transaction only when something changed.
+    Status reconcile();
     Status insert(const ModelEntry & entry);  // inside a transaction
     Result<std::vector<ModelEntry>> load_entries();
     Result<GgufInfo> cached_info(const std::filesystem::path & path);

@@ -67,12 +67,30 @@ struct Exchange {
     long        status = 0;
     std::string location;     // of a 3xx
     std::string retry_after;  // header value, of a 429/503
+    std::string next;         // the Link header's rel="next" URL (a paginated listing)
     std::string error;        // curl's words when code != OK
 };
 
 struct HeaderSink {
     std::string retry_after;
+    std::string next;
 };
+
+// `Link: <https://host/api/...&cursor=X>; rel="next", <...>; rel="prev"`
+std::string next_link(const std::string & value) {
+    size_t start = 0;
+    while ((start = value.find('<', start)) != std::string::npos) {
+        const auto close = value.find('>', start);
+        if (close == std::string::npos) break;
+        const auto end    = value.find('<', close);
+        const auto params = value.substr(close + 1, end == std::string::npos ? std::string::npos : end - close - 1);
+        if (params.find("rel=\"next\"") != std::string::npos || params.find("rel=next") != std::string::npos) {
+            return value.substr(start + 1, close - start - 1);
+        }
+        start = close;
+    }
+    return {};
+}
 
 size_t on_header(char * data, size_t size, size_t n, void * user) {
     auto *       sink = static_cast<HeaderSink *>(user);
@@ -83,6 +101,8 @@ size_t on_header(char * data, size_t size, size_t n, void * user) {
         v.erase(0, v.find_first_not_of(" \t"));
         v.erase(v.find_last_not_of(" \t\r\n") + 1);
         sink->retry_after = v;
+    } else if (line.size() > 5 && strncasecmp(line.c_str(), "link:", 5) == 0) {
+        sink->next = next_link(line.substr(5));
     }
     return len;
 }
@@ -153,6 +173,7 @@ Exchange perform(const HfOptions & o, const std::string & url, uint64_t range_fr
         if (loc) ex.location = loc;
     }
     ex.retry_after = hs.retry_after;
+    ex.next        = hs.next;
     return ex;
 }
 
@@ -216,10 +237,10 @@ HfClient::HfClient(HfOptions options) : opts_(std::move(options)) {}
 struct HfClient::Response {
     long        status = 0;
     std::string body;
+    std::string next;  // the next page's URL, if the listing has one
 };
 
-Result<HfClient::Response> HfClient::get_json(const std::string & repo, const std::string & path_and_query) {
-    std::string url = opts_.endpoint + path_and_query;
+Result<HfClient::Response> HfClient::get_json(const std::string & repo, std::string url) {
     for (int attempt = 0, redirects = 0;;) {
         std::string body;
         auto ex = perform(opts_, url, 0, [&](CURL *, const char * d, size_t n) {
@@ -231,7 +252,7 @@ Result<HfClient::Response> HfClient::get_json(const std::string & repo, const st
             url = ex.location;
             continue;
         }
-        if (ex.code == CURLE_OK && ex.status == 200) return Response{ex.status, std::move(body)};
+        if (ex.code == CURLE_OK && ex.status == 200) return Response{ex.status, std::move(body), ex.next};
         if (retryable(ex) && attempt < opts_.max_retries) {
             back_off(opts_, attempt++, ex.retry_after);
             continue;
@@ -241,30 +262,42 @@ Result<HfClient::Response> HfClient::get_json(const std::string & repo, const st
 }
 
 Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
-    auto r = get_json(repo, "/api/models/" + repo + "/tree/main?recursive=true");
-    if (!r) {
-        Error e = r.error();
-        if (e.code == ErrorCode::model_not_found && e.message.find("HTTP 404") != std::string::npos) {
-            e.message = "repository " + repo + " not found on Hugging Face";
-        }
-        return e;
-    }
     std::vector<HfFile> files;
-    try {
-        const auto j = json::parse(r->body);
-        for (const auto & item : j) {
-            if (item.value("type", "") != "file") continue;
-            HfFile f;
-            f.path = item.value("path", "");
-            f.size = item.value("size", uint64_t{0});
-            if (item.contains("lfs") && item["lfs"].is_object()) {
-                f.sha256 = item["lfs"].value("oid", "");
-                f.size   = item["lfs"].value("size", f.size);
+    // The tree API pages large repositories (a Link header names the next
+    // page); follow it, on the endpoint's host only.
+    std::string url = opts_.endpoint + "/api/models/" + repo + "/tree/main?recursive=true";
+    for (int page = 0; !url.empty(); ++page) {
+        if (page == 1000) return make_error(ErrorCode::io, "the file list of " + repo + " does not end");
+        auto r = get_json(repo, url);
+        if (!r) {
+            Error e = r.error();
+            if (e.code == ErrorCode::model_not_found && e.message.find("HTTP 404") != std::string::npos) {
+                e.message = "repository " + repo + " not found on Hugging Face";
             }
-            if (!f.path.empty()) files.push_back(std::move(f));
+            return e;
         }
-    } catch (const std::exception &) {
-        return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
+        try {
+            const auto j = json::parse(r->body);
+            if (!j.is_array()) throw std::runtime_error("not a list");
+            for (const auto & item : j) {
+                if (item.value("type", "") != "file") continue;
+                HfFile f;
+                f.path = item.value("path", "");
+                f.size = item.value("size", uint64_t{0});
+                if (item.contains("lfs") && item["lfs"].is_object()) {
+                    f.sha256 = item["lfs"].value("oid", "");
+                    f.size   = item["lfs"].value("size", f.size);
+                }
+                if (!f.path.empty()) files.push_back(std::move(f));
+            }
+        } catch (const std::exception &) {
+            return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
+        }
+        url = r->next;
+        if (!url.empty() && url_authority(url) != url_authority(opts_.endpoint)) {
+            return make_error(ErrorCode::io, "the file list of " + repo + " continues on another host (" +
+                                                 url_authority(url) + "); refusing to follow");
+        }
     }
     return files;
 }
@@ -275,7 +308,7 @@ Result<std::vector<HfModel>> HfClient::search(const std::string & query, const s
     if (!query.empty()) q += "&search=" + escape(query);
     if (!author.empty()) q += "&author=" + escape(author);
     q += "&sort=" + escape(sort == "likes" ? "likes" : sort == "updated" ? "lastModified" : "downloads") + "&direction=-1";
-    auto r = get_json("", q);
+    auto r = get_json("", opts_.endpoint + q);
     if (!r) return r.error();
     std::vector<HfModel> out;
     try {
@@ -333,10 +366,13 @@ Status HfClient::download(const std::string & repo, const HfFile & file, const f
     // Free space for what is left, plus a little.
     if (file.size > offset) {
         const auto space = fs::space(dest.parent_path(), ec);
-        const uint64_t need = file.size - offset + (16u << 20);
-        if (!ec && space.available < need) {
-            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " + format_bytes(static_cast<double>(need)) +
-                                                 ", " + format_bytes(static_cast<double>(space.available)) + " is free");
+        constexpr uint64_t spare = 16u << 20;  // the catalog, logs, and a little air
+        const uint64_t     left  = file.size - offset;
+        if (!ec && space.available < left + spare) {
+            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " +
+                                                 format_bytes(static_cast<double>(left)) + " (and " +
+                                                 format_bytes(static_cast<double>(spare)) + " to spare), " +
+                                                 format_bytes(static_cast<double>(space.available)) + " is free");
         }
     }
 

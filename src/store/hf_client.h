@@ -74,8 +74,9 @@ class HfClient {
 
   private:
     struct Response;
-    // `repo` names the repository in error messages (empty: a search).
-    Result<Response> get_json(const std::string & repo, const std::string & path_and_query);
+    // GET `url` (following redirects, retrying). `repo` names the repository
+    // in error messages (empty: a search).
+    Result<Response> get_json(const std::string & repo, std::string url);
 
     HfOptions opts_;
 };

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 export const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 /**
- * startHfServer() -> { url, addRepo(id, files, meta), faults, requests, close(), otherHost }
+ * startHfServer() -> { url, addRepo(id, files, meta), faults, requests, settings, close(), otherHost }
  * files: { path: Buffer | { size, sha256 } } (the object form lists a file that is never served).
  * faults: Map path -> { dropAfter, corrupt, status, statusTimes, ignoreRange, redirect, gated, throttle }.
  */
@@ -19,6 +19,7 @@ export async function startHfServer() {
   const repos = new Map();
   const faults = new Map();
   const requests = [];  // { host, path, range, authorization }
+  const settings = {};  // treePageSize
 
   // A second server on "localhost" (another authority than 127.0.0.1) that
   // redirects land on.
@@ -41,7 +42,7 @@ export async function startHfServer() {
       range: req.headers.range ?? null, authorization: req.headers.authorization ?? null });
     const parts = u.pathname.split('/').slice(1).map(decodeURIComponent);
     if (parts[0] === 'api' && parts[1] === 'models' && parts.length === 2) return search(u, res);
-    if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'tree') return tree(parts[2] + '/' + parts[3], res);
+    if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'tree') return tree(parts[2] + '/' + parts[3], u, res);
     if (parts[2] === 'resolve' && parts[3] === 'main') {
       return resolve(parts[0] + '/' + parts[1], parts.slice(4).join('/'), req, res, onOther);
     }
@@ -60,14 +61,22 @@ export async function startHfServer() {
     json(res, 200, hits.slice(0, limit).map((r) => ({ id: r.id, modelId: r.id, ...r.meta })));
   }
 
-  function tree(id, res) {
+  // Pages of settings.treePageSize entries (Hugging Face pages large
+  // repositories), each naming the next in a Link header.
+  function tree(id, u, res) {
     const repo = repos.get(id);
     if (!repo) return json(res, 401, { error: 'Repository not found' });
-    json(res, 200, Object.entries(repo.files).map(([path, f]) => {
+    const all = Object.entries(repo.files).map(([path, f]) => {
       const size = Buffer.isBuffer(f) ? f.length : f.size;
       const oid = Buffer.isBuffer(f) ? sha256(f) : f.sha256;
       return { type: 'file', path, size, oid: oid.slice(0, 40), lfs: { oid, size, pointerSize: 134 } };
-    }));
+    });
+    const size = settings.treePageSize ?? all.length;
+    const from = Number(u.searchParams.get('cursor') ?? 0);
+    if (from + size < all.length) {
+      res.setHeader('link', `<${url}/api/models/${id}/tree/main?recursive=true&cursor=${from + size}>; rel="next"`);
+    }
+    json(res, 200, all.slice(from, from + size));
   }
 
   function resolve(id, path, req, res, onOther) {
@@ -133,6 +142,7 @@ export async function startHfServer() {
     otherHost,
     faults,
     requests,
+    settings,
     addRepo(id, files, meta = {}) {
       repos.set(id, { id, files, meta: { downloads: 0, likes: 0, pipeline_tag: 'text-generation',
         lastModified: '2026-01-01T00:00:00.000Z', ...meta } });

@@ -124,6 +124,25 @@ describe('models', { timeout: 300_000 }, () => {
     assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
   });
 
+  it('list names a truncated GGUF in models/ on stderr, once per change, and never lists it', async () => {
+    const torn = path.join(home, 'models', 'torn-Q8_0.gguf');
+    const whole = await fs.readFile(model.path);
+    await fs.writeFile(torn, whole.subarray(0, 100));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await run('list');
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /torn/);
+        assert.match(r.stderr, /not listed: torn-Q8_0\.gguf: torn-Q8_0\.gguf has a truncated or corrupt GGUF header/);
+        // Parsed once: the second list answers from the catalog without
+        // llama.cpp's loader complaining again.
+        if (i === 1) assert.doesNotMatch(r.stderr, /gguf_init/);
+      }
+    } finally {
+      await fs.rm(torn);
+    }
+  });
+
   it('verify skips files it has no recorded hash for', async () => {
     const r = await run('verify');
     assert.equal(r.code, 0, r.stderr);

@@ -234,6 +234,86 @@ describe('pull', { timeout: 600_000 }, () => {
     assert.equal(requestsFor('huge-Q4_K_M.gguf').length, 0);
   });
 
+  it('a full disk mid-download stops at once, keeps the partial, and resumes once there is room', async (t) => {
+    // A small tmpfs as KILN_HOME, in a mount namespace of our own
+    // (unshare -rm: no root needed where user namespaces are allowed).
+    const probe = await new Promise((resolve) => execFile('unshare', ['-rm', 'true'], (err) => resolve(!err)));
+    if (!probe) return t.skip('unshare -rm is not allowed here: no small filesystem to fill');
+    const out = await freshHome();
+    const mnt = await freshHome();
+    hf.faults.set('tiny-Q8_0.gguf', { throttle: 16 * 1024 });
+    const script = `
+      mount -t tmpfs -o size=${q8.length + 20 * 1024 * 1024} kiln-test "$MNT" || exit 77
+      export KILN_HOME="$MNT"
+      partial="$MNT/models/org/Tiny-GGUF/tiny-Q8_0.gguf.partial"
+      "$KILN" pull org/Tiny-GGUF:Q8_0 >"$OUT/first.out" 2>"$OUT/first.err" &
+      pid=$!
+      until [ -s "$partial" ] || ! kill -0 $pid 2>/dev/null; do sleep 0.02; done
+      cat /dev/zero >"$MNT/filler" 2>/dev/null   # fill the disk to the last byte
+      wait $pid; echo $? >"$OUT/first.code"
+      stat -c %s "$partial" >"$OUT/partial.size" 2>/dev/null
+      [ -e "$MNT/models/org/Tiny-GGUF/tiny-Q8_0.gguf" ] && echo yes >"$OUT/final.early"
+      rm "$MNT/filler"
+      "$KILN" pull org/Tiny-GGUF:Q8_0 >"$OUT/second.out" 2>"$OUT/second.err"; echo $? >"$OUT/second.code"
+      sha256sum "$MNT/models/org/Tiny-GGUF/tiny-Q8_0.gguf" | cut -d' ' -f1 >"$OUT/final.sha"
+      "$KILN" list --json >"$OUT/list.json"
+    `;
+    const env = { ...process.env, KILN: kiln, MNT: mnt, OUT: out, HF_ENDPOINT: hf.url };
+    const { code, stderr } = await new Promise((resolve) => {
+      execFile('unshare', ['-rm', 'sh', '-c', script], { env, timeout: 120_000 },
+        (err, _out, serr) => resolve({ code: err ? (err.code ?? 1) : 0, stderr: serr }));
+    });
+    hf.faults.delete('tiny-Q8_0.gguf');
+    if (code === 77) return t.skip('cannot mount a tmpfs in a user namespace here');
+    const read = (f) => fs.readFile(path.join(out, f), 'utf8').then((x) => x.trim(), () => '');
+    assert.equal(code, 0, stderr);
+    assert.equal(await read('first.code'), '1', await read('first.err'));
+    assert.match(await read('first.err'), /disk full while writing tiny-Q8_0\.gguf; free some space and pull again/);
+    const kept = Number(await read('partial.size'));
+    assert.ok(kept > 0 && kept < q8.length, `partial of ${kept} bytes kept`);
+    assert.equal(await read('final.early'), '', 'nothing had the final name');
+    assert.equal(await read('second.code'), '0', await read('second.err'));
+    assert.match(await read('second.out'), /resum/i);
+    assert.equal(await read('final.sha'), sha256(q8));
+    assert.equal(JSON.parse(await read('list.json'))[0].name, 'org/Tiny-GGUF:Q8_0');
+  });
+
+  it('follows a paginated file list to the last page', async () => {
+    const home = await freshHome();
+    const files = {};
+    for (let i = 0; i < 7; i++) files[`notes/${i}.txt`] = Buffer.from(`note ${i}`);
+    files['z/paged-Q8_0.gguf'] = q8;
+    hf.addRepo('org/Paged-GGUF', files);
+    hf.settings.treePageSize = 3;
+    const before = hf.requests.length;
+    const r = await run(home, ['pull', 'org/Paged-GGUF']);
+    delete hf.settings.treePageSize;
+    assert.equal(r.code, 0, r.stderr);
+    const pages = hf.requests.slice(before).filter((q) => q.path.endsWith('/tree/main'));
+    assert.equal(pages.length, 3);
+    assert.equal(JSON.parse((await run(home, ['list', '--json'])).stdout)[0].name, 'org/Paged-GGUF:Q8_0');
+  });
+
+  it('on a terminal, shows a progress bar with speed and ETA', async (t) => {
+    // script(1) gives kiln a pseudo-terminal for stdout.
+    const probe = await new Promise((resolve) => execFile('script', ['-qec', 'true', '/dev/null'], (err) => resolve(!err)));
+    if (!probe) return t.skip('script(1) is not available');
+    const home = await freshHome();
+    hf.faults.set('tiny-Q8_0.gguf', { throttle: 64 * 1024 });
+    const r = await new Promise((resolve) => {
+      execFile('script', ['-qec', `"${kiln}" pull org/Tiny-GGUF:Q8_0`, '/dev/null'],
+        { env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url }, timeout: 120_000 },
+        (err, stdout) => resolve({ code: err ? (err.code ?? 1) : 0, stdout }));
+    });
+    hf.faults.delete('tiny-Q8_0.gguf');
+    assert.equal(r.code, 0, r.stdout);
+    const frames = r.stdout.split('\r').filter((f) => /\d+%/.test(f));
+    assert.ok(frames.length >= 3, `several redraws of one line, got ${frames.length}`);
+    assert.match(r.stdout, /\x1b\[K/, 'clears the line as it redraws');
+    assert.match(r.stdout, /tiny-Q8_0\.gguf +\d+% \[[^\]]+\] [\d.]+ [KMG]?B\/[\d.]+ [KMG]?B [\d.]+ [KMG]?B\/s ETA \d+s/);
+    assert.match(r.stdout, /pulled org\/Tiny-GGUF:Q8_0/);
+  });
+
   it('POST /api/pull streams Ollama NDJSON progress and records the model', async () => {
     const home = await freshHome();
     const server = await startServer({ model: path.join(dir, 'tiny-Q8_0.gguf'),

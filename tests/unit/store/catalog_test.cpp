@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include <sqlite3.h>
+
 #include "store/catalog.h"
 #include "test_models.h"
 
@@ -160,4 +162,65 @@ TEST(Catalog, ReopensWithWhatWasRecorded) {
     auto e = (*c)->find("tiny");
     ASSERT_TRUE(e) << e.error().message;
     EXPECT_EQ(e->files.front().sha256, std::string(64, 'a'));
+}
+
+TEST(Catalog, ABrokenFileIsSkippedWithAReasonAndReadOncePerChange) {
+    Home h;
+    const auto broken = h.dir / "models/me/Mine/broken-Q8_0.gguf";
+    fs::create_directories(broken.parent_path());
+    std::ofstream(broken) << "not a model, twenty-six b";
+    std::vector<std::string> skipped;
+    auto l = h.catalog->list(&skipped);
+    ASSERT_TRUE(l);
+    EXPECT_TRUE(l->empty());
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_NE(skipped[0].find("me/Mine/broken-Q8_0.gguf"), std::string::npos) << skipped[0];
+    EXPECT_NE(skipped[0].find("not a GGUF file"), std::string::npos) << skipped[0];
+
+    // Same size and mtime, other bytes: the cached verdict stands (the file
+    // is not parsed again).
+    const auto mtime = fs::last_write_time(broken);
+    std::ofstream(broken) << "GGUF and then a torn header";
+    fs::resize_file(broken, 25);
+    fs::last_write_time(broken, mtime);
+    skipped.clear();
+    ASSERT_TRUE(h.catalog->list(&skipped));
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_NE(skipped[0].find("not a GGUF file"), std::string::npos) << skipped[0];
+
+    // Changed: read again.
+    fs::last_write_time(broken, mtime + std::chrono::seconds(5));
+    skipped.clear();
+    ASSERT_TRUE(h.catalog->list(&skipped));
+    ASSERT_EQ(skipped.size(), 1u);
+    EXPECT_NE(skipped[0].find("truncated or corrupt"), std::string::npos) << skipped[0];
+
+    // Fixed: listed.
+    fs::copy_file(kiln::test::tiny_model("qwen2", 512), broken, fs::copy_options::overwrite_existing);
+    skipped.clear();
+    EXPECT_EQ(h.names(), std::vector<std::string>{"me/Mine:Q8_0"});
+}
+
+TEST(Catalog, ACatalogFromAnOlderVersionRebuildsItsMetadataCache) {
+    Home h;
+    ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
+    h.catalog.reset();
+    {
+        sqlite3 * db = nullptr;
+        ASSERT_EQ(sqlite3_open((h.dir / "kiln.db").c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db,
+                               "DROP TABLE gguf_meta; CREATE TABLE gguf_meta(path TEXT PRIMARY KEY, size INTEGER, "
+                               "mtime INTEGER, architecture TEXT); INSERT INTO gguf_meta VALUES('x', 1, 1, 'old');"
+                               "PRAGMA user_version = 0;",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto c = Catalog::open(h.dir);
+    ASSERT_TRUE(c) << c.error().message;
+    auto l = (*c)->list();
+    ASSERT_TRUE(l) << l.error().message;
+    ASSERT_EQ(l->size(), 1u);
+    EXPECT_FALSE(l->front().info.architecture.empty());
+    EXPECT_EQ(l->front().files.front().sha256, std::string(64, 'a'));
 }
