@@ -88,6 +88,35 @@ describe('pull', { timeout: 600_000 }, () => {
     assert.match(noRepo.stderr, /not found, or private: set HF_TOKEN/);
   });
 
+  it('a split model comes with all its parts, and a vision repo with its projector', async () => {
+    const home = await freshHome();
+    // Part 1 is a readable GGUF (what the catalog reads); part 2 is bytes.
+    const part2 = Buffer.alloc(4096, 7);
+    hf.addRepo('org/Split-GGUF', {
+      'Q4_K_M/split-Q4_K_M-00001-of-00002.gguf': q4,
+      'Q4_K_M/split-Q4_K_M-00002-of-00002.gguf': part2,
+      'split-Q8_0.gguf': q8,
+      'mmproj-split-f32.gguf': q8,
+      'mmproj-split-f16.gguf': q4,
+    });
+    const r = await run(home, ['pull', 'org/Split-GGUF']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /taking Q4_K_M/);
+    for (const f of ['split-Q4_K_M-00001-of-00002.gguf', 'split-Q4_K_M-00002-of-00002.gguf', 'mmproj-split-f16.gguf']) {
+      assert.match(r.stdout, new RegExp(`${f.replace(/[.]/g, '\\.')}: verified sha256`));
+    }
+    assert.doesNotMatch(r.stdout, /split-Q8_0|mmproj-split-f32/);
+    const [m] = await listed(home);
+    assert.equal(m.name, 'org/Split-GGUF:Q4_K_M');
+    assert.deepEqual(m.files.map((f) => [path.basename(f.path), f.kind, f.sha256]), [
+      ['split-Q4_K_M-00001-of-00002.gguf', 'model', sha256(q4)],
+      ['split-Q4_K_M-00002-of-00002.gguf', 'model', sha256(part2)],
+      ['mmproj-split-f16.gguf', 'mmproj', sha256(q4)],
+    ]);
+    assert.ok(m.capabilities.includes('vision'));
+    assert.equal(m.size, q4.length * 2 + part2.length);
+  });
+
   it('resumes after the connection drops at 50%', async () => {
     const home = await freshHome();
     const half = Math.floor(q8.length / 2);
