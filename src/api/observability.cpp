@@ -68,13 +68,18 @@ std::string metrics_text(const std::string & model, const scheduler::Metrics & m
     counter(out, "generated_tokens_total", "Tokens sampled.", l, m.generated_tokens);
     counter(out, "decode_steps_total", "Batches decoded.", l, m.decode_steps);
     counter(out, "preemptions_total", "Requests paused to free KV cells.", l, m.preemptions);
-    counter(out, "evicted_prefixes_total", "Cached prefixes dropped to free KV cells.", l, m.evicted_prefixes);
+    counter(out, "evicted_prefixes_total", "Cached prefixes dropped for good (KV or host cache full).", l, m.evicted_prefixes);
+    counter(out, "spilled_prefixes_total", "Cached prefixes moved from the KV pool to host memory.", l, m.spilled_prefixes);
+    counter(out, "restored_prefixes_total", "Cached prefixes copied back from host memory for a request.", l,
+            m.restored_prefixes);
     gauge(out, "queue_depth", "Requests waiting for a slot.", l, s.queued);
     int busy = 0;
     for (const auto & slot : s.slots) busy += slot.state == "prefill" || slot.state == "decode";
     gauge(out, "slots_busy", "Slots running a request.", l, busy);
     gauge(out, "kv_cells_used", "KV cells in use (running and cached).", l, s.kv_used);
     gauge(out, "kv_cells", "KV cells in the pool.", l, s.kv_size);
+    gauge(out, "host_cache_bytes", "Host memory held by cached prefixes moved out of the KV pool.", l,
+          m.host_cache_bytes.load());
     histogram(out, "time_to_first_token_seconds", "From arrival to the first token.", l, m.ttft_seconds);
     histogram(out, "decode_step_seconds", "Time of one batch step (inter-token latency).", l, m.step_seconds);
     return out;

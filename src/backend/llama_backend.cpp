@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "engine/text_stream.h"
@@ -57,6 +58,17 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     return b;
 }
 
+namespace {
+
+// A quarter of physical memory, at most 8 GiB (llama-server's --cache-ram default).
+int64_t default_host_cache_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const int64_t ram = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+    return std::min<int64_t>(ram / 4, int64_t{8192} << 20);
+}
+
+}  // namespace
+
 Status LlamaBackend::start_generation(const LlamaOptions & o) {
     const int32_t n_train = model_->n_ctx_train();
     const int32_t n_ctx   = o.n_ctx > 0 ? o.n_ctx : std::min(n_train, LlamaOptions::max_default_ctx);
@@ -71,6 +83,7 @@ Status LlamaBackend::start_generation(const LlamaOptions & o) {
     // Sequence ids for cached conversations: twice the slots, within
     // llama.cpp's 256. KV memory, not this, bounds what stays cached.
     so.cache_seqs       = std::min(std::max(8, 2 * so.slots), 256 - so.slots);
+    so.host_cache_bytes = o.cache_ram_mib >= 0 ? o.cache_ram_mib << 20 : default_host_cache_bytes();
 
     engine::ContextParams cp;
     cp.n_ctx     = static_cast<uint32_t>(n_ctx);

@@ -29,6 +29,7 @@ struct LlamaOptions {
     int32_t               slots     = 4;  // concurrent requests
     int32_t               max_queue = 64;
     engine::ContextParams::FlashAttn flash_attn = engine::ContextParams::FlashAttn::auto_;
+    int64_t               cache_ram_mib = -1;  // host memory for cached prompts; -1: a quarter of RAM, at most 8 GiB
     std::string           chat_template;  // override; empty: the model's
     static constexpr int32_t max_default_ctx = 32768;
 };

@@ -32,4 +32,15 @@ scheduler::Token LlamaEngine::sample(scheduler::Sampling & sampling, int32_t out
 void LlamaEngine::seq_rm(int32_t seq, int32_t p0, int32_t p1) { ctx_.seq_rm(seq, p0, p1); }
 void LlamaEngine::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) { ctx_.seq_cp(src, dst, p0, p1); }
 
+std::vector<uint8_t> LlamaEngine::seq_spill(int32_t seq, int32_t p0) {
+    // The shared positions leave `seq` first (other sequences keep them), so
+    // the copy holds only what is this sequence's own.
+    if (p0 > 0) ctx_.seq_rm(seq, 0, p0);
+    auto data = ctx_.seq_save(seq);
+    ctx_.seq_rm(seq, -1, -1);
+    return data;
+}
+
+bool LlamaEngine::seq_fill(int32_t seq, const std::vector<uint8_t> & data) { return ctx_.seq_load(seq, data); }
+
 }  // namespace kiln::backend

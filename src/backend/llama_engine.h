@@ -27,6 +27,8 @@ class LlamaEngine final : public scheduler::Engine {
     scheduler::Token sample(scheduler::Sampling & sampling, int32_t output_index) override;
     void seq_rm(int32_t seq, int32_t p0, int32_t p1) override;
     void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override;
+    std::vector<uint8_t> seq_spill(int32_t seq, int32_t p0) override;
+    bool                 seq_fill(int32_t seq, const std::vector<uint8_t> & data) override;
 
   private:
     engine::Context &    ctx_;

@@ -65,7 +65,8 @@ int serve(const SettingsFlags & flags) {
     auto threads  = settings->get_int("model.threads");
     auto batch    = settings->get_int("model.batch_size");
     auto port     = settings->get_int("server.port");
-    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port}) {
+    auto cache    = settings->get_int("model.cache_ram");
+    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache}) {
         if (!*r) {
             log::error("{}", r->error().message);
             return usage;
@@ -85,6 +86,11 @@ int serve(const SettingsFlags & flags) {
         log::error("model.slots must be between 1 and 128 and model.max_queue >= 0 (got {}, {})", *slots, *queue);
         return usage;
     }
+    if (*cache < -1 || *cache > int64_t{1} << 30) {
+        log::error("model.cache_ram is MiB: -1 (a quarter of RAM, at most 8192), 0 (off) or more, got {}", *cache);
+        return usage;
+    }
+    opts.cache_ram_mib = *cache;
     opts.n_ctx     = static_cast<int32_t>(*ctx);
     opts.n_ctx_seq = static_cast<int32_t>(*slot_ctx);
     opts.slots     = static_cast<int32_t>(*slots);
@@ -160,6 +166,9 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "model.max_queue", "--max-queue", "requests that may wait; more get 503", "INT");
     flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
     flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
+    flags->add(*cmd, "model.cache_ram", "--cache-ram",
+               "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of RAM, at most 8192; 0: off)",
+               "MIB");
     flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: llama.cpp decides; on for CPU)",
                "MODE");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");

@@ -31,6 +31,8 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"model.max_queue", "KILN_MAX_QUEUE", "64", "requests that may wait; more get 503"},
         {"model.threads", "KILN_THREADS", "0", "CPU threads for inference (0: one per core)"},
         {"model.batch_size", "KILN_BATCH_SIZE", "512", "prompt tokens per decode step"},
+        {"model.cache_ram", "KILN_CACHE_RAM", "-1",
+         "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of RAM, at most 8192; 0: off)"},
         {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: llama.cpp decides; on for CPU)"},
         {"log.level", "KILN_LOG_LEVEL", "info", "debug, info, warn or error"},
     };

@@ -93,4 +93,18 @@ void Context::seq_cp(llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos
     llama_memory_seq_cp(llama_get_memory(ctx_), src, dst, p0, p1);
 }
 
+std::vector<uint8_t> Context::seq_save(llama_seq_id seq) const {
+    std::vector<uint8_t> out(llama_state_seq_get_size(ctx_, seq));
+    const size_t n = out.empty() ? 0 : llama_state_seq_get_data(ctx_, out.data(), out.size(), seq);
+    out.resize(n);
+    return out;
+}
+
+bool Context::seq_load(llama_seq_id seq, const std::vector<uint8_t> & data) {
+    if (data.empty()) return false;
+    if (llama_state_seq_set_data(ctx_, data.data(), data.size(), seq) == data.size()) return true;
+    seq_rm(seq, -1, -1);  // a failed load may leave part of it
+    return false;
+}
+
 }  // namespace kiln::engine

@@ -69,6 +69,11 @@ class Context {
     Result<DecodeStatus> decode(const Batch & batch);
     void seq_rm(llama_seq_id seq, llama_pos p0, llama_pos p1);
     void seq_cp(llama_seq_id src, llama_seq_id dst, llama_pos p0, llama_pos p1);
+    // The KV of `seq` as bytes in host memory (llama_state_seq_*), and back:
+    // load replaces whatever `seq` holds, at the saved positions, in any free
+    // cells. Empty / false: it could not (no room; nothing changed).
+    std::vector<uint8_t> seq_save(llama_seq_id seq) const;
+    bool                 seq_load(llama_seq_id seq, const std::vector<uint8_t> & data);
     // Embedding contexts: the pooled embedding of `seq` after a decode
     // (empty if the model does not pool), and dropping all sequences.
     std::vector<float> pooled_embedding(llama_seq_id seq) const;

@@ -46,6 +46,14 @@ class Engine {
     virtual void seq_rm(int32_t seq, int32_t p0, int32_t p1) = 0;
     // `dst` gets `src`'s KV at [p0, p1), sharing the cells (no copy).
     virtual void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) = 0;
+    // Host copies, for cached prefixes that leave the pool: saves `seq`'s KV
+    // from position p0 on (the positions before are held by other
+    // sequences), then drops all of `seq` from the pool. Empty: not saved
+    // (the sequence is dropped all the same).
+    virtual std::vector<uint8_t> seq_spill(int32_t seq, int32_t p0) = 0;
+    // `seq`, which is empty, gets back what seq_spill saved, at the same
+    // positions. False: no room, and nothing changed.
+    virtual bool seq_fill(int32_t seq, const std::vector<uint8_t> & data) = 0;
 };
 
 }  // namespace kiln::scheduler

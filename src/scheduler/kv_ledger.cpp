@@ -31,6 +31,15 @@ int32_t KvLedger::exclusive(int32_t seq) const {
     return n;
 }
 
+int32_t KvLedger::shared_prefix(int32_t seq) const {
+    int32_t n = 0;
+    for (int32_t c : paths_[seq]) {
+        if (refs_[c] == 1) break;
+        ++n;
+    }
+    return n;
+}
+
 void KvLedger::append(int32_t seq, int32_t n) {
     for (int32_t i = 0; i < n; ++i) paths_[seq].push_back(new_cell());
 }

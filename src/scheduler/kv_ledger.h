@@ -19,6 +19,8 @@ class KvLedger {
     int32_t length(int32_t seq) const { return static_cast<int32_t>(paths_[seq].size()); }
     // Cells `seq` holds that no other sequence holds: what dropping it frees.
     int32_t exclusive(int32_t seq) const;
+    // Leading positions of `seq` whose cells another sequence holds too.
+    int32_t shared_prefix(int32_t seq) const;
 
     // `n` new cells at the end of `seq` (a decode).
     void append(int32_t seq, int32_t n);

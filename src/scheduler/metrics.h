@@ -36,7 +36,10 @@ struct Metrics {
     std::atomic<uint64_t> generated_tokens{0};
     std::atomic<uint64_t> decode_steps{0};
     std::atomic<uint64_t> preemptions{0};        // requests paused for KV room
-    std::atomic<uint64_t> evicted_prefixes{0};
+    std::atomic<uint64_t> evicted_prefixes{0};   // dropped (not kept in host memory)
+    std::atomic<uint64_t> spilled_prefixes{0};   // moved from the KV pool to host memory
+    std::atomic<uint64_t> restored_prefixes{0};  // moved back for a request that continues them
+    std::atomic<uint64_t> host_cache_bytes{0};   // host memory the spilled prefixes take now
     Histogram ttft_seconds{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
     Histogram step_seconds{{0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
 };

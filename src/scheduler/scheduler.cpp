@@ -127,6 +127,18 @@ int Scheduler::free_slot() const {
     return -1;
 }
 
+// A sequence id no job runs on, other than `keep`: an empty one, else the
+// least recently used cached prefix (which the caller drops).
+int Scheduler::idle_seq(int keep) const {
+    int lru = -1;
+    for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
+        if (i == keep || seqs_[i].job) continue;
+        if (seqs_[i].tokens.empty()) return i;
+        if (lru < 0 || seqs_[i].last_use < seqs_[lru].last_use) lru = i;
+    }
+    return lru;
+}
+
 // Where a job whose longest cached prefix is `best`'s first `len` tokens runs.
 int Scheduler::pick_seq(int best, int32_t len) const {
     // In place, when the job continues that sequence (the next turn of a
@@ -138,34 +150,131 @@ int Scheduler::pick_seq(int best, int32_t len) const {
         static_cast<int32_t>(seqs_[best].tokens.size()) - len <= kContinuationSlack) {
         return best;
     }
-    // Else a new sequence sharing the prefix's cells: an empty id, or the
-    // least recently used cached prefix (which may be `best` itself).
-    int lru = -1;
-    for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
-        if (seqs_[i].job) continue;
-        if (seqs_[i].tokens.empty()) return i;
-        if (lru < 0 || seqs_[i].last_use < seqs_[lru].last_use) lru = i;
+    // Else a new sequence sharing the prefix's cells (the id may be `best`
+    // itself when it is the least recently used).
+    return idle_seq(-1);
+}
+
+// Frees the cells of a cached prefix: into host memory when there is a host
+// cache (only the part no other sequence holds), else gone.
+void Scheduler::drop_seq(int seq) {
+    Seq & s = seqs_[seq];
+    if (opts_.host_cache_bytes > 0 && ledger_.exclusive(seq) > 0) {
+        Spilled e;
+        e.base     = ledger_.shared_prefix(seq);
+        e.tokens   = std::move(s.tokens);
+        e.last_use = s.last_use;
+        e.data     = engine_.seq_spill(seq, e.base);
+        ledger_.truncate(seq, 0);
+        s.tokens.clear();
+        const auto bytes = static_cast<int64_t>(e.data.size());
+        if (bytes == 0 || bytes > opts_.host_cache_bytes) {
+            ++metrics_.evicted_prefixes;
+            return;
+        }
+        spilled_.push_back(std::move(e));
+        spilled_bytes_ += bytes;
+        ++metrics_.spilled_prefixes;
+        // Over the cap: the least recently used go for good.
+        while (spilled_bytes_ > opts_.host_cache_bytes) {
+            auto lru = std::min_element(spilled_.begin(), spilled_.end(),
+                                        [](const Spilled & a, const Spilled & b) { return a.last_use < b.last_use; });
+            spilled_bytes_ -= static_cast<int64_t>(lru->data.size());
+            spilled_.erase(lru);
+            ++metrics_.evicted_prefixes;
+        }
+        metrics_.host_cache_bytes = static_cast<uint64_t>(spilled_bytes_);
+        return;
     }
-    return lru;
+    clear_seq(seq);
+    ++metrics_.evicted_prefixes;
+}
+
+// While requests run, cached prefixes nobody runs move to host memory: each
+// cell left in the pool is walked by the attention of every decode step.
+void Scheduler::spill_idle() {
+    if (opts_.host_cache_bytes <= 0 || active_.empty()) return;
+    for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
+        if (!seqs_[i].job && !seqs_[i].tokens.empty() && ledger_.exclusive(i) > 0) drop_seq(i);
+    }
+}
+
+// Brings spilled_[index] back into the pool as an idle cached sequence and
+// returns its id, or -1 (then the copy is gone: a cache may lose things).
+int Scheduler::restore(size_t index, int depth) {
+    Spilled e = std::move(spilled_[index]);
+    spilled_.erase(spilled_.begin() + static_cast<std::ptrdiff_t>(index));
+    spilled_bytes_ -= static_cast<int64_t>(e.data.size());
+    metrics_.host_cache_bytes = static_cast<uint64_t>(spilled_bytes_);
+    const auto n = static_cast<int32_t>(e.tokens.size());
+
+    // The shared part: from a sequence in the pool that holds it, or first
+    // brought back itself.
+    int holder = -1;
+    if (e.base > 0) {
+        for (int i = 0; i < static_cast<int>(seqs_.size()) && holder < 0; ++i) {
+            if (common_prefix(seqs_[i].tokens, e.tokens, static_cast<size_t>(e.base)) == e.base) holder = i;
+        }
+        for (size_t k = 0; holder < 0 && depth < 4 && k < spilled_.size(); ++k) {
+            if (spilled_[k].base < e.base &&
+                common_prefix(spilled_[k].tokens, e.tokens, static_cast<size_t>(e.base)) == e.base) {
+                holder = restore(k, depth + 1);
+                break;
+            }
+        }
+        if (holder < 0) return -1;
+    }
+    if (engine_.kv_size() - ledger_.used() < n - e.base) return -1;
+    const int y = idle_seq(holder);
+    if (y < 0) return -1;
+    if (!seqs_[y].tokens.empty()) drop_seq(y);
+    if (!engine_.seq_fill(y, e.data)) return -1;
+    if (e.base > 0) {
+        engine_.seq_cp(holder, y, 0, e.base);
+        ledger_.share_prefix(holder, y, e.base);
+        seqs_[holder].last_use = tick_;
+    }
+    ledger_.append(y, n - e.base);
+    seqs_[y].tokens   = std::move(e.tokens);
+    seqs_[y].last_use = tick_;
+    ++metrics_.restored_prefixes;
+    return y;
 }
 
 bool Scheduler::admit(std::unique_ptr<Active> & a) {
     const int slot = free_slot();
     if (slot < 0) return false;
-    // The longest cached prefix of any sequence, running or finished. At
-    // least one prompt token is left to decode, for the logits to sample.
+    // The longest cached prefix of any sequence, running or finished, or in
+    // host memory. At least one prompt token is left to decode, for the
+    // logits to sample.
+    const size_t cap    = a->tokens.size() - 1;
+    auto         usable = [&](int32_t l) {
+        return a->job->reproducible ? l / opts_.max_batch_tokens * opts_.max_batch_tokens : l;
+    };
     int     best = -1;
     int32_t len  = 0;
-    for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
-        const int32_t l = common_prefix(seqs_[i].tokens, a->tokens, a->tokens.size() - 1);
-        if (l > len) {
-            len  = l;
-            best = i;
+    auto    find_best = [&] {
+        best = -1;
+        len  = 0;
+        for (int i = 0; i < static_cast<int>(seqs_.size()); ++i) {
+            const int32_t l = common_prefix(seqs_[i].tokens, a->tokens, cap);
+            if (l > len) {
+                len  = l;
+                best = i;
+            }
         }
-    }
-    if (a->job->reproducible) {
-        len = len / opts_.max_batch_tokens * opts_.max_batch_tokens;
+        len = usable(len);
         if (len == 0) best = -1;
+    };
+    find_best();
+    int     spilled     = -1;
+    int32_t len_spilled = 0;
+    for (size_t j = 0; j < spilled_.size(); ++j) {
+        const int32_t l = usable(common_prefix(spilled_[j].tokens, a->tokens, cap));
+        if (l > len_spilled) {
+            len_spilled = l;
+            spilled     = static_cast<int>(j);
+        }
     }
     // A job still prefilling more of this prompt (requests that arrived
     // together with one system prompt): wait for it rather than compute the
@@ -173,9 +282,18 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
     constexpr int32_t kWorthWaiting = 64;
     for (const auto & b : active_) {
         if (b->decoding) continue;
-        const int32_t shared = common_prefix(b->tokens, a->tokens, a->tokens.size() - 1);
-        if (shared - std::max<int32_t>(len, static_cast<int32_t>(seqs_[b->seq].tokens.size())) >= kWorthWaiting) {
+        const int32_t shared = common_prefix(b->tokens, a->tokens, cap);
+        if (shared - std::max({len, len_spilled, static_cast<int32_t>(seqs_[b->seq].tokens.size())}) >= kWorthWaiting) {
             return false;
+        }
+    }
+    if (len_spilled > len) {
+        const int y = restore(static_cast<size_t>(spilled), 0);
+        if (y >= 0) {
+            best = y;
+            len  = len_spilled;
+        } else {
+            find_best();  // the restore may have moved what was in the pool
         }
     }
     const int s = pick_seq(best, len);
@@ -185,10 +303,7 @@ bool Scheduler::admit(std::unique_ptr<Active> & a) {
         ledger_.truncate(s, len);
         seqs_[s].tokens.resize(len);
     } else {
-        if (!seqs_[s].tokens.empty()) {
-            clear_seq(s);
-            ++metrics_.evicted_prefixes;
-        }
+        if (!seqs_[s].tokens.empty()) drop_seq(s);
         if (len > 0) {
             engine_.seq_cp(best, s, 0, len);
             ledger_.share_prefix(best, s, len);
@@ -245,8 +360,7 @@ bool Scheduler::evict_one() {
         if (victim < 0 || seqs_[i].last_use < seqs_[victim].last_use) victim = i;
     }
     if (victim < 0) return false;
-    clear_seq(victim);
-    ++metrics_.evicted_prefixes;
+    drop_seq(victim);
     return true;
 }
 
@@ -359,6 +473,7 @@ bool Scheduler::step() {
     take_inbox();
     drop_cancelled();
     while (!queue_.empty() && admit(queue_.front())) queue_.pop_front();
+    spill_idle();
     if (active_.empty()) {
         publish();
         return false;

@@ -14,6 +14,11 @@
 // chat) runs on it in place; a job that shares only part of it gets a new
 // sequence that shares the cells of that part. So `slots + cache_seqs`
 // conversations stay cached while KV memory lasts.
+//
+// With host_cache_bytes, a cached sequence nobody runs is moved to host
+// memory (only the cells it does not share) as soon as other requests run,
+// and copied back when a request continues it (its shared part comes from
+// the sequence that holds it, itself brought back first if it left too).
 #pragma once
 
 #include <atomic>
@@ -71,6 +76,12 @@ struct SchedulerOptions {
     int32_t max_queue        = 64;   // waiting jobs; more are refused (unavailable)
     int32_t max_batch_tokens = 512;  // tokens per decode step
     int32_t n_ctx_seq        = 0;    // context of one request; 0: the whole KV pool
+    // Host memory for cached prefixes moved out of the KV pool. With it, an
+    // idle cached sequence leaves the pool while requests run (every cell in
+    // the pool widens the attention of every decode step) and comes back,
+    // copied, when a request continues it. 0: idle prefixes stay in the pool
+    // until it runs short, then are dropped.
+    int64_t host_cache_bytes = 0;
 };
 
 // A slot is one of the `slots` places a running job takes; it shows the
@@ -125,10 +136,22 @@ class Scheduler {
         int      last_seq = -1;
     };
 
+    // A cached prefix in host memory.
+    struct Spilled {
+        std::vector<Token>   tokens;    // the positions 0..n-1 it stands for
+        int32_t              base = 0;  // [0, base) is not in `data`: another sequence held it
+        std::vector<uint8_t> data;
+        uint64_t             last_use = 0;
+    };
+
     void take_inbox();
     void drop_cancelled();
     bool admit(std::unique_ptr<Active> & a);
     int  pick_seq(int best, int32_t len) const;
+    int  idle_seq(int keep) const;
+    void drop_seq(int seq);
+    void spill_idle();
+    int  restore(size_t index, int depth);
     int  free_slot() const;
     void clear_seq(int seq);
     bool evict_one();
@@ -146,6 +169,8 @@ class Scheduler {
     KvLedger           ledger_;
     std::vector<Seq>   seqs_;   // the sequence-id pool
     std::vector<Slot>  slots_;
+    std::vector<Spilled> spilled_;
+    int64_t            spilled_bytes_ = 0;
     std::deque<std::unique_ptr<Active>> queue_;    // run loop's view
     std::vector<std::unique_ptr<Active>> active_;  // admission order
     uint64_t           tick_ = 0;

@@ -41,8 +41,10 @@ Answer wait(Channel & ch) {
 }
 
 std::unique_ptr<LlamaBackend> make(int slots = 4, const std::string & vocab = "qwen2", int n_ctx = 512,
-                                   kiln::engine::ContextParams::FlashAttn fa = kiln::engine::ContextParams::FlashAttn::auto_) {
+                                   kiln::engine::ContextParams::FlashAttn fa = kiln::engine::ContextParams::FlashAttn::auto_,
+                                   int64_t cache_ram_mib = -1) {
     LlamaOptions o;
+    o.cache_ram_mib = cache_ram_mib;
     o.model_path = kiln::test::tiny_model(vocab, n_ctx);
     o.slots      = slots;
     o.n_batch    = 64;
@@ -188,4 +190,30 @@ TEST(LlamaBackend, SeededSamplingIsReproducibleWithThePrefixCache) {
     // Reused in whole 64-token batches only (make() uses n_batch 64).
     EXPECT_GE(second.usage.cached_tokens, 64);
     EXPECT_EQ(second.usage.cached_tokens % 64, 0);
+}
+
+TEST(LlamaBackend, AConversationMovedToHostMemoryComesBackExactly) {
+    // One slot: while another request runs, the finished conversation leaves
+    // the KV pool for host memory (llama_state_seq_*); its next turn copies
+    // it back and continues exactly as a fresh server computes it.
+    const std::string first = prompt_n(1);
+    std::string       next;
+    {
+        auto b = make(1, "qwen2", 512, kiln::engine::ContextParams::FlashAttn::on, 64);
+        const Answer a1 = run(*b, completion(first, 16));
+        ASSERT_EQ(a1.error, "");
+        const Answer other = run(*b, completion("Something else entirely, to be run in between.", 8));
+        ASSERT_EQ(other.error, "");
+        const auto * m = b->metrics();
+        ASSERT_NE(m, nullptr);
+        EXPECT_GE(m->spilled_prefixes.load(), 1u);
+        EXPECT_GT(m->host_cache_bytes.load(), 0u);
+        next = first + a1.text + " And one more question.";
+        const Answer a2 = run(*b, completion(next, 16));
+        ASSERT_EQ(a2.error, "");
+        EXPECT_GE(m->restored_prefixes.load(), 1u);
+        EXPECT_GE(a2.usage.cached_tokens, a1.usage.prompt_tokens);
+        auto fresh = make(1, "qwen2", 512, kiln::engine::ContextParams::FlashAttn::on, 0);
+        EXPECT_EQ(a2.text, run(*fresh, completion(next, 16)).text);
+    }
 }

@@ -5,6 +5,7 @@
 // hash of the sequence's whole history: batch composition cannot change it.
 #pragma once
 
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,7 +51,10 @@ class FakeEngine : public scheduler::Engine {
 
     Token sample(scheduler::Sampling &, int32_t output_index) override {
         uint64_t h = 1469598103934665603ull;
-        for (const auto & cell : seqs_.at(outputs_.at(output_index))) h = (h ^ static_cast<uint64_t>(*cell)) * 1099511628211ull;
+        for (const auto & cell : seqs_.at(outputs_.at(output_index))) {
+            if (!cell) throw std::logic_error("sampling a sequence whose prefix was never restored");
+            h = (h ^ static_cast<uint64_t>(*cell)) * 1099511628211ull;
+        }
         return static_cast<Token>(h % 1000);
     }
 
@@ -61,22 +65,64 @@ class FakeEngine : public scheduler::Engine {
     }
 
     void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override {
-        auto & d = seqs_.at(dst);
-        if (p0 != 0 || !d.empty()) throw std::logic_error("seq_cp into a non-empty sequence");
+        auto &       d = seqs_.at(dst);
         const auto & s = seqs_.at(src);
-        d.assign(s.begin(), s.begin() + (p1 < 0 ? s.size() : static_cast<size_t>(p1)));
+        const auto   end = p1 < 0 ? s.size() : static_cast<size_t>(p1);
+        if (p0 != 0) throw std::logic_error("seq_cp of a middle part");
+        if (d.empty()) {
+            d.assign(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(end));
+            return;
+        }
+        // After a seq_fill: the missing prefix of a restored sequence.
+        if (d.size() < end) throw std::logic_error("seq_cp over positions the destination has");
+        for (size_t i = 0; i < end; ++i) {
+            if (d[i]) throw std::logic_error("seq_cp over positions the destination has");
+            d[i] = s.at(i);
+        }
+    }
+
+    // The host copy is the tokens behind the cells, after the first position.
+    std::vector<uint8_t> seq_spill(int32_t seq, int32_t p0) override {
+        auto & s = seqs_.at(seq);
+        std::vector<int32_t> words{p0};
+        for (size_t i = static_cast<size_t>(p0); i < s.size(); ++i) words.push_back(*s[i]);
+        s.clear();
+        ++spills;
+        if (fail_spills) return {};
+        std::vector<uint8_t> out(words.size() * sizeof(int32_t));
+        std::memcpy(out.data(), words.data(), out.size());
+        return out;
+    }
+
+    bool seq_fill(int32_t seq, const std::vector<uint8_t> & data) override {
+        auto & s = seqs_.at(seq);
+        if (!s.empty()) throw std::logic_error("seq_fill into a non-empty sequence");
+        std::vector<int32_t> words(data.size() / sizeof(int32_t));
+        std::memcpy(words.data(), data.data(), words.size() * sizeof(int32_t));
+        const auto n = static_cast<int32_t>(words.size()) - 1;
+        if (used() + n > kv_size_ - hidden_cells) return false;
+        s.assign(static_cast<size_t>(words.at(0)), nullptr);
+        for (int32_t i = 0; i < n; ++i) s.push_back(std::make_shared<Token>(words[i + 1]));
+        ++fills;
+        return true;
     }
 
     // Distinct cells held by any sequence.
     int32_t used() const {
         std::set<const Token *> cells;
-        for (const auto & s : seqs_) for (const auto & c : s) cells.insert(c.get());
+        for (const auto & s : seqs_) {
+            for (const auto & c : s) {
+                if (c) cells.insert(c.get());
+            }
+        }
         return static_cast<int32_t>(cells.size());
     }
     const std::vector<std::vector<scheduler::SeqChunk>> & batches() const { return batches_; }
     // Cells the engine has but does not report: decodes fail earlier than the
     // scheduler expects (as a real cache with padding or fragmentation may).
     int32_t hidden_cells = 0;
+    int32_t spills = 0, fills = 0;
+    bool    fail_spills = false;  // seq_spill saves nothing (as when host memory runs out)
 
   private:
     int32_t                                          kv_size_;

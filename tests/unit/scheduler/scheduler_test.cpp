@@ -372,3 +372,130 @@ TEST(Scheduler, ReproducibleJobsReuseOnlyWholeBatches) {
     EXPECT_EQ(b->stats.n_cached, 128);
     EXPECT_EQ(b->tokens, a->tokens);
 }
+
+namespace {
+
+SchedulerOptions host_cache(int slots, int64_t bytes, int cache = 8) {
+    auto o             = opts(slots, 512, cache);
+    o.host_cache_bytes = bytes;
+    return o;
+}
+
+// Steps until all are done; returns the most KV cells in use at once.
+int32_t run_all_peak(Scheduler & s, FakeEngine & engine, const std::vector<std::shared_ptr<Outcome>> & outs) {
+    int32_t peak = 0;
+    for (int i = 0; i < 100000; ++i) {
+        bool all = true;
+        for (const auto & o : outs) all = all && o->done;
+        if (all) return peak;
+        s.step();
+        peak = std::max(peak, engine.used());
+    }
+    ADD_FAILURE() << "jobs did not finish";
+    return peak;
+}
+
+}  // namespace
+
+TEST(Scheduler, HostCacheKeepsOnlyRunningConversationsInThePoolAndBringsThemBack) {
+    // The multi-turn shape again, with a host cache: while four users run,
+    // the other four conversations wait in host memory, not in the pool, and
+    // come back whole (same tokens as computed alone) for their next turn.
+    FakeEngine engine(8192, 12);
+    Scheduler  s(engine, host_cache(4, int64_t{1} << 30));
+    const auto system = prompt(100, 300);
+    std::vector<std::vector<Token>> convo(8);
+    for (int u = 0; u < 8; ++u) convo[u] = concat(system, prompt(200 + u, 20));
+    int32_t peak_last = 0, all_own = 0;
+    for (int turn = 0; turn < 4; ++turn) {
+        std::vector<std::shared_ptr<Outcome>> outs;
+        for (int u = 0; u < 8; ++u) outs.push_back(submit(s, convo[u], 10));
+        peak_last = run_all_peak(s, engine, outs);
+        all_own   = 0;
+        for (int u = 0; u < 8; ++u) {
+            const auto n = static_cast<int32_t>(convo[u].size());
+            EXPECT_EQ(outs[u]->tokens, alone(convo[u], 10)) << "turn " << turn << " user " << u;
+            if (turn > 0) {
+                EXPECT_EQ(outs[u]->stats.n_cached, n - 12 - 1) << "turn " << turn << " user " << u;
+            }
+            convo[u] = concat(concat(convo[u], outs[u]->tokens), prompt(300 + 10 * turn + u, 12));
+            all_own += static_cast<int32_t>(convo[u].size()) - 300;
+        }
+    }
+    EXPECT_EQ(s.metrics().evicted_prefixes.load(), 0u);
+    EXPECT_GT(s.metrics().spilled_prefixes.load(), 0u);
+    EXPECT_GT(s.metrics().restored_prefixes.load(), 0u);
+    // The last turn: the system prompt plus at most the four running
+    // conversations (and one waiting to be moved out), not all eight.
+    const int32_t longest_own = all_own / 8 + 8;
+    EXPECT_LE(peak_last, 300 + 5 * longest_own);
+    EXPECT_LT(peak_last, 300 + all_own - 2 * longest_own);
+}
+
+TEST(Scheduler, HostCacheCapDropsTheLeastRecentlyUsedCopies) {
+    FakeEngine engine(8192, 12);
+    // Room for about two 100-token copies (the fake stores 4 bytes a token).
+    Scheduler s(engine, host_cache(1, 900));
+    std::vector<std::vector<Token>> p;
+    for (int u = 0; u < 4; ++u) p.push_back(prompt(400 + u, 100));
+    std::vector<std::shared_ptr<Outcome>> outs;
+    for (int u = 0; u < 4; ++u) outs.push_back(submit(s, p[u], 4));
+    run_all(s, outs);
+    EXPECT_LE(s.metrics().host_cache_bytes.load(), 900u);
+    EXPECT_GT(s.metrics().evicted_prefixes.load(), 0u);
+    // The newest copies survive: user 3 (still in the pool) and user 2 reuse;
+    // user 0 went first and computes again.
+    auto again0 = submit(s, concat(p[0], prompt(500, 5)), 3);
+    run_all(s, {again0});
+    EXPECT_EQ(again0->stats.n_cached, 0);
+    EXPECT_EQ(again0->tokens, alone(concat(p[0], prompt(500, 5)), 3));
+    auto again2 = submit(s, concat(p[2], prompt(501, 5)), 3);
+    run_all(s, {again2});
+    EXPECT_EQ(again2->stats.n_cached, 100);
+    EXPECT_EQ(again2->tokens, alone(concat(p[2], prompt(501, 5)), 3));
+}
+
+TEST(Scheduler, ASharedPrefixThatLeftTooIsBroughtBackFirst) {
+    FakeEngine engine(8192, 12);
+    Scheduler  s(engine, host_cache(2, int64_t{1} << 30));
+    const auto system = prompt(600, 200);
+    const auto a      = concat(system, prompt(601, 30));
+    const auto b      = concat(system, prompt(602, 30));
+    auto oa = submit(s, a, 5);
+    auto ob = submit(s, b, 5);
+    run_all(s, {oa, ob});
+    // Something else runs: both conversations leave the pool; one copy holds
+    // the system prompt, the other only its own part.
+    auto other = submit(s, prompt(603, 50), 20);
+    run_all(s, {other});
+    EXPECT_EQ(s.metrics().spilled_prefixes.load(), 2u);
+    EXPECT_LE(engine.used(), 50 + 20);
+    const auto a2 = concat(concat(a, oa->tokens), prompt(604, 7));
+    const auto b2 = concat(concat(b, ob->tokens), prompt(605, 7));
+    auto oa2 = submit(s, a2, 5);
+    auto ob2 = submit(s, b2, 5);
+    run_all(s, {oa2, ob2});
+    EXPECT_EQ(oa2->stats.n_cached, static_cast<int32_t>(a.size()) + 4);
+    EXPECT_EQ(ob2->stats.n_cached, static_cast<int32_t>(b.size()) + 4);
+    EXPECT_EQ(oa2->tokens, alone(a2, 5));
+    EXPECT_EQ(ob2->tokens, alone(b2, 5));
+    EXPECT_EQ(s.metrics().evicted_prefixes.load(), 0u);
+}
+
+TEST(Scheduler, ACopyThatCannotBeMadeIsDroppedAndTheNextTurnRecomputes) {
+    FakeEngine engine(8192, 12);
+    engine.fail_spills = true;
+    Scheduler s(engine, host_cache(1, int64_t{1} << 30));
+    const auto p  = prompt(700, 60);
+    auto       o1 = submit(s, p, 4);
+    run_all(s, {o1});
+    auto o2 = submit(s, prompt(701, 40), 4);
+    run_all(s, {o2});
+    EXPECT_GT(engine.spills, 0);
+    EXPECT_GT(s.metrics().evicted_prefixes.load(), 0u);
+    const auto p2 = concat(concat(p, o1->tokens), prompt(702, 5));
+    auto       o3 = submit(s, p2, 4);
+    run_all(s, {o3});
+    EXPECT_EQ(o3->stats.n_cached, 0);
+    EXPECT_EQ(o3->tokens, alone(p2, 4));
+}
