@@ -1,5 +1,7 @@
 #include "api/observability.h"
 
+#include <functional>
+
 #include <fmt/format.h>
 
 #include "api/json_fields.h"
@@ -27,27 +29,7 @@ std::string slots_json(const std::string & model, const scheduler::Snapshot & s)
 
 namespace {
 
-void counter(std::string & out, const char * name, const char * help, const std::string & labels, uint64_t v) {
-    out += fmt::format("# HELP kiln_{0} {1}\n# TYPE kiln_{0} counter\nkiln_{0}{{{2}}} {3}\n", name, help, labels, v);
-}
-
-void gauge(std::string & out, const char * name, const char * help, const std::string & labels, double v) {
-    out += fmt::format("# HELP kiln_{0} {1}\n# TYPE kiln_{0} gauge\nkiln_{0}{{{2}}} {3}\n", name, help, labels, v);
-}
-
-void histogram(std::string & out, const char * name, const char * help, const std::string & labels,
-               const scheduler::Histogram & h) {
-    out += fmt::format("# HELP kiln_{0} {1}\n# TYPE kiln_{0} histogram\n", name, help);
-    for (size_t i = 0; i < h.bounds().size(); ++i) {
-        out += fmt::format("kiln_{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, h.bounds()[i], h.cumulative(i));
-    }
-    out += fmt::format("kiln_{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, h.count());
-    out += fmt::format("kiln_{}_sum{{{}}} {}\nkiln_{}_count{{{}}} {}\n", name, labels, h.sum(), name, labels, h.count());
-}
-
-}  // namespace
-
-std::string metrics_text(const std::string & model, const scheduler::Metrics & m, const scheduler::Snapshot & s) {
+std::string label(const std::string & model) {
     // Label values escape backslash, quote and newline.
     std::string escaped;
     for (char c : model) {
@@ -58,30 +40,64 @@ std::string metrics_text(const std::string & model, const scheduler::Metrics & m
         }
         escaped += c;
     }
-    const std::string l = "model=\"" + escaped + "\"";
-    std::string       out;
-    counter(out, "requests_finished_total", "Requests that ran to the end.", l, m.requests_finished);
-    counter(out, "requests_cancelled_total", "Requests cancelled by their client or by shutdown.", l, m.requests_cancelled);
-    counter(out, "requests_refused_total", "Requests refused: queue full or prompt too long.", l, m.requests_refused);
-    counter(out, "prompt_tokens_total", "Prompt tokens of admitted requests.", l, m.prompt_tokens);
-    counter(out, "prompt_cached_tokens_total", "Prompt tokens reused from the prefix cache.", l, m.cached_prompt_tokens);
-    counter(out, "generated_tokens_total", "Tokens sampled.", l, m.generated_tokens);
-    counter(out, "decode_steps_total", "Batches decoded.", l, m.decode_steps);
-    counter(out, "preemptions_total", "Requests paused to free KV cells.", l, m.preemptions);
-    counter(out, "evicted_prefixes_total", "Cached prefixes dropped for good (KV or host cache full).", l, m.evicted_prefixes);
-    counter(out, "spilled_prefixes_total", "Cached prefixes moved from the KV pool to host memory.", l, m.spilled_prefixes);
-    counter(out, "restored_prefixes_total", "Cached prefixes copied back from host memory for a request.", l,
-            m.restored_prefixes);
-    gauge(out, "queue_depth", "Requests waiting for a slot.", l, s.queued);
-    int busy = 0;
-    for (const auto & slot : s.slots) busy += slot.state == "prefill" || slot.state == "decode";
-    gauge(out, "slots_busy", "Slots running a request.", l, busy);
-    gauge(out, "kv_cells_used", "KV cells in use (running and cached).", l, s.kv_used);
-    gauge(out, "kv_cells", "KV cells in the pool.", l, s.kv_size);
-    gauge(out, "host_cache_bytes", "Host memory held by cached prefixes moved out of the KV pool.", l,
-          m.host_cache_bytes.load());
-    histogram(out, "time_to_first_token_seconds", "From arrival to the first token.", l, m.ttft_seconds);
-    histogram(out, "decode_step_seconds", "Time of one batch step (inter-token latency).", l, m.step_seconds);
+    return "model=\"" + escaped + "\"";
+}
+
+using Sample = std::function<double(const ModelMetrics &)>;
+
+void family(std::string & out, const std::vector<ModelMetrics> & models, const char * type, const char * name,
+            const char * help, const Sample & value) {
+    out += fmt::format("# HELP kiln_{0} {1}\n# TYPE kiln_{0} {2}\n", name, help, type);
+    for (const auto & m : models) out += fmt::format("kiln_{}{{{}}} {}\n", name, label(m.model), value(m));
+}
+
+void histogram(std::string & out, const std::vector<ModelMetrics> & models, const char * name, const char * help,
+               const scheduler::Histogram scheduler::Metrics::*field) {
+    out += fmt::format("# HELP kiln_{0} {1}\n# TYPE kiln_{0} histogram\n", name, help);
+    for (const auto & m : models) {
+        const auto &      h = m.metrics->*field;
+        const std::string l = label(m.model);
+        for (size_t i = 0; i < h.bounds().size(); ++i) {
+            out += fmt::format("kiln_{}_bucket{{{},le=\"{}\"}} {}\n", name, l, h.bounds()[i], h.cumulative(i));
+        }
+        out += fmt::format("kiln_{}_bucket{{{},le=\"+Inf\"}} {}\n", name, l, h.count());
+        out += fmt::format("kiln_{}_sum{{{}}} {}\nkiln_{}_count{{{}}} {}\n", name, l, h.sum(), name, l, h.count());
+    }
+}
+
+}  // namespace
+
+std::string metrics_text(const std::vector<ModelMetrics> & models) {
+    std::string out;
+    auto counter = [&](const char * name, const char * help, const Sample & v) { family(out, models, "counter", name, help, v); };
+    auto gauge   = [&](const char * name, const char * help, const Sample & v) { family(out, models, "gauge", name, help, v); };
+#define KILN_COUNT(field) [](const ModelMetrics & m) { return static_cast<double>(m.metrics->field); }
+    counter("requests_finished_total", "Requests that ran to the end.", KILN_COUNT(requests_finished));
+    counter("requests_cancelled_total", "Requests cancelled by their client or by shutdown.", KILN_COUNT(requests_cancelled));
+    counter("requests_refused_total", "Requests refused: queue full or prompt too long.", KILN_COUNT(requests_refused));
+    counter("prompt_tokens_total", "Prompt tokens of admitted requests.", KILN_COUNT(prompt_tokens));
+    counter("prompt_cached_tokens_total", "Prompt tokens reused from the prefix cache.", KILN_COUNT(cached_prompt_tokens));
+    counter("generated_tokens_total", "Tokens sampled.", KILN_COUNT(generated_tokens));
+    counter("decode_steps_total", "Batches decoded.", KILN_COUNT(decode_steps));
+    counter("preemptions_total", "Requests paused to free KV cells.", KILN_COUNT(preemptions));
+    counter("evicted_prefixes_total", "Cached prefixes dropped for good (KV or host cache full).", KILN_COUNT(evicted_prefixes));
+    counter("spilled_prefixes_total", "Cached prefixes moved from the KV pool to host memory.", KILN_COUNT(spilled_prefixes));
+    counter("restored_prefixes_total", "Cached prefixes copied back from host memory for a request.",
+            KILN_COUNT(restored_prefixes));
+#undef KILN_COUNT
+    gauge("queue_depth", "Requests waiting for a slot.", [](const ModelMetrics & m) { return double(m.snapshot.queued); });
+    gauge("slots_busy", "Slots running a request.", [](const ModelMetrics & m) {
+        int busy = 0;
+        for (const auto & slot : m.snapshot.slots) busy += slot.state == "prefill" || slot.state == "decode";
+        return double(busy);
+    });
+    gauge("kv_cells_used", "KV cells in use (running and cached).", [](const ModelMetrics & m) { return double(m.snapshot.kv_used); });
+    gauge("kv_cells", "KV cells in the pool.", [](const ModelMetrics & m) { return double(m.snapshot.kv_size); });
+    gauge("host_cache_bytes", "Host memory held by cached prefixes moved out of the KV pool.",
+          [](const ModelMetrics & m) { return double(m.metrics->host_cache_bytes.load()); });
+    histogram(out, models, "time_to_first_token_seconds", "From arrival to the first token.", &scheduler::Metrics::ttft_seconds);
+    histogram(out, models, "decode_step_seconds", "Time of one batch step (inter-token latency).",
+              &scheduler::Metrics::step_seconds);
     return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "scheduler/metrics.h"
 #include "scheduler/scheduler.h"
@@ -10,7 +11,13 @@
 namespace kiln::api {
 
 std::string slots_json(const std::string & model, const scheduler::Snapshot & snapshot);
-std::string metrics_text(const std::string & model, const scheduler::Metrics & metrics,
-                         const scheduler::Snapshot & snapshot);
+// One loaded model's numbers, labelled model="...".
+struct ModelMetrics {
+    std::string                model;
+    const scheduler::Metrics * metrics = nullptr;
+    scheduler::Snapshot        snapshot;
+};
+// Each metric family once (HELP, TYPE), with one sample per model.
+std::string metrics_text(const std::vector<ModelMetrics> & models);
 
 }  // namespace kiln::api

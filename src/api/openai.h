@@ -9,24 +9,30 @@
 
 #include "backend/types.h"
 #include "core/result.h"
+#include "router/model_spec.h"
 
 namespace kiln::api::openai {
 
+// keep_alive: the extensions "keep_alive" (Ollama's form) or "ttl" (LM
+// Studio's seconds): how long the model stays loaded after this request.
 struct ChatCall {
-    backend::ChatRequest request;
-    bool                 stream        = false;
-    bool                 include_usage = false;
+    backend::ChatRequest             request;
+    bool                             stream        = false;
+    bool                             include_usage = false;
+    std::optional<router::KeepAlive> keep_alive;
 };
 
 struct CompletionCall {
-    backend::CompletionRequest request;
-    bool                       stream        = false;
-    bool                       include_usage = false;
+    backend::CompletionRequest       request;
+    bool                             stream        = false;
+    bool                             include_usage = false;
+    std::optional<router::KeepAlive> keep_alive;
 };
 
 struct EmbedCall {
-    backend::EmbedRequest request;
-    bool                  base64 = false;  // encoding_format
+    backend::EmbedRequest            request;
+    bool                             base64 = false;  // encoding_format
+    std::optional<router::KeepAlive> keep_alive;
 };
 
 // Parse and validate a request body. Errors name the offending field.
@@ -59,6 +65,7 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);
+std::string model_object(const backend::ModelInfo & model);
 std::string embeddings_response(const std::string & model, const std::vector<std::vector<float>> & embeddings,
                                 bool base64, int32_t prompt_tokens);
 

@@ -94,22 +94,31 @@ std::string completion_response(const ResponseMeta & m, const std::string & text
     return dump(j);
 }
 
+namespace {
+
+json model_json(const backend::ModelInfo & mi) {
+    return json{{"id", mi.id},
+                {"object", "model"},
+                {"created", mi.created},
+                {"owned_by", "kiln"},
+                {"meta",
+                 {{"arch", mi.arch},
+                  {"n_ctx", mi.n_ctx},
+                  {"n_ctx_train", mi.n_ctx_train},
+                  {"n_params", mi.n_params},
+                  {"size", mi.size_bytes},
+                  {"loaded", mi.n_ctx > 0}}}};
+}
+
+}  // namespace
+
 std::string models_response(const std::vector<backend::ModelInfo> & models) {
     json data = json::array();
-    for (const auto & mi : models) {
-        data.push_back(json{{"id", mi.id},
-                            {"object", "model"},
-                            {"created", mi.created},
-                            {"owned_by", "kiln"},
-                            {"meta",
-                             {{"arch", mi.arch},
-                              {"n_ctx", mi.n_ctx},
-                              {"n_ctx_train", mi.n_ctx_train},
-                              {"n_params", mi.n_params},
-                              {"size", mi.size_bytes}}}});
-    }
+    for (const auto & mi : models) data.push_back(model_json(mi));
     return dump(json{{"object", "list"}, {"data", std::move(data)}});
 }
+
+std::string model_object(const backend::ModelInfo & model) { return dump(model_json(model)); }
 
 namespace {
 

@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "api/json_fields.h"
+#include "api/models_api.h"
 #include "api/openai.h"
 
 namespace kiln::api::openai {
@@ -21,6 +22,7 @@ Status parse_common(const json & j, Call & call) {
 
     KILN_TRY(auto model, get_string(j, "model"));
     call.request.model = model.value_or("");
+    KILN_TRY(call.keep_alive, get_keep_alive(j));
 
     KILN_TRY(auto temperature, get_number(j, "temperature", 0, 2));
     if (temperature) s.temperature = static_cast<float>(*temperature);
@@ -136,6 +138,7 @@ Result<EmbedCall> parse_embeddings(std::string_view body) {
     EmbedCall call;
     KILN_TRY(auto model, get_string(j, "model"));
     call.request.model = model.value_or("");
+    KILN_TRY(call.keep_alive, get_keep_alive(j));
     auto it = j.find("input");
     if (it == j.end() || it->is_null()) return bad("'input' is required", "input");
     if (it->is_string()) {

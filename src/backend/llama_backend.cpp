@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "engine/text_stream.h"
+#include "gguf.h"
 
 namespace kiln::backend {
 namespace fs = std::filesystem;
@@ -28,12 +29,17 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     const std::string pooling = b->model_->meta(arch + ".pooling_type");
     b->info_.embedding        = !pooling.empty() && pooling != "0";
     b->info_.reranker         = pooling == "4";  // LLAMA_POOLING_TYPE_RANK
-    if (Status st = b->info_.embedding ? b->start_embedding(o) : b->start_generation(o); !st) return st.error();
+    if (Status st = b->info_.embedding ? b->start_embedding(o, n_train) : b->start_generation(o, n_train); !st) {
+        return st.error();
+    }
 
     ModelInfo & i = b->info_;
     i.file_name   = o.model_path.filename().string();
     i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
     i.arch        = b->model_->meta("general.architecture");
+    // llama.cpp describes a model as "<arch> <size> <file type>".
+    const std::string desc = b->model_->description();
+    i.quant       = desc.substr(desc.find_last_of(' ') + 1);
     i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
     i.n_ctx_seq   = b->scheduler_ ? b->scheduler_->n_ctx_seq() : n_train;
     i.slots       = b->scheduler_ ? std::max(1, o.slots) : 0;
@@ -58,24 +64,23 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     return b;
 }
 
-namespace {
-
-// A quarter of physical memory, at most 8 GiB (llama-server's --cache-ram default).
-int64_t default_host_cache_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const int64_t ram = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
-    return std::min<int64_t>(ram / 4, int64_t{8192} << 20);
+uint64_t default_host_cache_bytes() {
+    const long     pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const uint64_t ram   = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+    return std::min<uint64_t>(ram / 4, uint64_t{8192} << 20);
 }
 
-}  // namespace
+namespace {
 
-Status LlamaBackend::start_generation(const LlamaOptions & o) {
-    const int32_t n_train = model_->n_ctx_train();
-    const int32_t n_ctx   = o.n_ctx > 0 ? o.n_ctx : std::min(n_train, LlamaOptions::max_default_ctx);
-    if (o.n_ctx <= 0 && n_train > LlamaOptions::max_default_ctx) {
-        log::info("context: {} tokens (the model is trained for {}; set --ctx-size for more)", n_ctx, n_train);
-    }
-    scheduler::SchedulerOptions so;
+// The scheduler and context a generation model runs with.
+struct GenerationParams {
+    scheduler::SchedulerOptions scheduler;
+    engine::ContextParams       context;
+};
+
+GenerationParams generation_params(const LlamaOptions & o, int32_t n_train) {
+    GenerationParams g;
+    scheduler::SchedulerOptions & so = g.scheduler;
     so.slots            = std::max(1, o.slots);
     so.max_queue        = std::max(0, o.max_queue);
     so.max_batch_tokens = std::max(1, o.n_batch);
@@ -83,37 +88,97 @@ Status LlamaBackend::start_generation(const LlamaOptions & o) {
     // Sequence ids for cached conversations: twice the slots, within
     // llama.cpp's 256. KV memory, not this, bounds what stays cached.
     so.cache_seqs       = std::min(std::max(8, 2 * so.slots), 256 - so.slots);
-    so.host_cache_bytes = o.cache_ram_mib >= 0 ? o.cache_ram_mib << 20 : default_host_cache_bytes();
+    so.host_cache_bytes = o.cache_ram_mib >= 0 ? o.cache_ram_mib << 20 : static_cast<int64_t>(default_host_cache_bytes());
 
-    engine::ContextParams cp;
-    cp.n_ctx     = static_cast<uint32_t>(n_ctx);
-    cp.n_batch   = static_cast<uint32_t>(so.max_batch_tokens);
-    cp.n_seq_max = static_cast<uint32_t>(so.slots + so.cache_seqs);
-    cp.n_threads = o.n_threads;
+    engine::ContextParams & cp = g.context;
+    const int32_t n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min(n_train, LlamaOptions::max_default_ctx);
+    cp.n_ctx      = static_cast<uint32_t>(n_ctx);
+    cp.n_batch    = static_cast<uint32_t>(so.max_batch_tokens);
+    cp.n_seq_max  = static_cast<uint32_t>(so.slots + so.cache_seqs);
+    cp.n_threads  = o.n_threads;
     cp.flash_attn = o.flash_attn;
-    auto ctx     = engine::Context::create(*model_, cp);
-    if (!ctx) return ctx.error();
-    context_   = std::move(*ctx);
-    engine_    = std::make_unique<LlamaEngine>(*context_);
-    scheduler_ = std::make_unique<scheduler::Scheduler>(*engine_, so);
-    return {};
+    cp.kv_type    = o.kv_type;
+    return g;
 }
 
-Status LlamaBackend::start_embedding(const LlamaOptions & o) {
-    // Non-causal models see each input whole, in one micro-batch: the batch
-    // holds the longest input the model takes, and several shorter ones.
-    const int32_t n_train = model_->n_ctx_train();
+// Non-causal models see each input whole, in one micro-batch: the batch
+// holds the longest input the model takes, and several shorter ones.
+engine::ContextParams embedding_params(const LlamaOptions & o, int32_t n_train, int32_t n_seqs) {
     engine::ContextParams cp;
     cp.n_batch    = static_cast<uint32_t>(std::max(o.n_batch, std::min(n_train, 8192)));
     cp.n_ctx      = cp.n_batch;
-    cp.n_seq_max  = kEmbedSeqs;
+    cp.n_seq_max  = static_cast<uint32_t>(n_seqs);
     cp.n_threads  = o.n_threads;
     cp.embeddings = true;
-    auto ctx      = engine::Context::create(*model_, cp);
+    return cp;
+}
+
+// Whether the GGUF is an embedding model (pooling metadata), and its trained
+// context, from the header alone.
+struct HeaderFacts {
+    bool    embedding = false;
+    int32_t n_train   = 0;
+};
+
+Result<HeaderFacts> header_facts(const std::filesystem::path & path) {
+    gguf_init_params params{};
+    params.no_alloc = true;
+    std::unique_ptr<gguf_context, void (*)(gguf_context *)> g(gguf_init_from_file(path.c_str(), params), gguf_free);
+    if (!g) return make_error(ErrorCode::invalid_request, "cannot read " + path.filename().string() + ": not a GGUF file");
+    auto str = [&](const std::string & key) -> std::string {
+        const int64_t id = gguf_find_key(g.get(), key.c_str());
+        return id >= 0 && gguf_get_kv_type(g.get(), id) == GGUF_TYPE_STRING ? gguf_get_val_str(g.get(), id) : "";
+    };
+    auto u32 = [&](const std::string & key) -> uint32_t {
+        const int64_t id = gguf_find_key(g.get(), key.c_str());
+        return id >= 0 && gguf_get_kv_type(g.get(), id) == GGUF_TYPE_UINT32 ? gguf_get_val_u32(g.get(), id) : 0;
+    };
+    const std::string arch = str("general.architecture");
+    HeaderFacts f;
+    f.embedding = u32(arch + ".pooling_type") > 0;
+    f.n_train   = static_cast<int32_t>(u32(arch + ".context_length"));
+    return f;
+}
+
+}  // namespace
+
+Status LlamaBackend::start_generation(const LlamaOptions & o, int32_t n_train) {
+    if (o.n_ctx <= 0 && n_train > LlamaOptions::max_default_ctx) {
+        log::info("context: {} tokens (the model is trained for {}; set --ctx-size for more)",
+                  LlamaOptions::max_default_ctx, n_train);
+    }
+    GenerationParams g = generation_params(o, n_train);
+    auto ctx     = engine::Context::create(*model_, g.context);
+    if (!ctx) return ctx.error();
+    context_   = std::move(*ctx);
+    engine_    = std::make_unique<LlamaEngine>(*context_);
+    scheduler_ = std::make_unique<scheduler::Scheduler>(*engine_, g.scheduler);
+    return {};
+}
+
+Status LlamaBackend::start_embedding(const LlamaOptions & o, int32_t n_train) {
+    auto ctx      = engine::Context::create(*model_, embedding_params(o, n_train, kEmbedSeqs));
     if (!ctx) return ctx.error();
     context_  = std::move(*ctx);
     embedder_ = std::make_unique<EmbedRunner>(*context_, kEmbedSeqs);
     return {};
+}
+
+Result<LlamaFootprint> LlamaBackend::estimate(const LlamaOptions & o) {
+    KILN_TRY(HeaderFacts facts, header_facts(o.model_path));
+    LlamaFootprint out;
+    out.embedding = facts.embedding;
+    engine::ContextParams cp;
+    if (facts.embedding) {
+        cp = embedding_params(o, facts.n_train, kEmbedSeqs);
+    } else {
+        GenerationParams g = generation_params(o, facts.n_train);
+        cp             = g.context;
+        out.host_cache = static_cast<uint64_t>(g.scheduler.host_cache_bytes);
+    }
+    out.n_ctx = static_cast<int32_t>(cp.n_ctx);
+    KILN_TRY(out.memory, engine::estimate_memory(o.model_path, {}, cp));
+    return out;
 }
 
 LlamaBackend::~LlamaBackend() {

@@ -14,6 +14,7 @@
 #include "backend/types.h"
 #include "engine/chat_template.h"
 #include "engine/context.h"
+#include "engine/memory.h"
 #include "engine/model.h"
 #include "scheduler/scheduler.h"
 
@@ -29,15 +30,31 @@ struct LlamaOptions {
     int32_t               slots     = 4;  // concurrent requests
     int32_t               max_queue = 64;
     engine::ContextParams::FlashAttn flash_attn = engine::ContextParams::FlashAttn::auto_;
+    ggml_type             kv_type = GGML_TYPE_F16;
     int64_t               cache_ram_mib = -1;  // host memory for cached prompts; -1: a quarter of RAM, at most 8 GiB
     std::string           chat_template;  // override; empty: the model's
     static constexpr int32_t max_default_ctx = 32768;
+};
+
+// The host prompt cache when cache_ram_mib is -1: a quarter of physical
+// memory, at most 8 GiB (llama-server's --cache-ram default).
+uint64_t default_host_cache_bytes();
+
+// The memory a backend of these options would take, from the GGUF header
+// alone; host_cache is the cap of its host prompt cache.
+struct LlamaFootprint {
+    engine::MemoryEstimate memory;
+    uint64_t               host_cache = 0;
+    int32_t                n_ctx      = 0;  // the KV pool it would have
+    bool                   embedding  = false;
 };
 
 class LlamaBackend final : public Backend {
   public:
     // Loads the model and starts the run loop.
     static Result<std::unique_ptr<LlamaBackend>> create(const LlamaOptions & options);
+    // What create(options) would allocate, without loading weights. Any thread.
+    static Result<LlamaFootprint> estimate(const LlamaOptions & options);
     ~LlamaBackend() override;
 
     const ModelInfo & info() const override { return info_; }
@@ -53,8 +70,8 @@ class LlamaBackend final : public Backend {
     static constexpr int32_t kEmbedSeqs = 16;  // inputs per embedding batch
 
     LlamaBackend() = default;
-    Status start_generation(const LlamaOptions & o);
-    Status start_embedding(const LlamaOptions & o);
+    Status start_generation(const LlamaOptions & o, int32_t n_train);
+    Status start_embedding(const LlamaOptions & o, int32_t n_train);
     Error  wrong_kind() const;
     // Longest input an embedding model takes: one whole micro-batch, within its training.
     int32_t embed_limit() const;

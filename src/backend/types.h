@@ -106,6 +106,7 @@ struct ModelInfo {
     std::string id;           // what clients put in "model"
     std::string file_name;
     std::string arch;
+    std::string quant;        // "Q8_0", "Q4_K_M" (llama.cpp's name for the file type)
     int64_t     created = 0;  // unix seconds (file mtime)
     int32_t     n_ctx = 0;        // KV cells shared by all requests
     int32_t     n_ctx_seq = 0;    // context of one request

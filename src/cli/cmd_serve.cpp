@@ -3,16 +3,35 @@
 #include <cstdio>
 #include <thread>
 
+#include <algorithm>
+#include <fstream>
+
 #include "backend/llama_backend.h"
 #include "cli/commands.h"
 #include "cli/model_arg.h"
 #include "cli/settings_flags.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/units.h"
+#include "router/llama_loader.h"
+#include "router/resolver.h"
 #include "server/http_server.h"
 
 namespace kiln::cli {
 namespace {
+
+// 80% of the memory available now (MemAvailable), leaving the rest to the
+// system and to kiln itself.
+uint64_t default_memory_budget() {
+    std::ifstream in("/proc/meminfo");
+    std::string   key;
+    uint64_t      kib = 0;
+    std::string   unit;
+    while (in >> key >> kib >> unit) {
+        if (key == "MemAvailable:") return kib * 1024 / 5 * 4;
+    }
+    return uint64_t{4} << 30;
+}
 
 int serve(const SettingsFlags & flags) {
     // SIGINT/SIGTERM are taken with sigwait below. Blocking them before any
@@ -39,25 +58,6 @@ int serve(const SettingsFlags & flags) {
     log::set_level(level);
 
     backend::LlamaOptions opts;
-    opts.model_path = settings->get("server.model");
-    if (opts.model_path.empty()) {
-        opts.model_path = paths::demo_model();
-        std::error_code ec;
-        if (!std::filesystem::exists(opts.model_path, ec)) {
-            log::error("no model to serve: pass --model PATH (or set KILN_MODEL), or create the demo model with "
-                       "'make serve' (it would be at {})", opts.model_path.string());
-            return usage;
-        }
-    } else {
-        auto model = resolve_model(opts.model_path.string());
-        if (!model) {
-            log::error("{}", model.error().message);
-            return usage;
-        }
-        opts.model_path = model->path;
-        opts.alias      = model->name;  // the catalog name, unless --alias says otherwise
-    }
-    if (!settings->get("server.alias").empty()) opts.alias = settings->get("server.alias");
     auto ctx      = settings->get_int("model.ctx_size");
     auto slot_ctx = settings->get_int("model.slot_ctx");
     auto slots    = settings->get_int("model.slots");
@@ -66,7 +66,9 @@ int serve(const SettingsFlags & flags) {
     auto batch    = settings->get_int("model.batch_size");
     auto port     = settings->get_int("server.port");
     auto cache    = settings->get_int("model.cache_ram");
-    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache}) {
+    auto budget   = settings->get_int("router.memory_budget");
+    auto max_mods = settings->get_int("router.max_models");
+    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache, &budget, &max_mods}) {
         if (!*r) {
             log::error("{}", r->error().message);
             return usage;
@@ -90,6 +92,11 @@ int serve(const SettingsFlags & flags) {
         log::error("model.cache_ram is MiB: -1 (a quarter of RAM, at most 8192), 0 (off) or more, got {}", *cache);
         return usage;
     }
+    if (*budget < 0 || *budget > int64_t{1} << 40 || *max_mods < 1 || *max_mods > 64) {
+        log::error("router.memory_budget is MiB (0: automatic) and router.max_models between 1 and 64 (got {}, {})",
+                   *budget, *max_mods);
+        return usage;
+    }
     opts.cache_ram_mib = *cache;
     opts.n_ctx     = static_cast<int32_t>(*ctx);
     opts.n_ctx_seq = static_cast<int32_t>(*slot_ctx);
@@ -103,15 +110,104 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     opts.flash_attn = *fa;
-
-    auto backend = backend::LlamaBackend::create(opts);
-    if (!backend) {
-        log::error("{}", backend.error().message);
-        return failure;
+    auto kv         = engine::parse_kv_type(settings->get("model.kv_type"));
+    if (!kv) {
+        log::error("model.kv_type: {}", kv.error().message);
+        return usage;
+    }
+    opts.kv_type    = *kv;
+    auto keep_alive = router::parse_keep_alive(settings->get("router.keep_alive"), "router.keep_alive");
+    if (!keep_alive) {
+        log::error("{}", keep_alive.error().message);
+        return usage;
+    }
+    // The default model: --model (a preset, a GGUF path or a catalog name), else the demo model.
+    router::RouterOptions ro;
+    ro.memory_budget = *budget > 0 ? static_cast<uint64_t>(*budget) << 20 : default_memory_budget();
+    ro.max_models    = static_cast<int32_t>(*max_mods);
+    ro.keep_alive    = *keep_alive;
+    // The prompt caches of all loaded models together: at most a quarter of the budget.
+    if (opts.cache_ram_mib < 0) {
+        const uint64_t share = ro.memory_budget / 4 / static_cast<uint64_t>(ro.max_models);
+        opts.cache_ram_mib   = static_cast<int64_t>(std::min(share, backend::default_host_cache_bytes()) >> 20);
+    }
+    auto presets = router::parse_presets(settings->presets(), opts, settings->file_name());
+    if (!presets) {
+        log::error("{}", presets.error().message);
+        return usage;
     }
 
-    server::HttpServer http(**backend, {settings->get("server.host"), static_cast<int>(*port),
-                                        server::StoreOptions{paths::home(), store::HfOptions::from_env()}});
+    std::vector<router::ModelSpec> fixed;
+    const std::string model_arg = settings->get("server.model");
+    const std::string alias     = settings->get("server.alias");
+    const bool is_preset = std::any_of(presets->begin(), presets->end(), [&](const router::Preset & p) { return p.name == model_arg; });
+    if (is_preset) {
+        ro.default_model = model_arg;
+    } else if (!model_arg.empty()) {
+        auto model = resolve_model(model_arg);
+        if (!model) {
+            log::error("{}", model.error().message);
+            return usage;
+        }
+        if (model->name.empty() || !alias.empty()) {
+            auto spec = router::spec_for_path(model->path, !alias.empty() ? alias : model->name, opts);
+            if (!spec) {
+                log::error("{}", spec.error().message);
+                return usage;
+            }
+            fixed.push_back(std::move(*spec));
+            ro.default_model = fixed.back().id;
+        } else {
+            ro.default_model = model->name;
+        }
+    } else if (std::error_code ec; std::filesystem::exists(paths::demo_model(), ec)) {
+        auto spec = router::spec_for_path(paths::demo_model(), alias, opts);
+        if (spec) {
+            fixed.push_back(std::move(*spec));
+            ro.default_model = fixed.back().id;
+        }
+    }
+    router::CatalogResolver resolver(paths::home(), opts, std::move(*presets), std::move(fixed));
+    router::LlamaLoader     loader;
+    router::Router          models(resolver, loader, ro);
+    log::info("memory budget {} for loaded models, at most {} at once; idle models unload after {}",
+              format_bytes(static_cast<double>(ro.memory_budget)), ro.max_models, router::format_keep_alive(ro.keep_alive));
+    std::string served;
+    if (!ro.default_model.empty()) {
+        // Named on the command line: loaded now and kept (other models come and go on demand).
+        auto loaded = models.load(ro.default_model, router::KeepAlive::forever());
+        if (!loaded) {
+            log::error("{}", loaded.error().message);
+            return failure;
+        }
+        served = loaded->id;
+    } else {
+        log::info("no default model (pass --model, or make the demo model): requests must name one from 'kiln list'");
+    }
+
+    auto list_models = [&resolver, &models] {
+        std::vector<backend::ModelInfo> out;
+        auto loaded = models.loaded();
+        auto listed = resolver.list();
+        for (const auto & l : listed ? *listed : std::vector<router::CatalogResolver::Listing>{}) {
+            backend::ModelInfo mi;
+            for (const auto & m : loaded) {
+                if (m.id == l.id && !m.loading) mi = m.info;
+            }
+            if (mi.id.empty()) {
+                mi.id          = l.id;
+                mi.created     = l.created;
+                mi.size_bytes  = l.size;
+                mi.n_ctx_train = l.n_ctx_train;
+                mi.arch        = l.arch;
+            }
+            out.push_back(std::move(mi));
+        }
+        return out;
+    };
+
+    server::HttpServer http(models, list_models, {settings->get("server.host"), static_cast<int>(*port),
+                                                  server::StoreOptions{paths::home(), store::HfOptions::from_env()}});
     auto bound = http.bind();
     if (!bound) {
         log::error("{}", bound.error().message);
@@ -128,16 +224,18 @@ int serve(const SettingsFlags & flags) {
         sigaddset(&set, SIGUSR1);  // our own wake-up when run() ends otherwise
         sigwait(&set, &stop_signal);
         if (stop_signal != SIGUSR1) log::info("{} received, shutting down", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
-        (*backend)->shutdown();
+        models.shutdown();
         http.stop();
     });
 
     const std::string url = "http://" + settings->get("server.host") + ":" + std::to_string(*bound);
-    const std::string & id = (*backend)->info().id;
-    std::printf("kiln: serving %s, listening on %s\n", id.c_str(), url.c_str());
-    std::printf("try: curl %s/v1/chat/completions -H 'Content-Type: application/json' "
-                "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"stream\":true}'\n",
-                url.c_str(), id.c_str());
+    const std::string & id = served;
+    std::printf("kiln: serving %s, listening on %s\n", id.empty() ? "models on demand" : id.c_str(), url.c_str());
+    if (!id.empty()) {
+        std::printf("try: curl %s/v1/chat/completions -H 'Content-Type: application/json' "
+                    "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"stream\":true}'\n",
+                    url.c_str(), id.c_str());
+    }
     std::fflush(stdout);
     Status st = http.run();
     pthread_kill(signals.native_handle(), SIGUSR1);
@@ -153,11 +251,13 @@ int serve(const SettingsFlags & flags) {
 }  // namespace
 
 void add_serve(CLI::App & app, int & exit_code) {
-    auto * cmd   = app.add_subcommand("serve", "Serve a model over the OpenAI-compatible HTTP API");
+    auto * cmd   = app.add_subcommand("serve", "Serve models over HTTP: any catalog model loads on demand");
     auto   flags = std::make_shared<SettingsFlags>();
     flags->add(*cmd, "server.host", "--host", "address to listen on", "HOST");
     flags->add(*cmd, "server.port", "-p,--port", "port to listen on (0 picks a free one)", "INT");
-    flags->add(*cmd, "server.model", "-m,--model", "GGUF file or catalog name to serve (default: the demo model)", "MODEL");
+    flags->add(*cmd, "server.model", "-m,--model",
+               "the default model, loaded at start: a preset, GGUF file or catalog name (default: the demo model); "
+               "others load on demand", "MODEL");
     flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)", "NAME");
     flags->add(*cmd, "model.ctx_size", "-c,--ctx-size",
                "KV pool in tokens, shared by all requests (0: the model's context, up to 32768)", "INT");
@@ -171,6 +271,13 @@ void add_serve(CLI::App & app, int & exit_code) {
                "MIB");
     flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: llama.cpp decides; on for CPU)",
                "MODE");
+    flags->add(*cmd, "model.kv_type", "--kv-type", "KV cache type: f16, q8_0, q4_0, ... (quantized needs flash attention)",
+               "TYPE");
+    flags->add(*cmd, "router.memory_budget", "--memory-budget",
+               "MiB all loaded models may take together (0: 80% of the memory available at start)", "MIB");
+    flags->add(*cmd, "router.max_models", "--max-models", "models loaded at once", "INT");
+    flags->add(*cmd, "router.keep_alive", "--keep-alive",
+               "how long an idle model stays loaded (5m, 1h, seconds; 0: unload when idle; -1: forever)", "DURATION");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");
     cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")
         ->type_name("PATH");

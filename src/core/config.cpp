@@ -34,6 +34,12 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"model.cache_ram", "KILN_CACHE_RAM", "-1",
          "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of RAM, at most 8192; 0: off)"},
         {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: llama.cpp decides; on for CPU)"},
+        {"model.kv_type", "KILN_KV_TYPE", "f16", "KV cache type: f16, q8_0, q4_0, ... (quantized needs flash attention)"},
+        {"router.memory_budget", "KILN_MEMORY_BUDGET", "0",
+         "MiB all loaded models may take together (0: 80% of the memory available at start)"},
+        {"router.max_models", "KILN_MAX_MODELS", "3", "models loaded at once"},
+        {"router.keep_alive", "KILN_KEEP_ALIVE", "5m",
+         "how long an idle model stays loaded (\"5m\", \"1h\", seconds; 0: unload when idle; -1: forever)"},
         {"log.level", "KILN_LOG_LEVEL", "info", "debug, info, warn or error"},
     };
     return s;
@@ -56,7 +62,39 @@ std::string toml_scalar(const toml::node & node) {
     throw std::invalid_argument("not a scalar");
 }
 
+Status read_presets(const toml::table & models, const std::string & shown, std::vector<PresetTable> & out) {
+    for (const auto & [name, node] : models) {
+        const std::string where = "config file " + shown + ": [models." + std::string(name.str()) + "]";
+        const auto *      t     = node.as_table();
+        if (!t) return make_error(ErrorCode::invalid_request, where + " must be a table of settings");
+        PresetTable p;
+        p.name = std::string(name.str());
+        for (const auto & [key, value] : *t) {
+            const std::string k(key.str());
+            if (const auto * arr = value.as_array()) {
+                auto & list = p.lists[k];
+                for (const auto & item : *arr) {
+                    auto s = item.value<std::string>();
+                    if (!s) return make_error(ErrorCode::invalid_request, where + ": '" + k + "' must list strings");
+                    list.push_back(*s);
+                }
+                continue;
+            }
+            try {
+                p.values[k] = toml_scalar(value);
+            } catch (const std::invalid_argument &) {
+                return make_error(ErrorCode::invalid_request,
+                                  where + ": '" + k + "' must be a string, number, boolean or a list of strings");
+            }
+        }
+        out.push_back(std::move(p));
+    }
+    return {};
+}
+
 }  // namespace
+
+std::string Settings::file_name() const { return std::filesystem::path(path_).filename().string(); }
 
 Result<Settings> Settings::load(const std::string & config_path) {
     Settings out;
@@ -75,6 +113,10 @@ Result<Settings> Settings::load(const std::string & config_path) {
                                   std::to_string(e.source().begin.line));
         }
         for (const auto & [section, node] : table) {
+            if (section.str() == "models" && node.is_table()) {
+                KILN_CHECK(read_presets(*node.as_table(), shown, out.presets_));
+                continue;
+            }
             const auto * sub = node.as_table();
             if (!sub) {
                 return make_error(ErrorCode::invalid_request,

@@ -22,6 +22,14 @@ struct SettingSpec {
     const char * help;
 };
 
+// One `[models.NAME]` table of the config file, as written: scalars as
+// text, arrays of strings as lists. The router gives the keys meaning.
+struct PresetTable {
+    std::string                                     name;
+    std::map<std::string, std::string>              values;
+    std::map<std::string, std::vector<std::string>> lists;
+};
+
 class Settings {
   public:
     // The settings kiln knows; unknown keys in the file are an error.
@@ -38,6 +46,10 @@ class Settings {
     SettingSource       source(const std::string & key) const;
     // Integer value; an Error names the key and where the bad value came from.
     Result<int64_t> get_int(const std::string & key) const;
+    // The file's `[models.NAME]` tables (model presets), by name.
+    const std::vector<PresetTable> & presets() const { return presets_; }
+    // The config file's name, for messages.
+    std::string file_name() const;
 
   private:
     struct Value {
@@ -45,6 +57,7 @@ class Settings {
         SettingSource source = SettingSource::default_value;
     };
     std::map<std::string, Value> values_;
+    std::vector<PresetTable>     presets_;
     std::string                  path_;
 };
 

@@ -29,7 +29,16 @@ Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text) {
     return make_error(ErrorCode::invalid_request, "flash attention must be auto, on or off, got '" + text + "'");
 }
 
-Result<std::unique_ptr<Context>> Context::create(const Model & model, const ContextParams & params) {
+Result<ggml_type> parse_kv_type(const std::string & text) {
+    for (ggml_type t : {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32, GGML_TYPE_Q8_0, GGML_TYPE_Q5_1, GGML_TYPE_Q5_0,
+                        GGML_TYPE_Q4_1, GGML_TYPE_Q4_0, GGML_TYPE_IQ4_NL}) {
+        if (text == ggml_type_name(t)) return t;
+    }
+    return make_error(ErrorCode::invalid_request,
+                      "KV cache type must be f16, bf16, f32, q8_0, q5_1, q5_0, q4_1, q4_0 or iq4_nl, got '" + text + "'");
+}
+
+llama_context_params llama_params(const ContextParams & params) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx                = params.n_ctx;
     cp.n_batch              = params.n_batch;
@@ -43,11 +52,18 @@ Result<std::unique_ptr<Context>> Context::create(const Model & model, const Cont
     cp.n_threads_batch      = threads;
     cp.no_perf              = true;
     cp.embeddings           = params.embeddings;
+    cp.type_k               = params.kv_type;
+    cp.type_v               = params.kv_type;
     switch (params.flash_attn) {
         case ContextParams::FlashAttn::auto_: cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO; break;
         case ContextParams::FlashAttn::on:    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED; break;
         case ContextParams::FlashAttn::off:   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED; break;
     }
+    return cp;
+}
+
+Result<std::unique_ptr<Context>> Context::create(const Model & model, const ContextParams & params) {
+    const llama_context_params cp = llama_params(params);
     llama_context * ctx     = llama_init_from_model(model.get(), cp);
     if (!ctx) {
         return make_error(ErrorCode::internal, "cannot create a context of " + std::to_string(params.n_ctx) +

@@ -26,7 +26,14 @@ struct ContextParams {
     // free: it skips cells another sequence holds, where the matrix path
     // computes attention over every used cell of the pool.
     enum class FlashAttn { auto_, on, off } flash_attn = FlashAttn::auto_;
+    // KV cache element type, for K and V alike (f16; q8_0 halves the memory,
+    // and quantized V needs flash attention).
+    ggml_type kv_type = GGML_TYPE_F16;
 };
+
+// The llama_context_params a Context of these parameters is created with
+// (one KV pool for all sequences). Also what a memory estimate measures.
+llama_context_params llama_params(const ContextParams & params);
 
 // Tokens of several sequences for one llama_decode.
 class Batch {
@@ -49,6 +56,8 @@ class Batch {
 
 // "auto", "on" or "off".
 Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text);
+// "f16", "bf16", "f32", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0" or "iq4_nl".
+Result<ggml_type> parse_kv_type(const std::string & text);
 
 enum class DecodeStatus { ok, no_room };
 

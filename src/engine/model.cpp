@@ -8,16 +8,21 @@
 
 namespace kiln::engine {
 
+llama_model_params llama_params(const ModelParams & params) {
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers       = 0;
+    mp.vocab_only         = params.vocab_only;
+    mp.load_mode          = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    return mp;
+}
+
 Result<std::unique_ptr<Model>> Model::load(const std::filesystem::path & path, const ModelParams & params) {
     init_llama();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
         return make_error(ErrorCode::not_found, "model file not found: " + path.filename().string());
     }
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers       = 0;
-    mp.vocab_only         = params.vocab_only;
-    mp.load_mode          = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    const llama_model_params mp = llama_params(params);
     llama_model * m       = llama_model_load_from_file(path.c_str(), mp);
     if (!m) {
         return make_error(ErrorCode::invalid_request,

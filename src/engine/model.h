@@ -19,6 +19,9 @@ struct ModelParams {
     bool vocab_only = false;
 };
 
+// The llama_model_params a Model is loaded with (CPU only).
+llama_model_params llama_params(const ModelParams & params);
+
 class Model {
   public:
     static Result<std::unique_ptr<Model>> load(const std::filesystem::path & path, const ModelParams & params = {});

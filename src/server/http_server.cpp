@@ -2,15 +2,16 @@
 
 #include <cpp-httplib/httplib.h>
 
-#include "api/observability.h"
 #include "api/openai.h"
 #include "core/log.h"
+#include "server/model_routes.h"
 #include "server/openai_routes.h"
 
 namespace kiln::server {
 
-HttpServer::HttpServer(backend::Backend & backend, ServerOptions options)
-    : backend_(backend), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerOptions options)
+    : router_(router), list_models_(std::move(list_models)), options_(std::move(options)),
+      http_(std::make_unique<httplib::Server>()) {
     // Idle keep-alive connections must not hold up shutdown for long.
     http_->set_keep_alive_timeout(2);
     http_->set_payload_max_length(64u * 1024 * 1024);
@@ -29,18 +30,8 @@ void HttpServer::register_routes() {
     http_->Get("/health", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    http_->Get("/slots", [this](const httplib::Request &, httplib::Response & res) {
-        res.set_content(api::slots_json(backend_.info().id, backend_.snapshot()), "application/json");
-    });
-    http_->Get("/metrics", [this](const httplib::Request &, httplib::Response & res) {
-        const scheduler::Metrics * m = backend_.metrics();
-        if (!m) {
-            res.status = 404;
-            return;
-        }
-        res.set_content(api::metrics_text(backend_.info().id, *m, backend_.snapshot()), "text/plain; version=0.0.4");
-    });
-    register_openai_routes(*http_, backend_);
+    register_openai_routes(*http_, router_, list_models_);
+    register_model_routes(*http_, router_);
     if (options_.store) register_store_routes(*http_, *options_.store);
 
     http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {

@@ -10,6 +10,8 @@
 
 #include "backend/types.h"
 #include "core/result.h"
+#include "router/router.h"
+#include "server/openai_routes.h"
 #include "server/store_routes.h"
 
 namespace httplib {
@@ -26,7 +28,8 @@ struct ServerOptions {
 
 class HttpServer {
   public:
-    HttpServer(backend::Backend & backend, ServerOptions options);
+    // `list_models`: every model a client may name, for /v1/models.
+    HttpServer(router::Router & router, ModelLister list_models, ServerOptions options);
     ~HttpServer();
     HttpServer(const HttpServer &) = delete;
     HttpServer & operator=(const HttpServer &) = delete;
@@ -41,7 +44,8 @@ class HttpServer {
   private:
     void register_routes();
 
-    backend::Backend &               backend_;
+    router::Router &                 router_;
+    ModelLister                      list_models_;
     ServerOptions                    options_;
     std::unique_ptr<httplib::Server> http_;
     std::atomic<bool>                stop_requested_{false};

@@ -15,19 +15,13 @@ namespace {
 using namespace std::chrono_literals;
 namespace oai = api::openai;
 
-void send_error(httplib::Response & res, const Error & e) {
-    auto r     = oai::error_response(e);
-    res.status = r.status;
-    if (r.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(r.body, "application/json");
-}
+void send_error(httplib::Response & res, const Error & e) { send_openai_error(res, e); }
 
-// The single served model answers to its id; an empty "model" means it too.
-Status check_model(const backend::Backend & backend, const std::string & requested) {
-    const auto & id = backend.info().id;
-    if (requested.empty() || requested == id) return {};
-    return make_error(ErrorCode::model_not_found,
-                      "model '" + requested + "' not found; this server serves '" + id + "'", "model");
+// The model a request names, leased for as long as its response runs.
+Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
+                                                   std::optional<router::KeepAlive> keep_alive,
+                                                   const httplib::Request & req) {
+    return router.acquire(model, keep_alive, [&req] { return req.is_connection_closed(); });
 }
 
 // How one kind of response (chat or completion) is rendered, streamed or whole.
@@ -50,7 +44,7 @@ const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, oai::sse_co
 // Writes the channel's events as SSE until the response ends or the client
 // goes away, in which case the request is cancelled.
 void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
-                     const ResponseKind & format, bool include_usage) {
+                     const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -79,7 +73,7 @@ void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> 
                 return true;
             }
         },
-        [channel](bool) { channel->cancel(); });
+        [channel, lease](bool) { channel->cancel(); });
 }
 
 // Waits for the whole answer. Returns false (and writes the error) on failure.
@@ -105,23 +99,24 @@ bool collect(httplib::Response & res, backend::Channel & channel, const httplib:
     }
 }
 
-oai::ResponseMeta make_meta(const char * prefix, const backend::Backend & backend) {
-    return {oai::new_id(prefix), backend.info().id, static_cast<int64_t>(std::time(nullptr))};
+oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease) {
+    return {oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
 }
 
 // One generation endpoint: parse, check the model, submit, then stream the
 // events or answer once with the whole text.
 template <typename Call>
-httplib::Server::Handler generation_route(backend::Backend & backend, Result<Call> (*parse)(std::string_view),
+httplib::Server::Handler generation_route(router::Router & router, Result<Call> (*parse)(std::string_view),
                                           const ResponseKind & kind) {
-    return [&backend, parse, &kind](const httplib::Request & req, httplib::Response & res) {
+    return [&router, parse, &kind](const httplib::Request & req, httplib::Response & res) {
         auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
-        auto channel = backend.submit(std::move(call->request));
+        auto lease = lease_model(router, call->request.model, call->keep_alive, req);
+        if (!lease) return send_error(res, lease.error());
+        auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
-        auto meta = make_meta(kind.id_prefix, backend);
-        if (call->stream) return stream_response(res, *channel, meta, kind, call->include_usage);
+        auto meta = make_meta(kind.id_prefix, **lease);
+        if (call->stream) return stream_response(res, *channel, meta, kind, call->include_usage, *lease);
         std::string    text;
         backend::Event done;
         if (collect(res, **channel, req, text, done)) {
@@ -132,38 +127,54 @@ httplib::Server::Handler generation_route(backend::Backend & backend, Result<Cal
 
 }  // namespace
 
-void register_openai_routes(httplib::Server & http, backend::Backend & backend) {
-    http.Get("/v1/models", [&backend](const httplib::Request &, httplib::Response & res) {
-        res.set_content(oai::models_response({backend.info()}), "application/json");
+void send_openai_error(httplib::Response & res, const Error & e) {
+    auto r     = oai::error_response(e);
+    res.status = r.status;
+    if (r.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(r.body, "application/json");
+}
+
+void register_openai_routes(httplib::Server & http, router::Router & router, ModelLister list_models) {
+    http.Get("/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {
+        res.set_content(oai::models_response(list_models()), "application/json");
     });
-    http.Post("/v1/chat/completions", generation_route(backend, oai::parse_chat, kChat));
-    http.Post("/v1/completions", generation_route(backend, oai::parse_completion, kCompletion));
-    http.Post("/v1/embeddings", [&backend](const httplib::Request & req, httplib::Response & res) {
+    http.Get(R"(/v1/models/(.+))", [list_models](const httplib::Request & req, httplib::Response & res) {
+        const std::string id = req.matches[1];
+        for (const auto & m : list_models()) {
+            if (m.id == id) return res.set_content(oai::model_object(m), "application/json");
+        }
+        send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
+    });
+    http.Post("/v1/chat/completions", generation_route(router, oai::parse_chat, kChat));
+    http.Post("/v1/completions", generation_route(router, oai::parse_completion, kCompletion));
+    http.Post("/v1/embeddings", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = oai::parse_embeddings(req.body);
         if (!call) return send_error(res, call.error());
-        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
-        auto channel = backend.submit(std::move(call->request));
+        auto lease = lease_model(router, call->request.model, call->keep_alive, req);
+        if (!lease) return send_error(res, lease.error());
+        auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
         std::string    unused;
         backend::Event done;
         if (collect(res, **channel, req, unused, done)) {
-            res.set_content(oai::embeddings_response(backend.info().id, done.embeddings, call->base64,
+            res.set_content(oai::embeddings_response((*lease)->info().id, done.embeddings, call->base64,
                                                      done.usage.prompt_tokens),
                             "application/json");
         }
     });
-    auto rerank = [&backend](const httplib::Request & req, httplib::Response & res) {
+    auto rerank = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::rerank::parse(req.body);
         if (!call) return send_error(res, call.error());
-        if (Status st = check_model(backend, call->request.model); !st) return send_error(res, st.error());
-        auto channel = backend.submit(call->request);
+        auto lease = lease_model(router, call->request.model, std::nullopt, req);
+        if (!lease) return send_error(res, lease.error());
+        auto channel = (*lease)->backend().submit(call->request);
         if (!channel) return send_error(res, channel.error());
         std::string    unused;
         backend::Event done;
         if (collect(res, **channel, req, unused, done)) {
             std::vector<float> scores;
             for (const auto & e : done.embeddings) scores.push_back(e.empty() ? 0.0f : e[0]);
-            res.set_content(api::rerank::response(*call, backend.info().id, scores, done.usage.prompt_tokens),
+            res.set_content(api::rerank::response(*call, (*lease)->info().id, scores, done.usage.prompt_tokens),
                             "application/json");
         }
     };

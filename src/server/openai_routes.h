@@ -1,14 +1,27 @@
 // The OpenAI-compatible routes (/v1/...). Internal to server/.
 #pragma once
 
+#include <functional>
+#include <vector>
+
 #include "backend/types.h"
+#include "router/router.h"
 
 namespace httplib {
 class Server;
+struct Response;
 }
 
 namespace kiln::server {
 
-void register_openai_routes(httplib::Server & http, backend::Backend & backend);
+// Every model a client may name, loaded or not (for /v1/models).
+using ModelLister = std::function<std::vector<backend::ModelInfo>()>;
+
+// Each request leases its model from the router for as long as its response
+// runs, so the model is not unloaded under it.
+void register_openai_routes(httplib::Server & http, router::Router & router, ModelLister list_models);
+
+// The error envelope and status of the OpenAI adapter (503 with Retry-After).
+void send_openai_error(httplib::Response & res, const Error & e);
 
 }  // namespace kiln::server

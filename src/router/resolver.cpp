@@ -1,0 +1,241 @@
+#include "router/resolver.h"
+
+#include <algorithm>
+#include <charconv>
+#include <sys/stat.h>
+
+#include "core/utf8.h"
+#include "store/catalog.h"
+#include "store/gguf_info.h"
+
+namespace kiln::router {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool same_name(const std::string & a, const std::string & b) { return utf8::ascii_lower(a) == utf8::ascii_lower(b); }
+
+// Reads one preset key into the spec; an error names where.
+class PresetReader {
+  public:
+    PresetReader(const PresetTable & t, std::string where) : t_(t), where_(std::move(where)) {}
+
+    Status integer(const char * key, int32_t & out, int64_t lo, int64_t hi) {
+        auto it = t_.values.find(key);
+        if (it == t_.values.end()) return {};
+        seen_.push_back(key);
+        int64_t v = 0;
+        auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+        if (ec != std::errc() || p != it->second.data() + it->second.size() || v < lo || v > hi) {
+            return fail(std::string("'") + key + "' must be an integer from " + std::to_string(lo) + " to " +
+                        std::to_string(hi) + ", got '" + it->second + "'");
+        }
+        out = static_cast<int32_t>(v);
+        return {};
+    }
+    const std::string * text(const char * key) {
+        auto it = t_.values.find(key);
+        if (it == t_.values.end()) return nullptr;
+        seen_.push_back(key);
+        return &it->second;
+    }
+    const std::vector<std::string> * list(const char * key) {
+        auto it = t_.lists.find(key);
+        if (it == t_.lists.end()) return nullptr;
+        seen_.push_back(key);
+        return &it->second;
+    }
+    Error fail(const std::string & what) const { return make_error(ErrorCode::invalid_request, where_ + ": " + what); }
+    // Any key nobody read is unknown.
+    Status finish() const {
+        auto check = [&](const std::string & key) -> Status {
+            if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) return fail("unknown setting '" + key + "'");
+            return {};
+        };
+        for (const auto & [k, v] : t_.values) KILN_CHECK(check(k));
+        for (const auto & [k, v] : t_.lists) KILN_CHECK(check(k));
+        return {};
+    }
+
+  private:
+    const PresetTable &      t_;
+    std::string              where_;
+    std::vector<std::string> seen_;
+};
+
+Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions & defaults, const std::string & file) {
+    PresetReader r(t, "config file " + file + ": [models." + t.name + "]");
+    Preset       p;
+    p.name            = t.name;
+    p.spec.id         = t.name;
+    p.spec.llama      = defaults;
+    backend::LlamaOptions & o = p.spec.llama;
+    o.alias           = t.name;
+    if (const auto * m = r.text("model")) p.model = *m;
+    if (p.model.empty()) return r.fail("'model' (a catalog name or a GGUF path) is required");
+    if (const auto * a = r.list("aliases")) p.spec.aliases = *a;
+    if (const auto * b = r.text("backend")) {
+        if (*b != "llama") return r.fail("'backend' must be \"llama\" (process and remote backends are not built yet), got '" + *b + "'");
+        p.spec.backend = *b;
+    }
+    int32_t cache = static_cast<int32_t>(o.cache_ram_mib);
+    KILN_CHECK(r.integer("ctx_size", o.n_ctx, 0, 1 << 24));
+    KILN_CHECK(r.integer("slot_ctx", o.n_ctx_seq, 0, 1 << 24));
+    KILN_CHECK(r.integer("slots", o.slots, 1, 128));
+    KILN_CHECK(r.integer("max_queue", o.max_queue, 0, 1 << 20));
+    KILN_CHECK(r.integer("threads", o.n_threads, 0, 1024));
+    KILN_CHECK(r.integer("batch_size", o.n_batch, 1, 1 << 16));
+    KILN_CHECK(r.integer("cache_ram", cache, -1, 1 << 30));
+    o.cache_ram_mib = cache;
+    if (const auto * kv = r.text("kv_type")) {
+        auto t2 = engine::parse_kv_type(*kv);
+        if (!t2) return r.fail(t2.error().message);
+        o.kv_type = *t2;
+    }
+    if (const auto * fa = r.text("flash_attn")) {
+        auto f = engine::parse_flash_attn(*fa);
+        if (!f) return r.fail(f.error().message);
+        o.flash_attn = *f;
+    }
+    if (const auto * tmpl = r.text("chat_template")) o.chat_template = *tmpl;
+    if (const auto * ka = r.text("keep_alive")) {
+        auto k = parse_keep_alive(*ka, "keep_alive");
+        if (!k) return r.fail(k.error().message);
+        p.spec.keep_alive = *k;
+    }
+    KILN_CHECK(r.finish());
+    return p;
+}
+
+int32_t trained_context(const fs::path & path) {
+    auto info = store::read_gguf_info(path);
+    return info ? static_cast<int32_t>(info->context_length) : 0;
+}
+
+}  // namespace
+
+Result<std::vector<Preset>> parse_presets(const std::vector<PresetTable> & tables, const backend::LlamaOptions & defaults,
+                                          const std::string & file_name) {
+    std::vector<Preset> out;
+    for (const auto & t : tables) {
+        KILN_TRY(Preset p, parse_preset(t, defaults, file_name));
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+Result<ModelSpec> spec_for_path(const fs::path & path, const std::string & alias, const backend::LlamaOptions & defaults) {
+    ModelSpec s;
+    s.id               = !alias.empty() ? alias : path.stem().string();
+    s.llama            = defaults;
+    s.llama.model_path = path;
+    s.llama.alias      = s.id;
+    auto info          = store::read_gguf_info(path);
+    if (!info) return info.error();
+    s.n_ctx_train = static_cast<int32_t>(info->context_length);
+    return s;
+}
+
+CatalogResolver::CatalogResolver(fs::path home, backend::LlamaOptions defaults, std::vector<Preset> presets,
+                                 std::vector<ModelSpec> fixed)
+    : home_(std::move(home)), defaults_(std::move(defaults)), presets_(std::move(presets)), fixed_(std::move(fixed)) {}
+
+Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
+    ModelSpec       spec = p.spec;
+    std::error_code ec;
+    if (fs::is_regular_file(p.model, ec)) {
+        spec.llama.model_path = p.model;
+        spec.n_ctx_train      = trained_context(p.model);
+        return spec;
+    }
+    auto catalog = store::Catalog::open(home_);
+    if (!catalog) return catalog.error();
+    auto entry = (*catalog)->find(p.model);
+    if (!entry) {
+        return make_error(ErrorCode::model_not_found,
+                          "model '" + p.name + "' (a preset) names '" + p.model + "', which is not here: " +
+                              entry.error().message,
+                          "model");
+    }
+    spec.llama.model_path = (*catalog)->absolute(entry->files.front());
+    spec.n_ctx_train      = static_cast<int32_t>(entry->info.context_length);
+    return spec;
+}
+
+Result<ModelSpec> CatalogResolver::resolve(const std::string & name) {
+    for (const auto & p : presets_) {
+        const bool alias = std::any_of(p.spec.aliases.begin(), p.spec.aliases.end(),
+                                       [&](const std::string & a) { return same_name(a, name); });
+        if (same_name(p.name, name) || alias) return from_preset(p);
+    }
+    for (const auto & f : fixed_) {
+        if (same_name(f.id, name)) return f;
+        for (const auto & a : f.aliases) {
+            if (same_name(a, name)) return f;
+        }
+    }
+    auto catalog = store::Catalog::open(home_);
+    if (!catalog) return catalog.error();
+    KILN_TRY(store::ModelEntry entry, (*catalog)->find(name));
+    const fs::path path = (*catalog)->absolute(entry.files.front());
+    for (const auto & f : fixed_) {  // the command line's model, by its catalog name
+        std::error_code ec;
+        if (fs::equivalent(f.llama.model_path, path, ec)) return f;
+    }
+    ModelSpec spec;
+    spec.id               = entry.name;
+    spec.aliases          = entry.aliases;
+    spec.llama            = defaults_;
+    spec.llama.model_path = path;
+    spec.llama.alias      = entry.name;
+    spec.n_ctx_train      = static_cast<int32_t>(entry.info.context_length);
+    return spec;
+}
+
+Result<std::vector<CatalogResolver::Listing>> CatalogResolver::list() {
+    std::vector<Listing> out;
+    auto add_file = [&](const std::string & id, const fs::path & path) {
+        Listing l;
+        l.id = id;
+        struct stat st{};
+        if (::stat(path.c_str(), &st) == 0) {
+            l.created = st.st_mtime;
+            l.size    = static_cast<uint64_t>(st.st_size);
+        }
+        return l;
+    };
+    for (const auto & f : fixed_) {
+        Listing l     = add_file(f.id, f.llama.model_path);
+        l.n_ctx_train = f.n_ctx_train;
+        out.push_back(l);
+    }
+    auto catalog = store::Catalog::open(home_);
+    if (!catalog) return catalog.error();
+    KILN_TRY(auto entries, (*catalog)->list());
+    for (const auto & p : presets_) {
+        Listing l;
+        l.id = p.name;
+        for (const auto & e : entries) {
+            if (same_name(e.name, p.model)) l = add_file(p.name, (*catalog)->absolute(e.files.front()));
+        }
+        out.push_back(l);
+    }
+    for (const auto & e : entries) {
+        const fs::path path  = (*catalog)->absolute(e.files.front());
+        const bool     fixed = std::any_of(fixed_.begin(), fixed_.end(), [&](const ModelSpec & f) {
+            std::error_code ec;
+            return fs::equivalent(f.llama.model_path, path, ec);
+        });
+        if (fixed) continue;
+        Listing l;
+        l.id          = e.name;
+        l.created     = e.modified;
+        l.size        = e.size;
+        l.n_ctx_train = static_cast<int32_t>(e.info.context_length);
+        l.arch        = e.info.architecture;
+        out.push_back(l);
+    }
+    return out;
+}
+
+}  // namespace kiln::router

@@ -1,0 +1,57 @@
+// Names to model specs: the config file's presets, the model given on the
+// command line, then the catalog (names, aliases, short forms).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "router/router.h"
+
+namespace kiln::router {
+
+// A `[models.NAME]` table: a name for a model with its own settings.
+struct Preset {
+    std::string name;
+    std::string model;  // a catalog name or a GGUF path
+    ModelSpec   spec;   // the settings, over the [model] defaults; the path is found at resolve time
+};
+
+// Validates the config's preset tables over `defaults`; errors name the
+// file, the table and the key.
+Result<std::vector<Preset>> parse_presets(const std::vector<PresetTable> & tables, const backend::LlamaOptions & defaults,
+                                          const std::string & file_name);
+
+class CatalogResolver final : public Resolver {
+  public:
+    // `fixed`: models named on the command line (a GGUF path with its id).
+    CatalogResolver(std::filesystem::path home, backend::LlamaOptions defaults, std::vector<Preset> presets,
+                    std::vector<ModelSpec> fixed);
+    Result<ModelSpec> resolve(const std::string & name) override;
+
+    // Every name a client may use for a model it can load: presets, fixed
+    // models and the catalog's entries (for /v1/models).
+    struct Listing {
+        std::string id;
+        int64_t     created = 0;
+        uint64_t    size    = 0;
+        int32_t     n_ctx_train = 0;
+        std::string arch;
+    };
+    Result<std::vector<Listing>> list();
+
+  private:
+    Result<ModelSpec> from_preset(const Preset & p);
+
+    std::filesystem::path  home_;
+    backend::LlamaOptions  defaults_;
+    std::vector<Preset>    presets_;
+    std::vector<ModelSpec> fixed_;
+};
+
+// A fixed spec for a GGUF path: its id is `alias`, else the file name.
+Result<ModelSpec> spec_for_path(const std::filesystem::path & path, const std::string & alias,
+                                const backend::LlamaOptions & defaults);
+
+}  // namespace kiln::router

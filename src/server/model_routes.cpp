@@ -1,0 +1,60 @@
+#include "server/model_routes.h"
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/models_api.h"
+#include "api/observability.h"
+#include "server/openai_routes.h"
+
+namespace kiln::server {
+
+void register_model_routes(httplib::Server & http, router::Router & router) {
+    http.Get("/api/ps", [&router](const httplib::Request &, httplib::Response & res) {
+        res.set_content(api::ps_response(router.loaded()), "application/json");
+    });
+    http.Post("/api/v1/models/load", [&router](const httplib::Request & req, httplib::Response & res) {
+        auto call = api::parse_load(req.body);
+        if (!call) return send_openai_error(res, call.error());
+        auto loaded = router.load(call->model, call->keep_alive);
+        if (!loaded) return send_openai_error(res, loaded.error());
+        res.set_content(api::load_response(*loaded), "application/json");
+    });
+    http.Post("/api/v1/models/unload", [&router](const httplib::Request & req, httplib::Response & res) {
+        auto id = api::parse_unload(req.body);
+        if (!id) return send_openai_error(res, id.error());
+        auto gone = router.unload(*id);
+        if (!gone) return send_openai_error(res, gone.error());
+        res.set_content(api::unload_response(*gone), "application/json");
+    });
+    // One model's slots: ?model=NAME, else the only (or first) loaded model.
+    http.Get("/slots", [&router](const httplib::Request & req, httplib::Response & res) {
+        const std::string wanted = req.get_param_value("model");
+        bool              found  = false;
+        router.with_ready([&](const std::vector<router::Router::Ready> & ready) {
+            for (const auto & r : ready) {
+                if (!wanted.empty() && r.model.id != wanted) continue;
+                res.set_content(api::slots_json(r.model.id, r.backend->snapshot()), "application/json");
+                found = true;
+                return;
+            }
+        });
+        if (!found) {
+            send_openai_error(res, make_error(ErrorCode::not_found,
+                                              wanted.empty() ? "no model is loaded" : "model '" + wanted + "' is not loaded",
+                                              "model"));
+        }
+    });
+    http.Get("/metrics", [&router](const httplib::Request &, httplib::Response & res) {
+        std::string text;
+        router.with_ready([&](const std::vector<router::Router::Ready> & ready) {
+            std::vector<api::ModelMetrics> models;
+            for (const auto & r : ready) {
+                if (const auto * m = r.backend->metrics()) models.push_back({r.model.id, m, r.backend->snapshot()});
+            }
+            text = api::metrics_text(models);
+        });
+        res.set_content(text, "text/plain; version=0.0.4");
+    });
+}
+
+}  // namespace kiln::server

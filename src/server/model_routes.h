@@ -1,0 +1,16 @@
+// Routes about loaded models: Ollama's GET /api/ps, LM Studio's
+// POST /api/v1/models/load and /unload, and llama-server's GET /slots and
+// GET /metrics over every loaded model. Internal to server/.
+#pragma once
+
+#include "router/router.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kiln::server {
+
+void register_model_routes(httplib::Server & http, router::Router & router);
+
+}  // namespace kiln::server
