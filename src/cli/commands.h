@@ -16,5 +16,7 @@ void add_bench(CLI::App & app, int & exit_code);
 void add_models(CLI::App & app, int & exit_code);
 // pull, search (Hugging Face)
 void add_pull(CLI::App & app, int & exit_code);
+// ps, load, unload (a running server)
+void add_ps(CLI::App & app, int & exit_code);
 
 }  // namespace kiln::cli

@@ -18,6 +18,7 @@ int main(int argc, char ** argv) {
     kiln::cli::add_bench(app, exit_code);
     kiln::cli::add_models(app, exit_code);
     kiln::cli::add_pull(app, exit_code);
+    kiln::cli::add_ps(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {

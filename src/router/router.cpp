@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <malloc.h>
 
 #include "core/log.h"
 #include "core/units.h"
@@ -172,6 +173,10 @@ void Router::unload_locked(std::unique_lock<std::mutex> & lock, const EntryPtr &
     if (backend) {
         backend->shutdown();
         backend.reset();  // joins its run loop and frees its memory
+        // glibc keeps freed heap memory for reuse (its mmap threshold grows
+        // with the large buffers a model frees): give it back, so the next
+        // model's room is really there.
+        malloc_trim(0);
     }
     lock.lock();
     if (auto it = entries_.find(e->id); it != entries_.end() && it->second == e) entries_.erase(it);

@@ -76,13 +76,14 @@ process.on('exit', () => {
 });
 
 /**
- * Spawns `$KILN_BIN serve` with a fresh KILN_HOME and waits for the "listening on URL" stdout line.
+ * Spawns `$KILN_BIN serve` with a fresh KILN_HOME (or `home`, removed at stop too) and waits for the
+ * "listening on URL" stdout line. Without `model` the server has no default model.
  * Returns { baseURL, proc, home, stop(signal='SIGTERM') -> {code, signal}, stdout, stderr }.
  */
-export async function startServer({ model, args = [], env = {} }) {
+export async function startServer({ model, args = [], env = {}, home: givenHome }) {
   const bin = requireEnv('KILN_BIN');
-  const home = await tempDir('kiln-home-');
-  const argv = ['serve', '--host', '127.0.0.1', '--port', '0', '--model', model, ...args];
+  const home = givenHome ?? await tempDir('kiln-home-');
+  const argv = ['serve', '--host', '127.0.0.1', '--port', '0', ...(model ? ['--model', model] : []), ...args];
   const proc = spawn(bin, argv, {
     env: { ...process.env, KILN_HOME: home, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
