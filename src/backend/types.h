@@ -119,6 +119,25 @@ struct ModelInfo {
     uint64_t    size_bytes = 0;
 };
 
+// A backend that is another server speaking the OpenAI API. The HTTP layer
+// forwards its requests unchanged to ready()'s URL instead of submitting
+// typed requests. Thread-safe.
+class Upstream {
+  public:
+    virtual ~Upstream() = default;
+    // The base URL to send to ("http://127.0.0.1:PORT"), once the runner is
+    // healthy: a process that died is started again first (with backoff).
+    // Errors: unavailable, with why.
+    virtual Result<std::string> ready() = 0;
+    // "Authorization: Bearer" for the upstream; empty: send none.
+    virtual const std::string & api_key() const = 0;
+    // Waits for a place under the backend's concurrency limit; dropping the
+    // returned token gives it back.
+    virtual std::shared_ptr<void> admit() = 0;
+    // A forwarded request failed on the connection: the runner may be gone.
+    virtual void failed() = 0;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -136,6 +155,8 @@ class Backend {
     virtual scheduler::Snapshot snapshot() const { return {}; }
     // Counters and histograms, or null.
     virtual const scheduler::Metrics * metrics() const { return nullptr; }
+    // Non-null for a backend whose requests are forwarded unchanged.
+    virtual Upstream * upstream() { return nullptr; }
 };
 
 }  // namespace kiln::backend

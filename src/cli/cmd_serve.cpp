@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/units.h"
-#include "router/llama_loader.h"
+#include "router/backend_loader.h"
 #include "router/resolver.h"
 #include "server/http_server.h"
 
@@ -168,7 +168,7 @@ int serve(const SettingsFlags & flags) {
         }
     }
     router::CatalogResolver resolver(paths::home(), opts, std::move(*presets), std::move(fixed));
-    router::LlamaLoader     loader;
+    router::BackendLoader   loader;
     router::Router          models(resolver, loader, ro);
     log::info("memory budget {} for loaded models, at most {} at once; idle models unload after {}",
               format_bytes(static_cast<double>(ro.memory_budget)), ro.max_models, router::format_keep_alive(ro.keep_alive));

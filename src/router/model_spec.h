@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/llama_backend.h"
+#include "backend/proxy_backend.h"
 #include "core/result.h"
 
 namespace kiln::router {
@@ -32,8 +33,10 @@ std::string format_keep_alive(KeepAlive k);
 struct ModelSpec {
     std::string              id;       // the name clients see and the router keys by
     std::vector<std::string> aliases;  // other names that reach it without the resolver
-    std::string              backend = "llama";
+    std::string              backend = "llama";  // "llama", "process" or "remote"
     backend::LlamaOptions    llama;    // model_path, slots, ...; n_ctx 0: automatic
+    backend::ProxyOptions    proxy;    // process and remote: command or url, health, ...
+    int64_t                  memory_mib = 0;   // process and remote: what the preset says it takes
     int32_t                  n_ctx_train = 0;  // from the GGUF header (0: unknown)
     std::optional<KeepAlive> keep_alive;       // a preset's default
 };

@@ -1,6 +1,7 @@
 #include "router/resolver.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <sys/stat.h>
 
@@ -63,6 +64,43 @@ class PresetReader {
     std::vector<std::string> seen_;
 };
 
+// The keys of a process or a remote backend.
+Status parse_proxy(PresetReader & r, ModelSpec & spec) {
+    backend::ProxyOptions & o = spec.proxy;
+    const bool process = spec.backend == "process";
+    if (process) {
+        if (const auto * c = r.text("command")) o.command = backend::split_command(*c);
+        if (const auto * c = r.list("command")) o.command = *c;
+        if (o.command.empty()) {
+            return r.fail("'command' is required for a process backend, e.g. \"llama-server --port ${PORT} -m ${MODEL_PATH}\"");
+        }
+    } else {
+        const auto * url = r.text("url");
+        if (!url || (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)) {
+            return r.fail("'url' (http://host:port of an OpenAI-compatible server) is required for a remote backend");
+        }
+        o.url = *url;
+        while (!o.url.empty() && o.url.back() == '/') o.url.pop_back();
+        if (const auto * key = r.text("api_key")) o.api_key = *key;
+        o.health_path = "/v1/models";
+    }
+    if (const auto * h = r.text("health")) {
+        if (h->empty() || h->front() != '/') return r.fail("'health' must be a path such as /health");
+        o.health_path = *h;
+    }
+    int32_t ready = static_cast<int32_t>(o.ready_timeout.count() / 1000);
+    int32_t grace = static_cast<int32_t>(o.stop_grace.count() / 1000);
+    int32_t memory = 0;
+    KILN_CHECK(r.integer("ready_timeout", ready, 1, 3600));
+    KILN_CHECK(r.integer("stop_timeout", grace, 0, 600));
+    KILN_CHECK(r.integer("concurrency", o.max_concurrent, 0, 1024));
+    KILN_CHECK(r.integer("memory", memory, 0, 1 << 30));
+    o.ready_timeout = std::chrono::seconds(ready);
+    o.stop_grace    = std::chrono::seconds(grace);
+    spec.memory_mib = memory;
+    return {};
+}
+
 Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions & defaults, const std::string & file) {
     PresetReader r(t, "config file " + file + ": [models." + t.name + "]");
     Preset       p;
@@ -72,12 +110,17 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
     backend::LlamaOptions & o = p.spec.llama;
     o.alias           = t.name;
     if (const auto * m = r.text("model")) p.model = *m;
-    if (p.model.empty()) return r.fail("'model' (a catalog name or a GGUF path) is required");
     if (const auto * a = r.list("aliases")) p.spec.aliases = *a;
     if (const auto * b = r.text("backend")) {
-        if (*b != "llama") return r.fail("'backend' must be \"llama\" (process and remote backends are not built yet), got '" + *b + "'");
+        if (*b != "llama" && *b != "process" && *b != "remote") {
+            return r.fail("'backend' must be \"llama\", \"process\" or \"remote\", got '" + *b + "'");
+        }
         p.spec.backend = *b;
     }
+    if (p.spec.backend == "llama" && p.model.empty()) {
+        return r.fail("'model' (a catalog name or a GGUF path) is required");
+    }
+    if (p.spec.backend != "llama") KILN_CHECK(parse_proxy(r, p.spec));
     int32_t cache = static_cast<int32_t>(o.cache_ram_mib);
     KILN_CHECK(r.integer("ctx_size", o.n_ctx, 0, 1 << 24));
     KILN_CHECK(r.integer("slot_ctx", o.n_ctx_seq, 0, 1 << 24));
@@ -143,9 +186,16 @@ CatalogResolver::CatalogResolver(fs::path home, backend::LlamaOptions defaults, 
 Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
     ModelSpec       spec = p.spec;
     std::error_code ec;
+    if (spec.backend != "llama") {
+        std::string file;
+        for (char c : p.name) file += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+        spec.proxy.log_path = home_ / "logs" / (file + ".log");
+        spec.n_ctx_train    = 0;  // its context is the runner's business
+        if (p.model.empty()) return spec;
+    }
     if (fs::is_regular_file(p.model, ec)) {
         spec.llama.model_path = p.model;
-        spec.n_ctx_train      = trained_context(p.model);
+        if (spec.backend == "llama") spec.n_ctx_train = trained_context(p.model);
         return spec;
     }
     auto catalog = store::Catalog::open(home_);
@@ -158,21 +208,22 @@ Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
                           "model");
     }
     spec.llama.model_path = (*catalog)->absolute(entry->files.front());
-    spec.n_ctx_train      = static_cast<int32_t>(entry->info.context_length);
+    if (spec.backend == "llama") spec.n_ctx_train = static_cast<int32_t>(entry->info.context_length);
     return spec;
 }
 
 Result<ModelSpec> CatalogResolver::resolve(const std::string & name) {
-    for (const auto & p : presets_) {
-        const bool alias = std::any_of(p.spec.aliases.begin(), p.spec.aliases.end(),
-                                       [&](const std::string & a) { return same_name(a, name); });
-        if (same_name(p.name, name) || alias) return from_preset(p);
-    }
+    // The command line's model wins over a preset of the same name.
     for (const auto & f : fixed_) {
         if (same_name(f.id, name)) return f;
         for (const auto & a : f.aliases) {
             if (same_name(a, name)) return f;
         }
+    }
+    for (const auto & p : presets_) {
+        const bool alias = std::any_of(p.spec.aliases.begin(), p.spec.aliases.end(),
+                                       [&](const std::string & a) { return same_name(a, name); });
+        if (same_name(p.name, name) || alias) return from_preset(p);
     }
     auto catalog = store::Catalog::open(home_);
     if (!catalog) return catalog.error();

@@ -1,5 +1,5 @@
-// Names to model specs: the config file's presets, the model given on the
-// command line, then the catalog (names, aliases, short forms).
+// Names to model specs: the model given on the command line, the config
+// file's presets, then the catalog (names, aliases, short forms).
 #pragma once
 
 #include <filesystem>

@@ -8,6 +8,7 @@
 #include "api/openai.h"
 #include "api/rerank.h"
 #include "core/log.h"
+#include "server/proxy.h"
 
 namespace kiln::server {
 namespace {
@@ -113,6 +114,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, call->keep_alive, req);
         if (!lease) return send_error(res, lease.error());
+        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
         auto meta = make_meta(kind.id_prefix, **lease);
@@ -152,6 +154,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, call->keep_alive, req);
         if (!lease) return send_error(res, lease.error());
+        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
         std::string    unused;
@@ -167,6 +170,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, std::nullopt, req);
         if (!lease) return send_error(res, lease.error());
+        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         auto channel = (*lease)->backend().submit(call->request);
         if (!channel) return send_error(res, channel.error());
         std::string    unused;

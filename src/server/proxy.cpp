@@ -1,0 +1,142 @@
+#include "server/proxy.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/openai.h"
+#include "core/log.h"
+#include "server/openai_routes.h"
+
+namespace kiln::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One forwarded exchange: the upstream thread fills it, the downstream
+// handler drains it.
+struct Pipe {
+    std::mutex              mutex;
+    std::condition_variable cv;
+    bool                    head = false;  // status and headers are in
+    bool                    done = false;  // the upstream exchange ended
+    std::string             failure;       // why it ended early (connection error), empty if it did not
+    int                     status = 0;
+    std::string             content_type;
+    std::deque<std::string> chunks;
+    std::atomic<bool>       cancel{false};
+    std::thread             thread;
+
+    ~Pipe() {
+        cancel = true;
+        if (thread.joinable()) thread.join();
+    }
+};
+
+// Runs on the pipe's own thread, which the pipe joins before it goes.
+void run_upstream(Pipe * pipe, const std::string & base, const httplib::Request & in, const std::string & api_key) {
+    httplib::Client http(base);
+    http.set_connection_timeout(10);
+    http.set_read_timeout(600);  // a long prompt may take minutes before its first byte
+    httplib::Request out;
+    out.method = in.method;
+    out.path   = in.path;
+    out.body   = in.body;
+    out.set_header("Content-Type", in.get_header_value("Content-Type", "application/json"));
+    if (in.has_header("Accept")) out.set_header("Accept", in.get_header_value("Accept"));
+    if (!api_key.empty()) out.set_header("Authorization", "Bearer " + api_key);
+    out.response_handler = [pipe](const httplib::Response & r) {
+        std::lock_guard lock(pipe->mutex);
+        pipe->status       = r.status;
+        pipe->content_type = r.get_header_value("Content-Type", "application/json");
+        pipe->head         = true;
+        pipe->cv.notify_all();
+        return !pipe->cancel.load();
+    };
+    out.content_receiver = [pipe](const char * data, size_t n, uint64_t, uint64_t) {
+        std::lock_guard lock(pipe->mutex);
+        pipe->chunks.emplace_back(data, n);
+        pipe->cv.notify_all();
+        return !pipe->cancel.load();
+    };
+    auto result = http.send(out);
+    std::lock_guard lock(pipe->mutex);
+    if (!result && !pipe->cancel.load()) pipe->failure = httplib::to_string(result.error());
+    pipe->done = true;
+    pipe->cv.notify_all();
+}
+
+}  // namespace
+
+void forward(const httplib::Request & req, httplib::Response & res, std::shared_ptr<router::Lease> lease) {
+    backend::Upstream & up = *lease->backend().upstream();
+    auto                base = up.ready();
+    if (!base) return send_openai_error(res, base.error());
+    auto permit = up.admit();
+    auto pipe   = std::make_shared<Pipe>();
+    pipe->thread = std::thread(run_upstream, pipe.get(), *base, std::cref(req), up.api_key());
+
+    const std::string id = lease->info().id;
+    auto runner_failed   = [&up, id](const std::string & why) {
+        up.failed();
+        return make_error(ErrorCode::unavailable, "model '" + id + "': the runner failed (" + why + ")");
+    };
+    std::unique_lock lock(pipe->mutex);
+    pipe->cv.wait(lock, [&] { return pipe->head || pipe->done; });
+    if (!pipe->head) {
+        const std::string why = pipe->failure;
+        lock.unlock();
+        return send_openai_error(res, runner_failed(why.empty() ? "no response" : why));
+    }
+    res.status = pipe->status;
+    if (pipe->content_type.rfind("text/event-stream", 0) != 0) {  // a whole body
+        pipe->cv.wait(lock, [&] { return pipe->done; });
+        if (!pipe->failure.empty()) {
+            const std::string why = pipe->failure;
+            lock.unlock();
+            return send_openai_error(res, runner_failed(why));
+        }
+        std::string body;
+        for (auto & c : pipe->chunks) body += c;
+        res.set_content(body, pipe->content_type);
+        return;
+    }
+    lock.unlock();
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        pipe->content_type,
+        [pipe, runner_failed](size_t, httplib::DataSink & sink) {
+            for (;;) {
+                std::unique_lock l(pipe->mutex);
+                pipe->cv.wait_for(l, 100ms, [&] { return !pipe->chunks.empty() || pipe->done; });
+                if (pipe->chunks.empty() && !pipe->done) {
+                    l.unlock();
+                    if (!sink.is_writable()) return false;  // the client left
+                    continue;
+                }
+                if (!pipe->chunks.empty()) {
+                    std::string chunk = std::move(pipe->chunks.front());
+                    pipe->chunks.pop_front();
+                    l.unlock();
+                    if (!sink.write(chunk.data(), chunk.size())) return false;
+                    continue;
+                }
+                // Done. A stream cut short (the runner died) ends with an error event, never [DONE].
+                const std::string why = pipe->failure;
+                l.unlock();
+                if (!why.empty()) {
+                    const std::string event = "\n\n" + api::openai::sse_error(runner_failed(why));
+                    sink.write(event.data(), event.size());
+                }
+                sink.done();
+                return true;
+            }
+        },
+        [pipe, lease, permit](bool) { pipe->cancel = true; });
+}
+
+}  // namespace kiln::server

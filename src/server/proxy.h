@@ -1,0 +1,24 @@
+// Forwarding to a backend that is another OpenAI-compatible server: the
+// request goes upstream unchanged (method, path, body, content type; the
+// backend's own API key instead of the client's), and the response comes
+// back as it arrives, streamed or whole, with the upstream's status. A
+// runner that fails mid-stream ends the stream with an error event; one
+// that cannot be reached is a 503. Internal to server/.
+#pragma once
+
+#include <memory>
+
+#include "router/router.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace kiln::server {
+
+// `lease` holds a backend whose upstream() is non-null; it is kept until the
+// response ends.
+void forward(const httplib::Request & req, httplib::Response & res, std::shared_ptr<router::Lease> lease);
+
+}  // namespace kiln::server
