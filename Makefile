@@ -30,7 +30,9 @@ $(NODE_TESTS)/node_modules/.installed: $(NODE_TESTS)/package-lock.json
 	cd $(NODE_TESTS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# llama-server (same llama.cpp build) is a process backend in the integration tests.
 test: build $(NODE_TESTS)/node_modules/.installed
+	cmake --build $(BUILD_DIR) --target llama-server -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2
 
 unit-test: build

@@ -209,11 +209,18 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
 
     KILN_TRY(ModelSpec spec, resolver_.resolve(name));
     KILN_TRY(Plan p, plan(spec));
+    // The name as typed ("org/repo", a short form) reaches this model directly from now on.
+    if (name != spec.id && std::find(spec.aliases.begin(), spec.aliases.end(), name) == spec.aliases.end()) {
+        spec.aliases.push_back(name);
+    }
     lock.lock();
     for (;;) {
         if (stopping_) return make_error(ErrorCode::unavailable, "the server is shutting down");
         if (auto it = entries_.find(spec.id); it != entries_.end()) {
             EntryPtr e = it->second;
+            for (const auto & a : spec.aliases) {
+                if (std::find(e->aliases.begin(), e->aliases.end(), a) == e->aliases.end()) e->aliases.push_back(a);
+            }
             if (e->state == Entry::State::ready) return grant(e);
             // Loading (one load for everyone) or unloading: wait for it to settle.
             changed_.wait(lock, [&] { return stopping_ || e->state == Entry::State::ready || e->failed ||

@@ -54,7 +54,11 @@ class FakeWorld final : public Loader, public Resolver {
     // While set, load() blocks until it is released.
     std::shared_future<void>         gate;
 
-    Result<ModelSpec> resolve(const std::string & name) override {
+    std::atomic<int> resolves{0};
+    Result<ModelSpec> resolve(const std::string & typed) override {
+        resolves++;
+        // "short:x" is a short form the resolver knows for x (as the catalog's "org/repo" for "org/repo:Q4_K_M").
+        const std::string name = typed.rfind("short:", 0) == 0 ? typed.substr(6) : typed;
         if (!models.count(name)) return make_error(ErrorCode::model_not_found, "model '" + name + "' not found", "model");
         ModelSpec s;
         s.id          = name;
@@ -137,6 +141,16 @@ TEST(Router, LoadedNamesAndAliasesSkipTheResolver) {
     ASSERT_TRUE(lease);
     EXPECT_EQ(lease.value()->info().id, "a");
     EXPECT_EQ(w.estimates.load(), before);
+    EXPECT_EQ(w.loads.load(), 1);
+    // A short form goes through the resolver once, then answers directly too.
+    ASSERT_TRUE(r.acquire("short:a"));
+    const int resolved = w.resolves.load();
+    for (int i = 0; i < 3; ++i) {
+        auto again = r.acquire("short:a");
+        ASSERT_TRUE(again);
+        EXPECT_EQ(again.value()->info().id, "a");
+    }
+    EXPECT_EQ(w.resolves.load(), resolved);
     EXPECT_EQ(w.loads.load(), 1);
 }
 
