@@ -12,7 +12,7 @@
 namespace kiln::backend {
 namespace fs = std::filesystem;
 
-Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & o) {
+Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & o, bool start_now) {
     std::unique_ptr<LlamaBackend> b(new LlamaBackend());
     const auto t0 = std::chrono::steady_clock::now();
 
@@ -33,6 +33,7 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
         return st.error();
     }
 
+    b->sampling_defaults_ = o.sampling;
     ModelInfo & i = b->info_;
     i.file_name   = o.model_path.filename().string();
     i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
@@ -54,14 +55,22 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
         log::info("loaded embedding model {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; {} dimensions, inputs up to {} tokens",
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
                   static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_embd, i.n_ctx_seq);
-        b->thread_ = std::thread([p = b.get()] { p->embedder_->run(); });
     } else {
         log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots",
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
                   static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx, i.n_ctx_seq, i.slots);
-        b->thread_ = std::thread([p = b.get()] { p->scheduler_->run(); });
     }
+    if (start_now) b->start();
     return b;
+}
+
+void LlamaBackend::start() {
+    if (thread_.joinable()) return;
+    if (embedder_) {
+        thread_ = std::thread([this] { embedder_->run(); });
+    } else {
+        thread_ = std::thread([this] { scheduler_->run(); });
+    }
 }
 
 uint64_t default_host_cache_bytes() {
@@ -287,6 +296,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request)
 Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params) {
     auto channel = std::make_shared<Channel>();
     auto job     = std::make_unique<scheduler::Job>();
+    engine::apply_defaults(params.sampling, sampling_defaults_);
     auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
     for (llama_token t : prompt) sampling->sampler.accept(t);  // penalties look back into the prompt
     job->prompt     = std::move(prompt);

@@ -33,6 +33,7 @@ struct LlamaOptions {
     ggml_type             kv_type = GGML_TYPE_F16;
     int64_t               cache_ram_mib = -1;  // host memory for cached prompts; -1: a quarter of RAM, at most 8 GiB
     std::string           chat_template;  // override; empty: the model's
+    engine::SamplingParams sampling;      // defaults for what a request leaves out (its `set` fields)
     static constexpr int32_t max_default_ctx = 32768;
 };
 
@@ -51,8 +52,9 @@ struct LlamaFootprint {
 
 class LlamaBackend final : public Backend {
   public:
-    // Loads the model and starts the run loop.
-    static Result<std::unique_ptr<LlamaBackend>> create(const LlamaOptions & options);
+    // Loads the model and starts the run loop (with start_now; else start() does).
+    static Result<std::unique_ptr<LlamaBackend>> create(const LlamaOptions & options, bool start_now = true);
+    void start() override;
     // What create(options) would allocate, without loading weights. Any thread.
     static Result<LlamaFootprint> estimate(const LlamaOptions & options);
     ~LlamaBackend() override;
@@ -80,6 +82,7 @@ class LlamaBackend final : public Backend {
     Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);
 
     ModelInfo                             info_;
+    engine::SamplingParams                sampling_defaults_;
     std::unique_ptr<engine::Model>        model_;
     std::unique_ptr<engine::ChatTemplate> template_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop

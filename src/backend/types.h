@@ -141,6 +141,10 @@ class Upstream {
 class Backend {
   public:
     virtual ~Backend() = default;
+    // Starts serving (a run loop) if the backend was created without: the
+    // router creates backends on a low-priority thread and starts them from
+    // the requester's, so the run loop does not inherit the low priority.
+    virtual void start() {}
     virtual const ModelInfo & info() const = 0;
     // Validates and queues the request. Errors known before generation
     // (template, prompt too long) come back here, not on the channel.

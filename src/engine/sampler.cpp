@@ -6,6 +6,21 @@
 
 namespace kiln::engine {
 
+void apply_defaults(SamplingParams & p, const SamplingParams & d) {
+    const uint32_t take = d.set & ~p.set;
+    using F             = SamplingParams;
+    if (take & F::temperature_set) p.temperature = d.temperature;
+    if (take & F::top_k_set) p.top_k = d.top_k;
+    if (take & F::top_p_set) p.top_p = d.top_p;
+    if (take & F::min_p_set) p.min_p = d.min_p;
+    if (take & F::repeat_penalty_set) p.repeat_penalty = d.repeat_penalty;
+    if (take & F::repeat_last_n_set) p.repeat_last_n = d.repeat_last_n;
+    if (take & F::presence_penalty_set) p.presence_penalty = d.presence_penalty;
+    if (take & F::frequency_penalty_set) p.frequency_penalty = d.frequency_penalty;
+    if (take & F::seed_set) p.seed = d.seed;
+    p.set |= take;
+}
+
 Sampler::Sampler(const Model & model, const SamplingParams & p) {
     seed_ = p.seed ? *p.seed : std::random_device{}();
 

@@ -13,6 +13,14 @@ namespace kiln::engine {
 class Model;
 
 struct SamplingParams {
+    // Which fields were given (by a request, or a preset's defaults): bits of Field.
+    enum Field : uint32_t {
+        temperature_set = 1u << 0, top_k_set = 1u << 1, top_p_set = 1u << 2, min_p_set = 1u << 3,
+        repeat_penalty_set = 1u << 4, repeat_last_n_set = 1u << 5, presence_penalty_set = 1u << 6,
+        frequency_penalty_set = 1u << 7, seed_set = 1u << 8,
+    };
+    uint32_t set = 0;
+
     float    temperature       = 0.8f;
     int32_t  top_k             = 40;
     float    top_p             = 0.95f;
@@ -23,6 +31,9 @@ struct SamplingParams {
     float    frequency_penalty = 0.0f;
     std::optional<uint32_t> seed;        // unset: a random seed per generation
 };
+
+// Fields `defaults` gives and `params` does not take the defaults' values.
+void apply_defaults(SamplingParams & params, const SamplingParams & defaults);
 
 class Sampler {
   public:

@@ -57,7 +57,7 @@ Result<std::unique_ptr<backend::Backend>> BackendLoader::load(const ModelSpec & 
     backend::LlamaOptions o = spec.llama;
     o.n_ctx                 = n_ctx;
     if (o.alias.empty()) o.alias = spec.id;
-    KILN_TRY(auto b, backend::LlamaBackend::create(o));
+    KILN_TRY(auto b, backend::LlamaBackend::create(o, false));  // the router starts it
     return std::unique_ptr<backend::Backend>(std::move(b));
 }
 

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <climits>
+#include <cstdlib>
+
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include "core/utf8.h"
@@ -34,6 +38,19 @@ class PresetReader {
         out = static_cast<int32_t>(v);
         return {};
     }
+    Status number(const char * key, float & out, double lo, double hi) {
+        auto it = t_.values.find(key);
+        if (it == t_.values.end()) return {};
+        seen_.push_back(key);
+        char * end = nullptr;
+        const double v = std::strtod(it->second.c_str(), &end);
+        if (it->second.empty() || *end != '\0' || !(v >= lo && v <= hi)) {
+            return fail(std::string("'") + key + "' must be a number from " + fmt::format("{}", lo) + " to " +
+                        fmt::format("{}", hi) + ", got '" + it->second + "'");
+        }
+        out = static_cast<float>(v);
+        return {};
+    }
     const std::string * text(const char * key) {
         auto it = t_.values.find(key);
         if (it == t_.values.end()) return nullptr;
@@ -46,6 +63,7 @@ class PresetReader {
         seen_.push_back(key);
         return &it->second;
     }
+    bool has(const char * key) const { return t_.values.count(key) > 0; }
     Error fail(const std::string & what) const { return make_error(ErrorCode::invalid_request, where_ + ": " + what); }
     // Any key nobody read is unknown.
     Status finish() const {
@@ -63,6 +81,33 @@ class PresetReader {
     std::string              where_;
     std::vector<std::string> seen_;
 };
+
+// Default sampling for requests that leave a field out.
+Status parse_sampling(PresetReader & r, engine::SamplingParams & s) {
+    using F      = engine::SamplingParams;
+    auto decimal = [&](const char * key, float & field, double lo, double hi, uint32_t bit) -> Status {
+        KILN_CHECK(r.number(key, field, lo, hi));
+        if (r.has(key)) s.set |= bit;
+        return {};
+    };
+    auto whole = [&](const char * key, int32_t & field, int64_t lo, int64_t hi, uint32_t bit) -> Status {
+        KILN_CHECK(r.integer(key, field, lo, hi));
+        if (r.has(key)) s.set |= bit;
+        return {};
+    };
+    KILN_CHECK(decimal("temperature", s.temperature, 0, 2, F::temperature_set));
+    KILN_CHECK(decimal("top_p", s.top_p, 0, 1, F::top_p_set));
+    KILN_CHECK(decimal("min_p", s.min_p, 0, 1, F::min_p_set));
+    KILN_CHECK(decimal("repeat_penalty", s.repeat_penalty, 0, 10, F::repeat_penalty_set));
+    KILN_CHECK(decimal("presence_penalty", s.presence_penalty, -2, 2, F::presence_penalty_set));
+    KILN_CHECK(decimal("frequency_penalty", s.frequency_penalty, -2, 2, F::frequency_penalty_set));
+    KILN_CHECK(whole("top_k", s.top_k, 0, 1 << 20, F::top_k_set));
+    KILN_CHECK(whole("repeat_last_n", s.repeat_last_n, -1, 1 << 20, F::repeat_last_n_set));
+    int32_t seed = 0;
+    KILN_CHECK(whole("seed", seed, 0, INT32_MAX, F::seed_set));
+    if (r.has("seed")) s.seed = static_cast<uint32_t>(seed);
+    return {};
+}
 
 // The keys of a process or a remote backend.
 Status parse_proxy(PresetReader & r, ModelSpec & spec) {
@@ -141,6 +186,7 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
         o.flash_attn = *f;
     }
     if (const auto * tmpl = r.text("chat_template")) o.chat_template = *tmpl;
+    KILN_CHECK(parse_sampling(r, o.sampling));
     if (const auto * ka = r.text("keep_alive")) {
         auto k = parse_keep_alive(*ka, "keep_alive");
         if (!k) return r.fail(k.error().message);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/units.h"
@@ -80,6 +83,22 @@ Router::EntryPtr Router::find_locked(const std::string & name) const {
 namespace {
 
 std::string mib(uint64_t bytes) { return format_bytes(bytes); }
+
+// Runs f on a thread of its own at nice 10: sizing and loading a model
+// (vocabulary, KV cache clearing) compete for the cores with the models
+// already serving, whose spinning thread pools suffer most from losing one.
+// A thread of its own because a nice value cannot be lowered back without
+// privilege, and threads inherit it.
+template <typename F>
+auto at_low_priority(F && f) -> decltype(f()) {
+    std::optional<decltype(f())> out;
+    std::thread t([&] {
+        setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        out.emplace(f());
+    });
+    t.join();
+    return std::move(*out);
+}
 
 Error too_big(const ModelSpec & spec, const Footprint & f, uint64_t budget) {
     std::string parts = "weights " + mib(f.weights) + ", KV cache " + mib(f.kv) + " for " + std::to_string(f.n_ctx) +
@@ -208,7 +227,7 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
     lock.unlock();
 
     KILN_TRY(ModelSpec spec, resolver_.resolve(name));
-    KILN_TRY(Plan p, plan(spec));
+    KILN_TRY(Plan p, at_low_priority([&] { return plan(spec); }));
     // The name as typed ("org/repo", a short form) reaches this model directly from now on.
     if (name != spec.id && std::find(spec.aliases.begin(), spec.aliases.end(), name) == spec.aliases.end()) {
         spec.aliases.push_back(name);
@@ -242,7 +261,8 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
         log::info("loading {} (context {} tokens: {}; needs {})", spec.id, p.footprint.n_ctx, p.note,
                   mib(p.footprint.total()));
         const auto t0     = Clock::now();
-        auto       loaded = loader_.load(spec, p.footprint.n_ctx);
+        auto       loaded = at_low_priority([&] { return loader_.load(spec, p.footprint.n_ctx); });
+        if (loaded) (*loaded)->start();
         lock.lock();
         if (!loaded) {
             e->failed = loaded.error();

@@ -48,9 +48,12 @@ class Loader {
   public:
     virtual ~Loader() = default;
     // What `spec` would take with a KV pool of `n_ctx` tokens. Cheap enough
-    // to call a few times per load (reads the file's header only).
+    // to call a few times per load (reads the file's header only). Also on
+    // the low-priority thread.
     virtual Result<Footprint> estimate(const ModelSpec & spec, int32_t n_ctx) = 0;
-    // Loads it. May take seconds; called without any router lock held.
+    // Loads it, not yet started (the router calls Backend::start). May take
+    // seconds; called without any router lock held, on a thread of low CPU
+    // priority (so the models already serving keep their cores).
     virtual Result<std::unique_ptr<backend::Backend>> load(const ModelSpec & spec, int32_t n_ctx) = 0;
 };
 

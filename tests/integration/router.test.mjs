@@ -231,7 +231,8 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     home = await makeHome(['a', 'b']);
     config = path.join(home, 'config.toml');
     await fs.writeFile(config, [
-      '[models.fast]', 'model = "test/a"', 'aliases = ["quick"]', 'ctx_size = 512', 'keep_alive = "-1"', '',
+      '[models.fast]', 'model = "test/a"', 'aliases = ["quick"]', 'ctx_size = 512', 'keep_alive = "-1"',
+      'temperature = 0', '',
     ].join('\n'));
     server = await startServer({ home, args: ['--cache-ram', '0'], env: { KILN_CONFIG: config } });
   }, { timeout: 180_000 });
@@ -275,9 +276,14 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     assert.equal(kept.kiln.keep_alive, '10m0s');
   });
 
-  it('a preset gives a model its own name, alias and context', async () => {
+  it('a preset gives a model its own name, alias, context and default sampling', async () => {
     const body = await ask(server, 'quick');
     assert.equal(body.model, 'fast');
+    // temperature = 0 in the preset: greedy, the same text as asking the same file for greedy outright.
+    const greedy = await ask(server, 'test/a', { temperature: 0 });
+    assert.equal(body.choices[0].message.content, greedy.choices[0].message.content);
+    const again = await ask(server, 'fast');
+    assert.equal(again.choices[0].message.content, greedy.choices[0].message.content);
     const fast = (await ps(server)).find((m) => m.name === 'fast');
     assert.equal(fast.context_length, 512);
     assert.equal(fast.kiln.keep_alive, 'forever');
