@@ -310,6 +310,8 @@ Result<std::vector<CatalogResolver::Listing>> CatalogResolver::list() {
     if (!catalog) return catalog.error();
     KILN_TRY(auto entries, (*catalog)->list());
     for (const auto & p : presets_) {
+        const bool shadowed = std::any_of(fixed_.begin(), fixed_.end(), [&](const ModelSpec & f) { return same_name(f.id, p.name); });
+        if (shadowed) continue;  // the command line's model of that name wins
         Listing l;
         l.id = p.name;
         for (const auto & e : entries) {
