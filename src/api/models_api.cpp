@@ -84,6 +84,8 @@ Result<LoadCall> parse_load(std::string_view body) {
     if (!model || model->empty()) return make_error(ErrorCode::invalid_request, "'model' is required", "model");
     call.model = *model;
     KILN_TRY(call.keep_alive, get_keep_alive(j));
+    KILN_TRY(auto ctx, get_int(j, "context_length", 1, 1 << 24));
+    call.n_ctx = static_cast<int32_t>(ctx.value_or(0));
     return call;
 }
 

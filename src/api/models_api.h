@@ -28,8 +28,9 @@ std::string rfc3339(std::chrono::system_clock::time_point t);
 struct LoadCall {
     std::string                      model;
     std::optional<router::KeepAlive> keep_alive;
+    int32_t                          n_ctx = 0;  // context_length; 0: the model's own choice
 };
-// LM Studio's {model, ttl} (also keep_alive); "model" is required.
+// LM Studio's {model, ttl, context_length} (also keep_alive); "model" is required.
 Result<LoadCall> parse_load(std::string_view body);
 // {type, instance_id, load_time_seconds, status: "loaded"}
 std::string load_response(const router::LoadedModel & model);

@@ -175,7 +175,9 @@ int serve(const SettingsFlags & flags) {
     std::string served;
     if (!ro.default_model.empty()) {
         // Named on the command line: loaded now and kept (other models come and go on demand).
-        auto loaded = models.load(ro.default_model, router::KeepAlive::forever());
+        router::Ask forever;
+        forever.keep_alive = router::KeepAlive::forever();
+        auto loaded        = models.load(ro.default_model, forever);
         if (!loaded) {
             log::error("{}", loaded.error().message);
             return failure;

@@ -26,7 +26,16 @@ struct Router::Entry {
     bool                              unload_when_idle = false;
     std::optional<Error>              failed;  // the load failed; waiters read why
     double                            load_ms = 0;
+    bool                              resizable   = false;  // in-process: a request may ask for another context
+    int32_t                           n_ctx_train = 0;
+    int32_t                           preset_ctx  = 0;
 };
+
+int32_t Router::wanted_ctx(int32_t asked, int32_t n_ctx_train, int32_t preset_ctx) {
+    if (asked <= 0) return 0;
+    const int32_t cap = std::max(n_ctx_train, preset_ctx);
+    return cap > 0 ? std::min(asked, cap) : asked;
+}
 
 Lease::~Lease() {
     backend_.reset();  // before release: an unload that follows must hold the last reference
@@ -112,10 +121,16 @@ Error too_big(const ModelSpec & spec, const Footprint & f, uint64_t budget) {
 
 }  // namespace
 
+namespace {
+
+std::string plan_key(const ModelSpec & spec) { return spec.id + "@" + std::to_string(spec.llama.n_ctx); }
+
+}  // namespace
+
 Result<Router::Plan> Router::plan(const ModelSpec & spec) {
     {
         std::lock_guard lock(mutex_);
-        if (auto it = plans_.find(spec.id); it != plans_.end()) return it->second;
+        if (auto it = plans_.find(plan_key(spec)); it != plans_.end()) return it->second;
     }
     const uint64_t budget = options_.memory_budget;
     Plan           p;
@@ -151,7 +166,7 @@ Result<Router::Plan> Router::plan(const ModelSpec & spec) {
         }
     }
     std::lock_guard lock(mutex_);
-    plans_[spec.id] = p;
+    plans_[plan_key(spec)] = p;
     return p;
 }
 
@@ -203,11 +218,10 @@ void Router::unload_locked(std::unique_lock<std::mutex> & lock, const EntryPtr &
     changed_.notify_all();
 }
 
-Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, std::optional<KeepAlive> keep_alive,
-                                               const std::function<bool()> & gone) {
+Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, const Ask & ask) {
     auto grant = [&](const EntryPtr & e) {
         e->active++;
-        if (keep_alive) e->keep_alive = *keep_alive;
+        if (ask.keep_alive) e->keep_alive = *ask.keep_alive;
         e->unload_when_idle = false;
         e->last_used        = Clock::now();
         return std::shared_ptr<Lease>(new Lease(*this, e->id, e->backend));
@@ -222,11 +236,18 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
         name = entries_.begin()->first;
     }
     // Names of loaded models are answered without the resolver (no catalog read per request).
+    // A context it asks for that the model has already counts as its own.
+    auto fits_ctx = [&](const Entry & e) {
+        const int32_t want = wanted_ctx(ask.n_ctx, e.n_ctx_train, e.preset_ctx);
+        return !e.resizable || want == 0 || want == e.plan.footprint.n_ctx;
+    };
     EntryPtr known = find_locked(name);
-    if (known && known->state == Entry::State::ready) return grant(known);
+    if (known && known->state == Entry::State::ready && fits_ctx(*known)) return grant(known);
     lock.unlock();
 
     KILN_TRY(ModelSpec spec, resolver_.resolve(name));
+    const int32_t preset_ctx = spec.llama.n_ctx;
+    if (spec.backend == "llama" && ask.n_ctx > 0) spec.llama.n_ctx = wanted_ctx(ask.n_ctx, spec.n_ctx_train, preset_ctx);
     KILN_TRY(Plan p, at_low_priority([&] { return plan(spec); }));
     // The name as typed ("org/repo", a short form) reaches this model directly from now on.
     if (name != spec.id && std::find(spec.aliases.begin(), spec.aliases.end(), name) == spec.aliases.end()) {
@@ -240,6 +261,24 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
             for (const auto & a : spec.aliases) {
                 if (std::find(e->aliases.begin(), e->aliases.end(), a) == e->aliases.end()) e->aliases.push_back(a);
             }
+            if (e->state == Entry::State::ready && !fits_ctx(*e)) {
+                // Loaded with another context: again with this one, once its requests end.
+                if (e->active == 0) {
+                    log::info("reloading {} with a context of {} tokens", e->id, p.footprint.n_ctx);
+                    unload_locked(lock, e);
+                    continue;
+                }
+                e->unload_when_idle = true;
+                changed_.notify_all();
+                const bool gone_now = changed_.wait_for(lock, options_.room_wait, [&] {
+                    return stopping_ || entries_.find(spec.id) == entries_.end() || entries_.find(spec.id)->second != e;
+                });
+                if (!gone_now) {
+                    return make_error(ErrorCode::unavailable,
+                                      "'" + spec.id + "' is busy with another context; try again when it finishes");
+                }
+                continue;
+            }
             if (e->state == Entry::State::ready) return grant(e);
             // Loading (one load for everyone) or unloading: wait for it to settle.
             changed_.wait(lock, [&] { return stopping_ || e->state == Entry::State::ready || e->failed ||
@@ -248,7 +287,7 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
             if (e->failed) return *e->failed;
             continue;
         }
-        KILN_CHECK(make_room(lock, p.footprint, spec.id, gone));
+        KILN_CHECK(make_room(lock, p.footprint, spec.id, ask.gone));
         if (entries_.count(spec.id)) continue;  // another request started it while we made room
 
         auto e        = std::make_shared<Entry>();
@@ -256,6 +295,9 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, st
         e->aliases    = spec.aliases;
         e->plan       = p;
         e->keep_alive = spec.keep_alive.value_or(options_.keep_alive);
+        e->resizable   = spec.backend == "llama";
+        e->n_ctx_train = spec.n_ctx_train;
+        e->preset_ctx  = preset_ctx;
         entries_[spec.id] = e;
         lock.unlock();
         log::info("loading {} (context {} tokens: {}; needs {})", spec.id, p.footprint.n_ctx, p.note,
@@ -289,8 +331,8 @@ void Router::release(const std::string & id) {
     changed_.notify_all();  // the keep-alive thread and requests waiting for room
 }
 
-Result<LoadedModel> Router::load(const std::string & name, std::optional<KeepAlive> keep_alive) {
-    KILN_TRY(auto lease, acquire(name, keep_alive));
+Result<LoadedModel> Router::load(const std::string & name, const Ask & ask) {
+    KILN_TRY(auto lease, acquire(name, ask));
     std::string id = lease->info().id;
     lease.reset();
     std::lock_guard lock(mutex_);

@@ -87,6 +87,19 @@ struct LoadedModel {
     double             load_ms = 0;
 };
 
+// What a request asks of the model besides its name.
+struct Ask {
+    // Ollama's per-request keep_alive: replaces the model's.
+    std::optional<KeepAlive> keep_alive;
+    // A KV pool the request wants (0: the model's own choice); up to the
+    // trained context, unless a preset's ctx_size is larger. A loaded
+    // model with another context is loaded again with this one, once
+    // its running requests end (in-process models only).
+    int32_t n_ctx = 0;
+    // Polled during a wait for room: true ends it (the client left).
+    std::function<bool()> gone;
+};
+
 class Router;
 
 // A request's hold on a model: while a lease lives, the model stays loaded.
@@ -116,16 +129,15 @@ class Router {
     Router(const Router &) = delete;
     Router & operator=(const Router &) = delete;
 
+
     // The backend serving `name` (an id, alias or anything the resolver
-    // takes; empty: the default model), loaded first if needed. keep_alive
-    // (Ollama's per-request field) replaces the model's. `gone`, when set,
-    // is polled during a wait for room: true ends it (the client left). Errors: model_not_found, invalid_request (a
-    // model that cannot fit the budget even alone, with the numbers),
-    // unavailable (shutting down, or no room in time), a failed load.
-    Result<std::shared_ptr<Lease>> acquire(const std::string & name, std::optional<KeepAlive> keep_alive = {},
-                                           const std::function<bool()> & gone = {});
+    // takes; empty: the default model), loaded first if needed. Errors:
+    // model_not_found, invalid_request (a model that cannot fit the budget
+    // even alone, with the numbers), unavailable (shutting down, or no room
+    // in time), a failed load.
+    Result<std::shared_ptr<Lease>> acquire(const std::string & name, const Ask & ask = {});
     // Loads `name` (or keeps it) without a request.
-    Result<LoadedModel> load(const std::string & name, std::optional<KeepAlive> keep_alive = {});
+    Result<LoadedModel> load(const std::string & name, const Ask & ask = {});
     // Unloads now if idle (returns once its memory is free), else as soon as
     // its last request ends. not_found when it is not loaded.
     Result<LoadedModel> unload(const std::string & name);
@@ -162,6 +174,8 @@ class Router {
     // model fit, waiting (up to the deadline) while busy models hold the room.
     Status make_room(std::unique_lock<std::mutex> & lock, const Footprint & need, const std::string & id,
                      const std::function<bool()> & gone);
+    // The context a request's n_ctx means for a model: capped at what it may have.
+    static int32_t wanted_ctx(int32_t asked, int32_t n_ctx_train, int32_t preset_ctx);
     uint64_t reserved_locked() const;
     // Under `lock`, which it releases while the backend is destroyed.
     void unload_locked(std::unique_lock<std::mutex> & lock, const EntryPtr & e);

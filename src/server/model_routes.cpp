@@ -15,7 +15,10 @@ void register_model_routes(httplib::Server & http, router::Router & router) {
     http.Post("/api/v1/models/load", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::parse_load(req.body);
         if (!call) return send_openai_error(res, call.error());
-        auto loaded = router.load(call->model, call->keep_alive);
+        router::Ask ask;
+        ask.keep_alive = call->keep_alive;
+        ask.n_ctx      = call->n_ctx;
+        auto loaded    = router.load(call->model, ask);
         if (!loaded) return send_openai_error(res, loaded.error());
         res.set_content(api::load_response(*loaded), "application/json");
     });

@@ -22,7 +22,10 @@ void send_error(httplib::Response & res, const Error & e) { send_openai_error(re
 Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
                                                    std::optional<router::KeepAlive> keep_alive,
                                                    const httplib::Request & req) {
-    return router.acquire(model, keep_alive, [&req] { return req.is_connection_closed(); });
+    router::Ask ask;
+    ask.keep_alive = keep_alive;
+    ask.gone       = [&req] { return req.is_connection_closed(); };
+    return router.acquire(model, ask);
 }
 
 // How one kind of response (chat or completion) is rendered, streamed or whole.

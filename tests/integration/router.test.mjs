@@ -294,6 +294,25 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     assert.equal(one.id, 'fast');
   });
 
+  it("LM Studio's load takes a context length, and loads again for another", async () => {
+    const load = async (body) => {
+      const res = await postJSON(server.baseURL, '/api/v1/models/load', body);
+      const json = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(json));
+      return json;
+    };
+    const small = await load({ model: 'test/b', context_length: 256, ttl: 60 });
+    assert.equal(small.status, 'loaded');
+    assert.equal(small.instance_id, 'test/b:F16');
+    assert.equal(small.context_length, 256);
+    assert.equal((await ps(server)).find((m) => m.name === 'test/b:F16').context_length, 256);
+    const big = await load({ model: 'test/b', context_length: 100000 });
+    assert.equal(big.context_length, 1024, 'at most the trained context');
+    const bad = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'test/b', context_length: 'long' });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.param, 'context_length');
+  });
+
   it('kiln ps, load and unload drive the running server', async () => {
     const port = new URL(server.baseURL).port;
     const env = { KILN_PORT: port, KILN_HOST: '127.0.0.1', KILN_HOME: home };

@@ -83,6 +83,18 @@ class FakeWorld final : public Loader, public Resolver {
     }
 };
 
+Ask keep(KeepAlive k) {
+    Ask a;
+    a.keep_alive = k;
+    return a;
+}
+
+Ask context(int32_t n) {
+    Ask a;
+    a.n_ctx = n;
+    return a;
+}
+
 RouterOptions budget_mib(uint64_t mib) {
     RouterOptions o;
     o.memory_budget = mib * MiB;
@@ -251,13 +263,31 @@ TEST(Router, AutomaticContextIsTheTrainedOneWhenItFitsElseTheLargestThatDoes) {
     EXPECT_NE(by_id["long"].context_note.find("budget"), std::string::npos);
 }
 
+TEST(Router, ARequestForAnotherContextReloadsTheModelWithinItsTrainedOne) {
+    FakeWorld w;
+    w.models["a"] = {100, 1024, 8192};
+    Router r(w, w, budget_mib(1000));
+    ASSERT_TRUE(r.acquire("a"));
+    EXPECT_EQ(r.loaded()[0].footprint.n_ctx, 8192);
+    ASSERT_TRUE(r.acquire("a", context(1024)));
+    EXPECT_EQ(w.loads.load(), 2);
+    EXPECT_EQ(r.loaded()[0].footprint.n_ctx, 1024);
+    ASSERT_TRUE(r.acquire("a", context(1024)));  // the same: no reload
+    ASSERT_TRUE(r.acquire("a"));                 // no wish: whatever it has
+    EXPECT_EQ(w.loads.load(), 2);
+    ASSERT_TRUE(r.acquire("a", context(1 << 20)));  // more than trained: the trained one
+    EXPECT_EQ(r.loaded()[0].footprint.n_ctx, 8192);
+    EXPECT_EQ(w.loads.load(), 3);
+    EXPECT_EQ(w.alive.load(), 1);
+}
+
 TEST(Router, KeepAliveUnloadsIdleModelsAndForeverKeepsThem) {
     FakeWorld w;
     w.models = {{"a", {1}}, {"b", {1}}, {"c", {1}}};
     Router r(w, w, budget_mib(1000));
-    { auto l = r.acquire("a", KeepAlive{50ms}); ASSERT_TRUE(l); }
-    { auto l = r.acquire("b", KeepAlive::forever()); ASSERT_TRUE(l); }
-    { auto l = r.acquire("c", KeepAlive{0ms}); ASSERT_TRUE(l); }
+    { auto l = r.acquire("a", keep(KeepAlive{50ms})); ASSERT_TRUE(l); }
+    { auto l = r.acquire("b", keep(KeepAlive::forever())); ASSERT_TRUE(l); }
+    { auto l = r.acquire("c", keep(KeepAlive{0ms})); ASSERT_TRUE(l); }
     EXPECT_TRUE(await_loaded(r, {"b"}));
     EXPECT_EQ(w.alive.load(), 1);
 }
@@ -266,8 +296,8 @@ TEST(Router, KeepAliveWaitsForTheLastRequest) {
     FakeWorld w;
     w.models["a"] = {1};
     Router r(w, w, budget_mib(1000));
-    auto   one = r.acquire("a", KeepAlive{0ms});
-    auto   two = r.acquire("a", KeepAlive{0ms});
+    auto   one = r.acquire("a", keep(KeepAlive{0ms}));
+    auto   two = r.acquire("a", keep(KeepAlive{0ms}));
     ASSERT_TRUE(one && two);
     one = make_error(ErrorCode::cancelled, "done");
     std::this_thread::sleep_for(50ms);
