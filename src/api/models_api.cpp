@@ -35,6 +35,15 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 
 namespace {
 
+json details(const backend::ModelInfo & i) {
+    return {{"parent_model", ""},
+            {"format", "gguf"},
+            {"family", i.arch},
+            {"families", json::array({i.arch})},
+            {"parameter_size", i.n_params ? store::format_params(i.n_params) : ""},
+            {"quantization_level", i.quant}};
+}
+
 json model_json(const router::LoadedModel & m) {
     const auto & i = m.info;
     // A model that never expires: Ollama shows a time centuries ahead.
@@ -44,13 +53,7 @@ json model_json(const router::LoadedModel & m) {
         {"model", m.id},
         {"size", m.footprint.total()},
         {"digest", ""},
-        {"details",
-         {{"parent_model", ""},
-          {"format", "gguf"},
-          {"family", i.arch},
-          {"families", json::array({i.arch})},
-          {"parameter_size", i.n_params ? store::format_params(i.n_params) : ""},
-          {"quantization_level", i.quant}}},
+        {"details", details(i)},
         {"expires_at", expires},
         {"size_vram", 0},
         {"context_length", m.footprint.n_ctx},
@@ -70,6 +73,19 @@ json model_json(const router::LoadedModel & m) {
 }
 
 }  // namespace
+
+std::string tags_response(const std::vector<backend::ModelInfo> & models) {
+    json list = json::array();
+    for (const auto & m : models) {
+        list.push_back({{"name", m.id},
+                        {"model", m.id},
+                        {"modified_at", rfc3339(std::chrono::system_clock::from_time_t(m.created))},
+                        {"size", m.size_bytes},
+                        {"digest", ""},
+                        {"details", details(m)}});
+    }
+    return json{{"models", std::move(list)}}.dump();
+}
 
 std::string ps_response(const std::vector<router::LoadedModel> & models) {
     json list = json::array();

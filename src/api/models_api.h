@@ -22,6 +22,10 @@ Result<std::optional<router::KeepAlive>> get_keep_alive(const json & obj);
 // size_vram, context_length}]}, plus kiln's own "kiln" object per model.
 std::string ps_response(const std::vector<router::LoadedModel> & models);
 
+// Ollama's GET /api/tags: {"models":[{name, model, modified_at, size,
+// digest, details}]} for every model a client may name.
+std::string tags_response(const std::vector<backend::ModelInfo> & models);
+
 // RFC 3339 in UTC with nanoseconds, as Ollama writes times.
 std::string rfc3339(std::chrono::system_clock::time_point t);
 

@@ -202,6 +202,8 @@ int serve(const SettingsFlags & flags) {
                 mi.size_bytes  = l.size;
                 mi.n_ctx_train = l.n_ctx_train;
                 mi.arch        = l.arch;
+                mi.quant       = l.quant;
+                mi.n_params    = l.n_params;
             }
             out.push_back(std::move(mi));
         }

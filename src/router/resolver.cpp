@@ -332,6 +332,8 @@ Result<std::vector<CatalogResolver::Listing>> CatalogResolver::list() {
         l.size        = e.size;
         l.n_ctx_train = static_cast<int32_t>(e.info.context_length);
         l.arch        = e.info.architecture;
+        l.quant       = e.info.quant;
+        l.n_params    = e.info.n_params;
         out.push_back(l);
     }
     return out;

@@ -38,6 +38,8 @@ class CatalogResolver final : public Resolver {
         uint64_t    size    = 0;
         int32_t     n_ctx_train = 0;
         std::string arch;
+        std::string quant;
+        uint64_t    n_params = 0;
     };
     Result<std::vector<Listing>> list();
 

@@ -5,6 +5,7 @@
 #include "api/openai.h"
 #include "core/log.h"
 #include "server/model_routes.h"
+#include "server/ollama_routes.h"
 #include "server/openai_routes.h"
 
 namespace kiln::server {
@@ -32,6 +33,7 @@ void HttpServer::register_routes() {
     });
     register_openai_routes(*http_, router_, list_models_);
     register_model_routes(*http_, router_);
+    register_ollama_routes(*http_, router_, list_models_);
     if (options_.store) register_store_routes(*http_, *options_.store);
 
     http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {

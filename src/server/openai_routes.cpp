@@ -8,6 +8,7 @@
 #include "api/openai.h"
 #include "api/rerank.h"
 #include "core/log.h"
+#include "server/channel_io.h"
 #include "server/proxy.h"
 
 namespace kiln::server {
@@ -49,58 +50,28 @@ const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, oai::sse_co
 // goes away, in which case the request is cancelled.
 void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
                      const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease) {
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [channel, meta, &format, include_usage](size_t, httplib::DataSink & sink) {
-            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
-            if (!write(format.start(meta))) return false;
-            for (;;) {
-                auto ev = channel->pop(100ms);
-                if (!ev) {
-                    if (!sink.is_writable()) return false;
-                    continue;
-                }
-                if (ev->kind == backend::Event::Kind::delta) {
-                    if (!write(format.delta(meta, ev->text))) return false;
-                    continue;
-                }
-                if (ev->kind == backend::Event::Kind::error) {
-                    write(oai::sse_error(ev->error));
-                } else {
-                    if (!write(format.finish(meta, ev->finish))) return false;
-                    if (include_usage && !write(oai::sse_usage(meta, format.object, ev->usage))) return false;
-                }
-                write(oai::sse_done());
-                sink.done();
-                return true;
-            }
-        },
-        [channel, lease](bool) { channel->cancel(); });
+    auto render = [meta, &format, include_usage](const backend::Event & ev) -> std::string {
+        switch (ev.kind) {
+            case backend::Event::Kind::delta: return format.delta(meta, ev.text);
+            case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
+            case backend::Event::Kind::done:
+                return format.finish(meta, ev.finish) +
+                       (include_usage ? oai::sse_usage(meta, format.object, ev.usage) : std::string()) + oai::sse_done();
+        }
+        return {};
+    };
+    stream_events(res, std::move(channel), "text/event-stream", format.start(meta), render, std::move(lease));
 }
 
 // Waits for the whole answer. Returns false (and writes the error) on failure.
-// Checks about every 100 ms, between events too, whether the client left.
 bool collect(httplib::Response & res, backend::Channel & channel, const httplib::Request & req, std::string & text,
              backend::Event & done) {
-    auto next_check = std::chrono::steady_clock::now() + 100ms;
-    for (;;) {
-        auto ev = channel.pop(100ms);
-        if (std::chrono::steady_clock::now() >= next_check) {
-            if (req.is_connection_closed()) {
-                channel.cancel();
-                return false;
-            }
-            next_check = std::chrono::steady_clock::now() + 100ms;
-        }
-        if (!ev) continue;
-        switch (ev->kind) {
-            case backend::Event::Kind::delta: text += ev->text; break;
-            case backend::Event::Kind::error: send_error(res, ev->error); return false;
-            case backend::Event::Kind::done:  done = std::move(*ev); return true;
-        }
+    if (!server::collect(channel, req, text, done)) return false;
+    if (done.kind == backend::Event::Kind::error) {
+        send_error(res, done.error);
+        return false;
     }
+    return true;
 }
 
 oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease) {

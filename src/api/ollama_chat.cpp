@@ -1,0 +1,211 @@
+#include "api/ollama_chat.h"
+
+#include <limits>
+
+#include "api/json_fields.h"
+#include "api/models_api.h"
+
+namespace kiln::api::ollama {
+namespace {
+
+constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+
+Error bad(const std::string & msg, const std::string & param) {
+    return make_error(ErrorCode::invalid_request, msg, param);
+}
+
+Error not_yet(const std::string & what, const std::string & param) {
+    return bad("'" + param + "' (" + what + ") is not supported yet", param);
+}
+
+// options: {num_ctx, num_predict, temperature, top_k, top_p, min_p,
+// repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, seed,
+// stop, num_keep}. Unknown options are ignored, as Ollama does.
+Status parse_options(const json & j, backend::GenerateParams & p, int32_t & n_ctx) {
+    auto it = j.find("options");
+    if (it == j.end() || it->is_null()) return {};
+    if (!it->is_object()) return bad("'options' must be an object", "options");
+    const json &             o = *it;
+    engine::SamplingParams & s = p.sampling;
+    using F                    = engine::SamplingParams;
+    KILN_TRY(auto num_ctx, get_int(o, "num_ctx", 1, 1 << 24));
+    if (num_ctx) n_ctx = static_cast<int32_t>(*num_ctx);
+    KILN_TRY(auto num_predict, get_int(o, "num_predict", -2, kMaxInt));
+    if (num_predict) p.max_tokens = *num_predict < 0 ? -1 : static_cast<int32_t>(*num_predict);  // -1 / -2: no limit
+    auto number = [&](const char * name, float & field, double lo, double hi, uint32_t bit) -> Status {
+        KILN_TRY(auto v, get_number(o, name, lo, hi));
+        if (v) {
+            field = static_cast<float>(*v);
+            s.set |= bit;
+        }
+        return {};
+    };
+    KILN_CHECK(number("temperature", s.temperature, 0, 2, F::temperature_set));
+    KILN_CHECK(number("top_p", s.top_p, 0, 1, F::top_p_set));
+    KILN_CHECK(number("min_p", s.min_p, 0, 1, F::min_p_set));
+    KILN_CHECK(number("repeat_penalty", s.repeat_penalty, 0, 10, F::repeat_penalty_set));
+    KILN_CHECK(number("presence_penalty", s.presence_penalty, -2, 2, F::presence_penalty_set));
+    KILN_CHECK(number("frequency_penalty", s.frequency_penalty, -2, 2, F::frequency_penalty_set));
+    KILN_TRY(auto top_k, get_int(o, "top_k", 0, kMaxInt));
+    if (top_k) {
+        s.top_k = static_cast<int32_t>(*top_k);
+        s.set |= F::top_k_set;
+    }
+    KILN_TRY(auto last_n, get_int(o, "repeat_last_n", -1, kMaxInt));
+    if (last_n) {
+        s.repeat_last_n = static_cast<int32_t>(*last_n);
+        s.set |= F::repeat_last_n_set;
+    }
+    KILN_TRY(auto seed, get_int(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+    if (seed) {
+        s.seed = static_cast<uint32_t>(*seed);
+        s.set |= F::seed_set;
+    }
+    KILN_TRY(auto stop, get_string_list(o, "stop"));
+    for (auto & st : stop) p.stop.push_back(std::move(st));
+    return {};
+}
+
+// What generate and chat share: model, stream, keep_alive, options, and the
+// fields not taken yet.
+Status parse_common(const json & j, GenerateCall & call, backend::GenerateParams & params) {
+    KILN_TRY(auto model, get_string(j, "model"));
+    if (!model || model->empty()) return bad("'model' is required", "model");
+    call.model = *model;
+    KILN_TRY(auto stream, get_bool(j, "stream"));
+    call.stream = stream.value_or(true);
+    KILN_TRY(call.keep_alive, get_keep_alive(j));
+    KILN_CHECK(parse_options(j, params, call.n_ctx));
+    if (auto f = j.find("format"); f != j.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty())) {
+        return not_yet("structured output", "format");
+    }
+    if (auto t = j.find("tools"); t != j.end() && !t->is_null() && !(t->is_array() && t->empty())) {
+        return not_yet("tool calling", "tools");
+    }
+    KILN_TRY(auto think, get_bool(j, "think"));
+    if (think.value_or(false)) return bad("model '" + call.model + "' does not support thinking", "think");
+    return {};
+}
+
+}  // namespace
+
+Result<GenerateCall> parse_generate(std::string_view body) {
+    KILN_TRY(json j, parse_object(body));
+    GenerateCall call;
+    backend::GenerateParams params;
+    KILN_CHECK(parse_common(j, call, params));
+    KILN_TRY(auto prompt, get_string(j, "prompt"));
+    KILN_TRY(auto system, get_string(j, "system"));
+    KILN_TRY(auto raw, get_bool(j, "raw"));
+    call.raw = raw.value_or(false);
+    for (const char * field : {"suffix", "template"}) {
+        KILN_TRY(auto v, get_string(j, field));
+        if (v && !v->empty()) return not_yet(std::string(field) == "suffix" ? "fill in the middle" : "a per-request template", field);
+    }
+    if (auto c = j.find("context"); c != j.end() && !c->is_null() && !(c->is_array() && c->empty())) {
+        return not_yet("continuing from token ids; send the whole prompt", "context");
+    }
+    if (auto im = j.find("images"); im != j.end() && !im->is_null() && !(im->is_array() && im->empty())) {
+        return bad("model '" + call.model + "' takes text only", "images");
+    }
+    call.load_only = prompt.value_or("").empty();
+    if (call.load_only) return call;
+    if (call.raw) {
+        call.completion.model  = call.model;
+        call.completion.prompt = *prompt;
+        call.completion.params = std::move(params);
+    } else {
+        call.messages.model = call.model;
+        if (system && !system->empty()) call.messages.messages.push_back({"system", *system});
+        call.messages.messages.push_back({"user", *prompt});
+        call.messages.params = std::move(params);
+    }
+    return call;
+}
+
+Result<GenerateCall> parse_chat(std::string_view body) {
+    KILN_TRY(json j, parse_object(body));
+    GenerateCall call;
+    call.chat = true;
+    backend::GenerateParams params;
+    KILN_CHECK(parse_common(j, call, params));
+    auto it = j.find("messages");
+    if (it != j.end() && !it->is_null() && !it->is_array()) return bad("'messages' must be an array", "messages");
+    if (it == j.end() || it->is_null() || it->empty()) {
+        call.load_only = true;
+        return call;
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json &      m     = (*it)[i];
+        const std::string param = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object()) return bad("'" + param + "' must be an object", param);
+        KILN_TRY(auto role, get_string(m, "role"));
+        if (!role) return bad("'" + param + ".role' is required", param + ".role");
+        if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool") {
+            return bad("'" + param + ".role' must be system, user, assistant or tool (got '" + *role + "')", param + ".role");
+        }
+        KILN_TRY(auto content, get_string(m, "content"));
+        if (auto im = m.find("images"); im != m.end() && !im->is_null() && !(im->is_array() && im->empty())) {
+            return bad("model '" + call.model + "' takes text only", param + ".images");
+        }
+        if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null() && !(tc->is_array() && tc->empty())) {
+            return not_yet("tool calling", param + ".tool_calls");
+        }
+        call.messages.messages.push_back({*role, content.value_or("")});
+    }
+    call.messages.model  = call.model;
+    call.messages.params = std::move(params);
+    return call;
+}
+
+namespace {
+
+json head(const std::string & model) {
+    return json{{"model", model}, {"created_at", rfc3339(std::chrono::system_clock::now())}};
+}
+
+void put_text(json & j, const GenerateCall & call, const std::string & text) {
+    if (call.chat) {
+        j["message"] = {{"role", "assistant"}, {"content", text}};
+    } else {
+        j["response"] = text;
+    }
+}
+
+int64_t ns(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
+
+std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string delta_line(const GenerateCall & call, const std::string & model, const std::string & text) {
+    json j = head(model);
+    put_text(j, call, text);
+    j["done"] = false;
+    return dump(j) + "\n";
+}
+
+std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,
+                         const backend::Event & done, const Durations & d) {
+    json j = head(model);
+    put_text(j, call, text);
+    j["done"]                 = true;
+    j["done_reason"]          = done.finish == backend::FinishReason::length ? "length" : "stop";
+    j["total_duration"]       = ns(d.total);
+    j["load_duration"]        = ns(d.load);
+    j["prompt_eval_count"]    = done.usage.prompt_tokens;
+    j["prompt_eval_duration"] = static_cast<int64_t>(done.timings.prompt_ms * 1e6);
+    j["eval_count"]           = done.usage.completion_tokens;
+    j["eval_duration"]        = static_cast<int64_t>(done.timings.generation_ms * 1e6);
+    return dump(j) + (call.stream ? "\n" : "");
+}
+
+std::string load_object(const GenerateCall & call, const std::string & model, bool unloaded) {
+    json j = head(model);
+    put_text(j, call, "");
+    j["done"]        = true;
+    j["done_reason"] = unloaded ? "unload" : "load";
+    return dump(j) + (call.stream ? "\n" : "");
+}
+
+}  // namespace kiln::api::ollama

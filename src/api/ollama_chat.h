@@ -1,0 +1,51 @@
+// Ollama's POST /api/generate and /api/chat: request bodies to internal
+// requests, events to NDJSON lines (or one whole object). Pure functions; the
+// routes live in server/ollama_routes.
+//
+// Not yet taken (a 400 that says so): `format` (structured output), `tools`,
+// `images`, `think: true`, `suffix`, `context`, `template`.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "backend/types.h"
+#include "core/result.h"
+#include "router/model_spec.h"
+
+namespace kiln::api::ollama {
+
+struct GenerateCall {
+    std::string                      model;
+    bool                             stream = true;
+    std::optional<router::KeepAlive> keep_alive;
+    int32_t                          n_ctx = 0;  // options.num_ctx
+    // Empty prompt and no messages: Ollama's load (or, with keep_alive 0, unload).
+    bool                             load_only = false;
+    bool                             chat      = false;  // /api/chat (message objects) or /api/generate (response text)
+    bool                             raw       = false;  // /api/generate: the prompt as is, no template
+    backend::ChatRequest             messages;           // chat, and generate unless raw
+    backend::CompletionRequest       completion;         // generate with raw
+};
+
+Result<GenerateCall> parse_generate(std::string_view body);
+Result<GenerateCall> parse_chat(std::string_view body);
+
+// Timing of one answer, for the final object's durations (nanoseconds).
+struct Durations {
+    std::chrono::steady_clock::duration total{};
+    std::chrono::steady_clock::duration load{};  // waiting for the model to load
+};
+
+// One streamed line (with its newline) of text.
+std::string delta_line(const GenerateCall & call, const std::string & model, const std::string & text);
+// The final object: done, done_reason, counts and durations; `text` is the
+// whole answer for a non-streamed call (empty when streamed).
+std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,
+                         const backend::Event & done, const Durations & d);
+// The answer to a load or unload: done_reason "load" or "unload".
+std::string load_object(const GenerateCall & call, const std::string & model, bool unloaded);
+
+}  // namespace kiln::api::ollama

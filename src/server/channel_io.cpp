@@ -1,0 +1,58 @@
+#include "server/channel_io.h"
+
+#include <chrono>
+
+#include <cpp-httplib/httplib.h>
+
+namespace kiln::server {
+
+using namespace std::chrono_literals;
+
+void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> channel, const std::string & content_type,
+                   std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        content_type,
+        [channel, prefix = std::move(prefix), render = std::move(render)](size_t, httplib::DataSink & sink) {
+            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
+            if (!write(prefix)) return false;
+            for (;;) {
+                auto ev = channel->pop(100ms);
+                if (!ev) {
+                    if (!sink.is_writable()) return false;  // the client left
+                    continue;
+                }
+                if (!write(render(*ev))) return false;
+                if (ev->kind != backend::Event::Kind::delta) {
+                    sink.done();
+                    return true;
+                }
+            }
+        },
+        [channel, keep](bool) { channel->cancel(); });
+}
+
+bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last) {
+    auto next_check = std::chrono::steady_clock::now() + 100ms;
+    for (;;) {
+        auto ev = channel.pop(100ms);
+        // Checks about every 100 ms, between events too, whether the client left.
+        if (std::chrono::steady_clock::now() >= next_check) {
+            if (req.is_connection_closed()) {
+                channel.cancel();
+                return false;
+            }
+            next_check = std::chrono::steady_clock::now() + 100ms;
+        }
+        if (!ev) continue;
+        if (ev->kind == backend::Event::Kind::delta) {
+            text += ev->text;
+            continue;
+        }
+        last = std::move(*ev);
+        return true;
+    }
+}
+
+}  // namespace kiln::server

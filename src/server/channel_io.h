@@ -1,0 +1,32 @@
+// Reading a request's events off its Channel into an HTTP response, for
+// every API family: streamed (each event rendered to bytes as it comes) or
+// collected whole. Both notice a client that went away and cancel the
+// request. Internal to server/.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "backend/types.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace kiln::server {
+
+// Bytes for one event; the stream ends after a done or error event.
+using RenderEvent = std::function<std::string(const backend::Event &)>;
+
+// A chunked response of `content_type`: `prefix` first, then each event as
+// `render` writes it. `keep` (a model lease) lives until the response ends.
+void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> channel, const std::string & content_type,
+                   std::string prefix, RenderEvent render, std::shared_ptr<void> keep);
+
+// Waits for the whole answer: the deltas' text and the last event (done or
+// error). False when the client left first (the request is cancelled).
+bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last);
+
+}  // namespace kiln::server

@@ -1,0 +1,123 @@
+// Ollama's generate and chat routes (streamed NDJSON and whole), its load and
+// unload forms, /api/tags and /api/version, driven by the official ollama client.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Ollama } from 'ollama';
+import { makeModel, startServer, tempDir, postJSON, getURL } from './harness.mjs';
+
+const modelArgs = ['--arch', 'llama', '--vocab', 'qwen2', '--n-embd', '64', '--n-layer', '2', '--n-head', '4',
+  '--n-head-kv', '2', '--n-ff', '128', '--ctx', '1024', '--type', 'f16'];
+
+describe('ollama generate and chat', { timeout: 300_000 }, () => {
+  let server;
+  let ollama;
+
+  before(async () => {
+    const home = await tempDir('kiln-home-');
+    for (const [i, name] of ['a', 'b'].entries()) {
+      const dir = path.join(home, 'models', 'test', name);
+      await fs.mkdir(dir, { recursive: true });
+      await makeModel(dir, [...modelArgs, '--seed', String(i + 1), '-o', `${name}-F16.gguf`]);
+    }
+    server = await startServer({ home, args: ['--cache-ram', '0'] });
+    ollama = new Ollama({ host: server.baseURL });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('answers the probes clients make: GET /, /api/version, /api/tags', async () => {
+    const root = await getURL(server.baseURL, '/');
+    assert.equal(await root.text(), 'Ollama is running');
+    const { version } = await ollama.version();
+    assert.match(version, /^\d+\.\d+\.\d+$/);
+    const { models } = await ollama.list();
+    const a = models.find((m) => m.name === 'test/a:F16');
+    assert.ok(a, JSON.stringify(models));
+    assert.equal(a.details.format, 'gguf');
+    assert.equal(a.details.family, 'llama');
+    assert.equal(a.details.quantization_level, 'F16');
+    assert.ok(a.size > 0);
+    assert.ok(!Number.isNaN(new Date(a.modified_at).getTime()));
+  });
+
+  it('chat, whole and streamed, with options; durations in nanoseconds', async () => {
+    const whole = await ollama.chat({
+      model: 'test/a', messages: [{ role: 'user', content: 'Hello' }], options: { num_predict: 6, temperature: 0 },
+    });
+    assert.equal(whole.done, true);
+    assert.equal(whole.done_reason, 'length');
+    assert.equal(whole.message.role, 'assistant');
+    assert.equal(typeof whole.message.content, 'string');
+    assert.equal(whole.eval_count, 6);
+    assert.ok(whole.prompt_eval_count > 0);
+    assert.ok(Number.isInteger(whole.total_duration) && whole.total_duration >= whole.eval_duration);
+
+    const parts = [];
+    let last;
+    for await (const part of await ollama.chat({
+      model: 'test/a', messages: [{ role: 'user', content: 'Hello' }], stream: true, options: { num_predict: 6, temperature: 0 },
+    })) {
+      if (part.done) last = part;
+      else parts.push(part.message.content);
+    }
+    assert.equal(last.done_reason, 'length');
+    assert.equal(last.eval_count, 6);
+    assert.equal(parts.join(''), whole.message.content, 'greedy: streamed text equals the whole answer');
+  });
+
+  it('generate, whole and streamed, with system and raw', async () => {
+    const whole = await ollama.generate({ model: 'test/a', prompt: 'Hi', system: 'Be brief', options: { num_predict: 5, temperature: 0 } });
+    assert.equal(whole.done, true);
+    assert.equal(whole.eval_count, 5);
+    assert.equal(typeof whole.response, 'string');
+    let text = '';
+    for await (const part of await ollama.generate({
+      model: 'test/a', prompt: 'Hi', system: 'Be brief', stream: true, options: { num_predict: 5, temperature: 0 },
+    })) {
+      text += part.response;
+    }
+    assert.equal(text, whole.response);
+    const raw = await ollama.generate({ model: 'test/a', prompt: 'Once upon a time', raw: true, options: { num_predict: 3 } });
+    assert.equal(raw.eval_count, 3);
+    const stopped = await ollama.generate({ model: 'test/a', prompt: 'Hi', options: { num_predict: 40, temperature: 0, stop: [whole.response.slice(1, 3) || 'x'] } });
+    assert.ok(stopped.eval_count <= 40);
+  });
+
+  it('an empty prompt loads the model; keep_alive 0 unloads it', async () => {
+    const loaded = await ollama.generate({ model: 'test/b', prompt: '' });
+    assert.equal(loaded.done_reason, 'load');
+    assert.ok((await ollama.ps()).models.some((m) => m.name === 'test/b:F16'));
+    const unloaded = await ollama.generate({ model: 'test/b', prompt: '', keep_alive: 0 });
+    assert.equal(unloaded.done_reason, 'unload');
+    assert.ok(!(await ollama.ps()).models.some((m) => m.name === 'test/b:F16'));
+    const chatLoad = await ollama.chat({ model: 'test/b', messages: [] });
+    assert.equal(chatLoad.done_reason, 'load');
+    assert.equal(chatLoad.message.content, '');
+    const withCtx = await ollama.generate({ model: 'test/b', prompt: '', options: { num_ctx: 512 } });
+    assert.equal(withCtx.done_reason, 'load');
+    assert.equal((await ollama.ps()).models.find((m) => m.name === 'test/b:F16').context_length, 512);
+  });
+
+  it('errors are Ollama\'s {"error"} with the right status', async () => {
+    await assert.rejects(ollama.chat({ model: 'test/zz:F16', messages: [{ role: 'user', content: 'x' }] }),
+      (err) => err.status_code === 404 && /not found/.test(err.error));
+    const cases = [
+      [{ model: 'test/a', messages: 'hi' }, 400, /'messages' must be an array/],
+      [{ model: 'test/a', messages: [{ role: 'wizard', content: 'x' }] }, 400, /role/],
+      [{ model: 'test/a', messages: [{ role: 'user', content: 'x' }], options: { temperature: 'hot' } }, 400, /temperature/],
+      [{ model: 'test/a', messages: [{ role: 'user', content: 'x' }], format: 'json' }, 400, /not supported yet/],
+      [{ messages: [{ role: 'user', content: 'x' }] }, 400, /'model' is required/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await postJSON(server.baseURL, '/api/chat', body);
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.match((await res.json()).error, message);
+    }
+    const broken = await postJSON(server.baseURL, '/api/generate', '{"model": "test/a", "prompt": ');
+    assert.equal(broken.status, 400);
+  });
+});
