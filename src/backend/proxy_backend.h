@@ -7,6 +7,7 @@
 // per-model log, and a concurrency limit.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -61,6 +62,7 @@ class ProxyBackend final : public Backend, public Upstream {
     const std::string & api_key() const override { return options_.api_key; }
     std::shared_ptr<void> admit() override;
     void                failed() override;
+    bool                stopping() const override { return stopped_.load(); }
 
     pid_t pid() const;  // the running child, or -1
 
@@ -78,7 +80,7 @@ class ProxyBackend final : public Backend, public Upstream {
     mutable std::mutex      mutex_;   // the child and its state; held while starting
     pid_t                   pid_ = -1;
     std::string             base_;    // the process's URL while it runs
-    bool                    stopped_ = false;
+    std::atomic<bool>       stopped_{false};
     int                     failures_ = 0;  // starts in a row that died soon after
     std::chrono::steady_clock::time_point started_at_{};
     std::chrono::steady_clock::time_point next_start_{};  // backoff

@@ -136,6 +136,8 @@ class Upstream {
     virtual std::shared_ptr<void> admit() = 0;
     // A forwarded request failed on the connection: the runner may be gone.
     virtual void failed() = 0;
+    // True once shutdown() ran: forwarded requests stop reading.
+    virtual bool stopping() const = 0;
 };
 
 class Backend {

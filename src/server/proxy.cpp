@@ -28,7 +28,14 @@ struct Pipe {
     std::string             content_type;
     std::deque<std::string> chunks;
     std::atomic<bool>       cancel{false};
-    std::thread             thread;
+    // Held until the thread is joined (members go after the destructor's
+    // body): the backend the thread talks to outlives it.
+    std::shared_ptr<router::Lease> lease;
+    std::shared_ptr<void>          permit;
+    backend::Upstream *            upstream = nullptr;
+    std::thread                    thread;
+
+    bool stop() const { return cancel.load() || upstream->stopping(); }
 
     ~Pipe() {
         cancel = true;
@@ -36,11 +43,8 @@ struct Pipe {
     }
 };
 
-// Runs on the pipe's own thread, which the pipe joins before it goes.
-void run_upstream(Pipe * pipe, const std::string & base, const httplib::Request & in, const std::string & api_key) {
-    httplib::Client http(base);
-    http.set_connection_timeout(10);
-    http.set_read_timeout(600);  // a long prompt may take minutes before its first byte
+// What goes upstream: method, path and body unchanged, with the backend's own key.
+httplib::Request upstream_request(const httplib::Request & in, const std::string & api_key) {
     httplib::Request out;
     out.method = in.method;
     out.path   = in.path;
@@ -48,23 +52,33 @@ void run_upstream(Pipe * pipe, const std::string & base, const httplib::Request 
     out.set_header("Content-Type", in.get_header_value("Content-Type", "application/json"));
     if (in.has_header("Accept")) out.set_header("Accept", in.get_header_value("Accept"));
     if (!api_key.empty()) out.set_header("Authorization", "Bearer " + api_key);
+    return out;
+}
+
+// Runs on the pipe's own thread, which the pipe joins before it goes.
+void run_upstream(Pipe * pipe, const std::string & base, httplib::Request out) {
+    httplib::Client http(base);
+    http.set_connection_timeout(10);
+    http.set_read_timeout(600);  // a long prompt may take minutes before its first byte
     out.response_handler = [pipe](const httplib::Response & r) {
         std::lock_guard lock(pipe->mutex);
         pipe->status       = r.status;
         pipe->content_type = r.get_header_value("Content-Type", "application/json");
         pipe->head         = true;
         pipe->cv.notify_all();
-        return !pipe->cancel.load();
+        return !pipe->stop();
     };
     out.content_receiver = [pipe](const char * data, size_t n, uint64_t, uint64_t) {
         std::lock_guard lock(pipe->mutex);
         pipe->chunks.emplace_back(data, n);
         pipe->cv.notify_all();
-        return !pipe->cancel.load();
+        return !pipe->stop();
     };
     auto result = http.send(out);
     std::lock_guard lock(pipe->mutex);
-    if (!result && !pipe->cancel.load()) pipe->failure = httplib::to_string(result.error());
+    if (!result && !pipe->cancel.load()) {
+        pipe->failure = pipe->upstream->stopping() ? "the server is shutting down" : httplib::to_string(result.error());
+    }
     pipe->done = true;
     pipe->cv.notify_all();
 }
@@ -75,9 +89,11 @@ void forward(const httplib::Request & req, httplib::Response & res, std::shared_
     backend::Upstream & up = *lease->backend().upstream();
     auto                base = up.ready();
     if (!base) return send_openai_error(res, base.error());
-    auto permit = up.admit();
-    auto pipe   = std::make_shared<Pipe>();
-    pipe->thread = std::thread(run_upstream, pipe.get(), *base, std::cref(req), up.api_key());
+    auto pipe      = std::make_shared<Pipe>();
+    pipe->permit   = up.admit();
+    pipe->lease    = lease;
+    pipe->upstream = &up;
+    pipe->thread   = std::thread(run_upstream, pipe.get(), *base, upstream_request(req, up.api_key()));
 
     const std::string id = lease->info().id;
     auto runner_failed   = [&up, id](const std::string & why) {
@@ -136,7 +152,7 @@ void forward(const httplib::Request & req, httplib::Response & res, std::shared_
                 return true;
             }
         },
-        [pipe, lease, permit](bool) { pipe->cancel = true; });
+        [pipe](bool) { pipe->cancel = true; });
 }
 
 }  // namespace kiln::server

@@ -166,4 +166,25 @@ url = "http://127.0.0.1:1"
     await awaitCondition(() => pidsWith(modelPath).length === 0, 'llama-server to exit');
     assert.match(server.stderr, /ls: runner stopped/);
   });
+
+  it('SIGTERM with a forwarded stream running ends it, stops the runners and exits 0', async () => {
+    const modelPath = path.join(home, 'models', 'test', 'a');
+    const stream = await client.chat.completions.create({
+      model: 'child', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 100000, stream: true, ignore_eos: true,
+    });
+    const reading = (async () => {
+      let n = 0;
+      try {
+        for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) n++;
+      } catch {
+        // the stream may end with an error event or a closed connection
+      }
+      return n;
+    })();
+    await awaitCondition(() => pidsWith(modelPath).length > 0, 'the child to run');
+    const { code } = await server.stop('SIGTERM');
+    assert.equal(code, 0, server.stderr);
+    assert.ok((await reading) >= 0);
+    assert.equal(pidsWith(modelPath).length, 0, 'no runner left behind');
+  });
 });
