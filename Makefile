@@ -43,6 +43,7 @@ bench: build
 	bench/decode.sh
 	bench/compare.sh
 	bench/catalog.sh
+	bench/router.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

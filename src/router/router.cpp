@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -93,7 +94,7 @@ namespace {
 
 std::string mib(uint64_t bytes) { return format_bytes(bytes); }
 
-// Runs f on a thread of its own at nice 10: sizing and loading a model
+// Runs f on a thread of its own at nice 19: sizing and loading a model
 // (vocabulary, KV cache clearing) compete for the cores with the models
 // already serving, whose spinning thread pools suffer most from losing one.
 // A thread of its own because a nice value cannot be lowered back without
@@ -102,7 +103,7 @@ template <typename F>
 auto at_low_priority(F && f) -> decltype(f()) {
     std::optional<decltype(f())> out;
     std::thread t([&] {
-        setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
         out.emplace(f());
     });
     t.join();
@@ -206,11 +207,15 @@ void Router::unload_locked(std::unique_lock<std::mutex> & lock, const EntryPtr &
     lock.unlock();
     if (backend) {
         backend->shutdown();
-        backend.reset();  // joins its run loop and frees its memory
-        // glibc keeps freed heap memory for reuse (its mmap threshold grows
-        // with the large buffers a model frees): give it back, so the next
-        // model's room is really there.
-        malloc_trim(0);
+        // Freeing a model (its run loop, KV cache, mapping) competes for the
+        // cores like loading one. glibc keeps freed heap memory for reuse
+        // (its mmap threshold grows with the large buffers a model frees):
+        // give it back, so the next model's room is really there.
+        at_low_priority([&] {
+            backend.reset();
+            malloc_trim(0);
+            return 0;
+        });
     }
     lock.lock();
     if (auto it = entries_.find(e->id); it != entries_.end() && it->second == e) entries_.erase(it);

@@ -52,7 +52,7 @@ class Loader {
     // the low-priority thread.
     virtual Result<Footprint> estimate(const ModelSpec & spec, int32_t n_ctx) = 0;
     // Loads it, not yet started (the router calls Backend::start). May take
-    // seconds; called without any router lock held, on a thread of low CPU
+    // seconds; called without any router lock held, on a thread of the lowest CPU
     // priority (so the models already serving keep their cores).
     virtual Result<std::unique_ptr<backend::Backend>> load(const ModelSpec & spec, int32_t n_ctx) = 0;
 };
