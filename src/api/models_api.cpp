@@ -44,7 +44,7 @@ json details(const backend::ModelInfo & i) {
             {"quantization_level", i.quant}};
 }
 
-json model_json(const router::LoadedModel & m) {
+json model_json(const router::LoadedModel & m, int busy) {
     const auto & i = m.info;
     // A model that never expires: Ollama shows a time centuries ahead.
     const std::string expires = m.expires_at ? rfc3339(*m.expires_at) : "2318-01-01T00:00:00.000000000Z";
@@ -61,6 +61,7 @@ json model_json(const router::LoadedModel & m) {
          {{"state", m.loading ? "loading" : "loaded"},
           {"active_requests", m.active},
           {"slots", i.slots},
+          {"slots_busy", busy},
           {"keep_alive", router::format_keep_alive(m.keep_alive)},
           {"context", m.context_note},
           {"memory",
@@ -87,9 +88,12 @@ std::string tags_response(const std::vector<backend::ModelInfo> & models) {
     return json{{"models", std::move(list)}}.dump();
 }
 
-std::string ps_response(const std::vector<router::LoadedModel> & models) {
+std::string ps_response(const std::vector<router::LoadedModel> & models, const std::map<std::string, int> & busy) {
     json list = json::array();
-    for (const auto & m : models) list.push_back(model_json(m));
+    for (const auto & m : models) {
+        auto it = busy.find(m.id);
+        list.push_back(model_json(m, it == busy.end() ? 0 : it->second));
+    }
     return json{{"models", std::move(list)}}.dump();
 }
 

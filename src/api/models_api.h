@@ -4,6 +4,7 @@
 // server/model_routes.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,8 +20,9 @@ namespace kiln::api {
 Result<std::optional<router::KeepAlive>> get_keep_alive(const json & obj);
 
 // Ollama's {"models":[{name, model, size, digest, details, expires_at,
-// size_vram, context_length}]}, plus kiln's own "kiln" object per model.
-std::string ps_response(const std::vector<router::LoadedModel> & models);
+// size_vram, context_length}]}, plus kiln's own "kiln" object per model;
+// `busy` holds each model's slots running a request (by id).
+std::string ps_response(const std::vector<router::LoadedModel> & models, const std::map<std::string, int> & busy);
 
 // Ollama's GET /api/tags: {"models":[{name, model, modified_at, size,
 // digest, details}]} for every model a client may name.

@@ -90,12 +90,16 @@ int ps(const ServerArgs & a, bool as_json) {
     }
     size_t w = 4;
     for (const auto & m : models) w = std::max(w, m.value("name", "").size());
-    std::printf("%-*s  %9s  %8s  %8s  %s\n", static_cast<int>(w), "NAME", "SIZE", "CONTEXT", "REQUESTS", "UNTIL");
+    std::printf("%-*s  %9s  %8s  %6s  %8s  %s\n", static_cast<int>(w), "NAME", "SIZE", "CONTEXT", "SLOTS", "REQUESTS",
+                "UNTIL");
     for (const auto & m : models) {
-        const bool loading = m["kiln"].value("state", "") == "loading";
-        std::printf("%-*s  %9s  %8d  %8d  %s\n", static_cast<int>(w), m.value("name", "").c_str(),
-                    format_bytes(m.value("size", 0.0)).c_str(), m.value("context_length", 0),
-                    m["kiln"].value("active_requests", 0), loading ? "loading" : until(m).c_str());
+        const auto & k       = m["kiln"];
+        const bool   loading = k.value("state", "") == "loading";
+        const std::string slots =
+            k.value("slots", 0) > 0 ? std::to_string(k.value("slots_busy", 0)) + "/" + std::to_string(k.value("slots", 0)) : "-";
+        std::printf("%-*s  %9s  %8d  %6s  %8d  %s\n", static_cast<int>(w), m.value("name", "").c_str(),
+                    format_bytes(m.value("size", 0.0)).c_str(), m.value("context_length", 0), slots.c_str(),
+                    k.value("active_requests", 0), loading ? "loading" : until(m).c_str());
     }
     return ok;
 }

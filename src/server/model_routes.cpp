@@ -10,7 +10,13 @@ namespace kiln::server {
 
 void register_model_routes(httplib::Server & http, router::Router & router) {
     http.Get("/api/ps", [&router](const httplib::Request &, httplib::Response & res) {
-        res.set_content(api::ps_response(router.loaded()), "application/json");
+        std::map<std::string, int> busy;
+        router.with_ready([&](const std::vector<router::Router::Ready> & ready) {
+            for (const auto & r : ready) {
+                for (const auto & slot : r.backend->snapshot().slots) busy[r.model.id] += slot.state == "prefill" || slot.state == "decode";
+            }
+        });
+        res.set_content(api::ps_response(router.loaded(), busy), "application/json");
     });
     http.Post("/api/v1/models/load", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::parse_load(req.body);

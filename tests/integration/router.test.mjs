@@ -141,6 +141,8 @@ describe('router: three models, a budget that fits two', { timeout: 300_000 }, (
     assert.deepEqual((await ps(server)).map((m) => m.name).sort(), ['test/a:F16', 'test/c:F16']);
     const from = server.stderr.length;
     const streams = [0, 1, 2].map(() => stream(server, 'test/a', { max_tokens: 96, ignore_eos: true }));
+    await awaitPs(server, (ms) => ms.some((m) => m.name === 'test/a:F16' && m.kiln.slots_busy >= 1 &&
+      m.kiln.active_requests >= 1), 'test/a busy');
     // B needs c's room (a is busy): c unloads, b loads, while a's streams run.
     const b = ask(server, 'test/b', { max_tokens: 16, ignore_eos: true });
     const [bBody, ...results] = await Promise.all([b, ...streams]);
@@ -321,8 +323,8 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     assert.match(loaded.stdout, /loaded test\/b:F16 \(context 1024 tokens\)/);
     const table = await runKiln(['ps'], env);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^NAME\s+SIZE\s+CONTEXT\s+REQUESTS\s+UNTIL/);
-    assert.match(table.stdout, /test\/b:F16\s+[\d.]+ MB\s+1024\s+0\s+forever/);
+    assert.match(table.stdout, /^NAME\s+SIZE\s+CONTEXT\s+SLOTS\s+REQUESTS\s+UNTIL/);
+    assert.match(table.stdout, /test\/b:F16\s+[\d.]+ MB\s+1024\s+0\/4\s+0\s+forever/);
     const json = JSON.parse((await runKiln(['ps', '--json'], env)).stdout);
     assert.ok(json.some((m) => m.name === 'test/b:F16'));
     const gone = await runKiln(['unload', 'test/b'], env);
