@@ -62,6 +62,8 @@ ErrorBody error_body(const Error & e) {
         case ErrorCode::not_found:        status = 404; break;
         case ErrorCode::unavailable:      status = 503; break;
         case ErrorCode::cancelled:        status = 499; break;
+        case ErrorCode::unauthorized:     status = 401; break;
+        case ErrorCode::forbidden:        status = 403; break;
         case ErrorCode::io:
         case ErrorCode::internal:         status = 500; break;
     }

@@ -171,6 +171,8 @@ ErrorResponse error_response(const Error & e) {
         case ErrorCode::not_found:        status = 404; type = "not_found_error"; break;
         case ErrorCode::unavailable:      status = 503; type = "server_error"; code = "unavailable"; break;
         case ErrorCode::cancelled:        status = 499; type = "server_error"; break;
+        case ErrorCode::unauthorized:     status = 401; type = "authentication_error"; code = "invalid_api_key"; break;
+        case ErrorCode::forbidden:        status = 403; type = "permission_error"; break;
         case ErrorCode::io:
         case ErrorCode::internal:         status = 500; type = "server_error"; break;
     }

@@ -20,6 +20,20 @@
 namespace kiln::cli {
 namespace {
 
+std::vector<std::string> split_commas(const std::string & list) {
+    std::vector<std::string> out;
+    std::string              item;
+    for (char c : list + ",") {
+        if (c != ',') {
+            if (c != ' ') item += c;
+            continue;
+        }
+        if (!item.empty()) out.push_back(item);
+        item.clear();
+    }
+    return out;
+}
+
 // 80% of the memory available now (MemAvailable), leaving the rest to the
 // system and to kiln itself.
 uint64_t default_memory_budget() {
@@ -121,6 +135,29 @@ int serve(const SettingsFlags & flags) {
         log::error("{}", keep_alive.error().message);
         return usage;
     }
+    // Who may connect: keys, and no open non-loopback listener by accident.
+    server::AccessOptions access;
+    auto keys = server::load_api_keys(settings->get("server.api_key"), settings->get("server.api_keys_file"));
+    if (!keys) {
+        log::error("{}", keys.error().message);
+        return usage;
+    }
+    access.api_keys      = std::move(*keys);
+    access.allowed_hosts = split_commas(settings->get("server.allowed_hosts"));
+    access.cors_origins  = split_commas(settings->get("server.cors_origins"));
+    access.loopback_bind = server::loopback_host(settings->get("server.host"));
+    const std::string insecure = settings->get("server.insecure");
+    if (insecure != "true" && insecure != "false" && insecure != "1" && insecure != "0") {
+        log::error("server.insecure must be true or false, got '{}'", insecure);
+        return usage;
+    }
+    if (!access.loopback_bind && access.api_keys.empty() && insecure != "true" && insecure != "1") {
+        log::error("refusing to listen on {} without an API key: anyone who can reach this machine could use its "
+                   "models and pull files onto it. Set --api-key (or KILN_API_KEY, or --api-keys-file), or pass "
+                   "--insecure if that is what you want", settings->get("server.host"));
+        return usage;
+    }
+
     // The default model: --model (a preset, a GGUF path or a catalog name), else the demo model.
     router::RouterOptions ro;
     ro.memory_budget = *budget > 0 ? static_cast<uint64_t>(*budget) << 20 : default_memory_budget();
@@ -211,7 +248,8 @@ int serve(const SettingsFlags & flags) {
     };
 
     server::HttpServer http(models, list_models, {settings->get("server.host"), static_cast<int>(*port),
-                                                  server::StoreOptions{paths::home(), store::HfOptions::from_env()}});
+                                                  server::StoreOptions{paths::home(), store::HfOptions::from_env()},
+                                                  std::move(access)});
     auto bound = http.bind();
     if (!bound) {
         log::error("{}", bound.error().message);
@@ -282,6 +320,13 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "router.max_models", "--max-models", "models loaded at once", "INT");
     flags->add(*cmd, "router.keep_alive", "--keep-alive",
                "how long an idle model stays loaded (5m, 1h, seconds; 0: unload when idle; -1: forever)", "DURATION");
+    flags->add(*cmd, "server.api_key", "--api-key", "API keys clients must send (comma-separated)", "KEYS");
+    flags->add(*cmd, "server.api_keys_file", "--api-keys-file", "a file of API keys, one a line", "PATH");
+    flags->add(*cmd, "server.allowed_hosts", "--allowed-hosts", "Host names answered besides loopback ones", "HOSTS");
+    flags->add(*cmd, "server.cors_origins", "--cors-origins", "browser origins allowed besides loopback ones (* for any)",
+               "ORIGINS");
+    cmd->add_flag_callback("--insecure", [flags] { flags->values["server.insecure"] = "true"; },
+                           "listen on a non-loopback address without an API key");
     flags->add(*cmd, "log.level", "--log-level", "debug, info, warn or error", "LEVEL");
     cmd->add_option("--config", flags->config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")
         ->type_name("PATH");

@@ -10,6 +10,8 @@ const char * error_code_name(ErrorCode code) {
         case ErrorCode::context_exceeded: return "context_exceeded";
         case ErrorCode::unavailable:      return "unavailable";
         case ErrorCode::cancelled:        return "cancelled";
+        case ErrorCode::unauthorized:     return "unauthorized";
+        case ErrorCode::forbidden:        return "forbidden";
         case ErrorCode::io:               return "io";
         case ErrorCode::internal:         return "internal";
     }

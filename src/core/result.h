@@ -15,6 +15,8 @@ enum class ErrorCode {
     context_exceeded,  // prompt does not fit the context
     unavailable,       // busy, shutting down, queue full
     cancelled,         // the requester went away
+    unauthorized,      // no API key, or a wrong one
+    forbidden,         // a Host or Origin this server does not answer
     io,                // file system or network failure
     internal,          // a bug or an unexpected library failure
 };

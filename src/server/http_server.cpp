@@ -31,6 +31,7 @@ void HttpServer::register_routes() {
     http_->Get("/health", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
+    install_access(*http_, options_.access);
     register_openai_routes(*http_, router_, list_models_);
     register_model_routes(*http_, router_);
     register_ollama_routes(*http_, router_, list_models_);

@@ -11,6 +11,7 @@
 #include "backend/types.h"
 #include "core/result.h"
 #include "router/router.h"
+#include "server/access.h"
 #include "server/openai_routes.h"
 #include "server/store_routes.h"
 
@@ -24,6 +25,7 @@ struct ServerOptions {
     std::string                 host = "127.0.0.1";
     int                         port = 11434;  // 0: any free port
     std::optional<StoreOptions> store;         // model management routes (/api/pull)
+    AccessOptions               access;        // keys, Host and Origin checks
 };
 
 class HttpServer {

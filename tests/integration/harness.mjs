@@ -80,10 +80,10 @@ process.on('exit', () => {
  * "listening on URL" stdout line. Without `model` the server has no default model.
  * Returns { baseURL, proc, home, stop(signal='SIGTERM') -> {code, signal}, stdout, stderr }.
  */
-export async function startServer({ model, args = [], env = {}, home: givenHome }) {
+export async function startServer({ model, args = [], env = {}, home: givenHome, host = '127.0.0.1' }) {
   const bin = requireEnv('KILN_BIN');
   const home = givenHome ?? await tempDir('kiln-home-');
-  const argv = ['serve', '--host', '127.0.0.1', '--port', '0', ...(model ? ['--model', model] : []), ...args];
+  const argv = ['serve', '--host', host, '--port', '0', ...(model ? ['--model', model] : []), ...args];
   const proc = spawn(bin, argv, {
     env: { ...process.env, KILN_HOME: home, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,174 @@
+#include "server/access.h"
+
+#include <fstream>
+#include <memory>
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/errors.h"
+#include "core/utf8.h"
+
+namespace kiln::server {
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> out;
+    while (!list.empty()) {
+        const size_t comma = list.find(',');
+        const auto   item  = trim(list.substr(0, comma));
+        if (!item.empty()) out.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+// "host:port", "[v6]:port", "host" -> the host, lower case, without brackets.
+std::string host_only(std::string_view h) {
+    h = trim(h);
+    std::string_view host = h;
+    if (!h.empty() && h.front() == '[') {
+        const size_t close = h.find(']');
+        host               = h.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
+    } else if (const size_t colon = h.rfind(':'); colon != std::string_view::npos && h.find(':') == colon) {
+        host = h.substr(0, colon);  // one colon: a port; more: a bare IPv6 address
+    }
+    std::string out = utf8::ascii_lower(host);
+    if (!out.empty() && out.back() == '.') out.pop_back();
+    return out;
+}
+
+bool loopback_name(const std::string & host) {
+    if (host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1") return true;
+    if (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0) return true;
+    if (host.rfind("127.", 0) != 0) return false;
+    int dots = 0;
+    for (char c : host) {
+        if (c == '.') ++dots;
+        else if (c < '0' || c > '9') return false;
+    }
+    return dots == 3;
+}
+
+bool listed(const std::string & value, const std::vector<std::string> & list) {
+    for (const auto & item : list) {
+        if (utf8::ascii_lower(item) == value) return true;
+    }
+    return false;
+}
+
+void refuse(const httplib::Request & req, httplib::Response & res, ErrorCode code, const std::string & message) {
+    auto e     = api::family_error(req.path, make_error(code, message));
+    res.status = e.status;
+    if (code == ErrorCode::unauthorized) res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(e.body, "application/json");
+}
+
+std::string given_key(const httplib::Request & req) {
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.size() > 7 && utf8::ascii_lower(auth.substr(0, 7)) == "bearer ") return std::string(trim(auth.substr(7)));
+    return std::string(trim(req.get_header_value("x-api-key")));
+}
+
+}  // namespace
+
+bool loopback_host(std::string_view host_header) { return loopback_name(host_only(host_header)); }
+
+bool origin_allowed(std::string_view origin, const AccessOptions & o) {
+    const std::string lower = utf8::ascii_lower(trim(origin));
+    if (listed("*", o.cors_origins) || listed(lower, o.cors_origins)) return true;
+    // scheme://host[:port], nothing after.
+    const size_t sep = lower.find("://");
+    if (sep == std::string::npos) return false;
+    const std::string scheme = lower.substr(0, sep);
+    const std::string rest   = lower.substr(sep + 3);
+    if ((scheme != "http" && scheme != "https") || rest.find('/') != std::string::npos) return false;
+    return loopback_name(host_only(rest));
+}
+
+bool key_matches(std::string_view given, const std::vector<std::string> & keys) {
+    bool match = false;
+    for (const auto & key : keys) {
+        // Constant time in the key's content: every byte of the longer of the two is looked at.
+        const size_t  n    = std::max(key.size(), given.size());
+        unsigned char diff = key.size() == given.size() ? 0 : 1;
+        for (size_t i = 0; i < n; ++i) {
+            const unsigned char a = i < key.size() ? static_cast<unsigned char>(key[i]) : 0;
+            const unsigned char b = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+            diff |= static_cast<unsigned char>(a ^ b);
+        }
+        match |= diff == 0 && !key.empty();
+    }
+    return match;
+}
+
+Result<std::vector<std::string>> load_api_keys(const std::string & list, const std::string & file) {
+    std::vector<std::string> keys = split_list(list);
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in) return make_error(ErrorCode::invalid_request, "cannot read the API keys file " + file);
+        std::string line;
+        size_t      found = 0;
+        while (std::getline(in, line)) {
+            if (const size_t hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+            const auto key = trim(line);
+            if (key.empty()) continue;
+            keys.emplace_back(key);
+            ++found;
+        }
+        if (found == 0) return make_error(ErrorCode::invalid_request, "the API keys file " + file + " holds no key");
+    }
+    return keys;
+}
+
+void install_access(httplib::Server & http, AccessOptions options) {
+    auto o = std::make_shared<const AccessOptions>(std::move(options));
+    http.set_pre_routing_handler([o](const httplib::Request & req, httplib::Response & res) {
+        using R = httplib::Server::HandlerResponse;
+        if (o->loopback_bind) {
+            const std::string host = host_only(req.get_header_value("Host"));
+            if (!loopback_name(host) && !listed(host, o->allowed_hosts)) {
+                refuse(req, res, ErrorCode::forbidden,
+                       "Host '" + host + "' is not served here (add it with --allowed-hosts)");
+                return R::Handled;
+            }
+        }
+        const std::string origin = req.get_header_value("Origin");
+        if (!origin.empty()) {
+            if (!origin_allowed(origin, *o)) {
+                refuse(req, res, ErrorCode::forbidden,
+                       "origin '" + origin + "' may not use this server (allow it with --cors-origins)");
+                return R::Handled;
+            }
+            const bool any = listed("*", o->cors_origins);
+            res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
+            if (!any) res.set_header("Vary", "Origin");
+            if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+                res.status = 204;
+                res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+                const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+                res.set_header("Access-Control-Allow-Headers",
+                               asked.empty() ? "Authorization, Content-Type, x-api-key" : asked);
+                res.set_header("Access-Control-Max-Age", "600");
+                return R::Handled;
+            }
+        }
+        const bool open_route = req.path == "/health" || (req.method == "GET" && req.path == "/");
+        if (!o->api_keys.empty() && !open_route && !key_matches(given_key(req), o->api_keys)) {
+            refuse(req, res, ErrorCode::unauthorized,
+                   req.has_header("Authorization") || req.has_header("x-api-key")
+                       ? "the API key is not valid"
+                       : "an API key is required: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'");
+            return R::Handled;
+        }
+        return R::Unhandled;
+    });
+}
+
+}  // namespace kiln::server

@@ -1,0 +1,44 @@
+// Who may use the server, checked before any route runs:
+// - API keys: when any are set, every route but GET /health and GET /
+//   needs one, as "Authorization: Bearer KEY" or "x-api-key: KEY" (compared
+//   in constant time); 401 in the family's envelope otherwise.
+// - DNS rebinding: on a loopback bind, a request whose Host is not a
+//   loopback name (localhost, 127.x, ::1) or an allowed host gets 403.
+// - Browsers: a request with an Origin that is not a loopback origin or an
+//   allowed one gets 403; allowed ones get Access-Control-Allow-Origin (the
+//   origin itself, or * when "*" is allowed, never with credentials) and
+//   their preflights (OPTIONS) a 204 with the methods and headers.
+// Internal to server/.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kiln::server {
+
+struct AccessOptions {
+    std::vector<std::string> api_keys;
+    std::vector<std::string> allowed_hosts;  // Host names besides the loopback ones
+    std::vector<std::string> cors_origins;   // origins besides the loopback ones; "*": any
+    bool                     loopback_bind = true;  // the Host check applies only then
+};
+
+void install_access(httplib::Server & http, AccessOptions options);
+
+// The pieces, for tests.
+bool loopback_host(std::string_view host_header);  // "localhost:8080", "[::1]", "127.0.0.5"
+bool origin_allowed(std::string_view origin, const AccessOptions & options);
+bool key_matches(std::string_view given, const std::vector<std::string> & keys);
+
+// Keys from a comma-separated list and from a file (one a line, '#' starts a
+// comment). Errors: the file cannot be read, or it holds no key.
+Result<std::vector<std::string>> load_api_keys(const std::string & list, const std::string & file);
+
+}  // namespace kiln::server
