@@ -358,7 +358,13 @@ Result<LoadedModel> Router::unload(const std::string & name) {
     }
     changed_.wait(lock, [&] { return e->state != Entry::State::loading; });
     LoadedModel before = describe_locked(*e);
-    if (e->state != Entry::State::ready) return before;  // already on its way out
+    if (e->state == Entry::State::unloading) {  // already on its way out: done when its memory is free
+        changed_.wait(lock, [&] {
+            auto it = entries_.find(e->id);
+            return it == entries_.end() || it->second != e;
+        });
+        return before;
+    }
     if (e->active > 0) {
         e->unload_when_idle = true;  // the keep-alive thread unloads it when the last request ends
         changed_.notify_all();

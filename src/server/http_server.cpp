@@ -34,7 +34,7 @@ void HttpServer::register_routes() {
     install_access(*http_, options_.access);
     register_openai_routes(*http_, router_, list_models_);
     register_model_routes(*http_, router_);
-    register_ollama_routes(*http_, router_, list_models_);
+    if (options_.store) register_ollama_routes(*http_, router_, list_models_, options_.store->home);
     if (options_.store) register_store_routes(*http_, *options_.store);
 
     http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {

@@ -7,7 +7,9 @@
 
 #include "api/models_api.h"
 #include "api/ollama_chat.h"
+#include "api/ollama_models.h"
 #include "api/ollama_pull.h"
+#include "store/catalog.h"
 #include "server/channel_io.h"
 
 namespace kiln::server {
@@ -85,9 +87,79 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
     };
 }
 
+void embed_route(httplib::Server & http, router::Router & router, const char * route,
+                 Result<ollama::EmbedCall> (*parse)(std::string_view)) {
+    http.Post(route, [&router, parse](const httplib::Request & req, httplib::Response & res) {
+        const auto t0   = Clock::now();
+        auto       call = parse(req.body);
+        if (!call) return send_error(res, call.error());
+        router::Ask ask;
+        ask.keep_alive = call->keep_alive;
+        ask.gone       = [&req] { return req.is_connection_closed(); };
+        auto lease     = router.acquire(call->request.model, ask);
+        if (!lease) return send_error(res, lease.error());
+        const auto    load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+        const auto    id      = (*lease)->info().id;
+        backend::Event last;
+        if (call->legacy && call->request.inputs[0].empty()) {  // Ollama answers an empty prompt with nothing
+            return res.set_content(ollama::embed_response(*call, id, last, 0, load_ns), "application/json");
+        }
+        auto channel = (*lease)->backend().submit(call->request);
+        if (!channel) return send_error(res, channel.error());
+        std::string unused;
+        if (!collect(**channel, req, unused, last)) return;
+        if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
+        const auto total_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+        res.set_content(ollama::embed_response(*call, id, last, total_ns, load_ns), "application/json");
+    });
+}
+
+// /api/show, /api/delete, /api/copy: the catalog's models (each request opens its own catalog).
+void catalog_routes(httplib::Server & http, router::Router & router, const std::filesystem::path & home) {
+    auto open = [home]() { return store::Catalog::open(home); };
+    http.Post("/api/show", [open](const httplib::Request & req, httplib::Response & res) {
+        auto name = ollama::parse_model_name(req.body);
+        if (!name) return send_error(res, name.error());
+        auto catalog = open();
+        if (!catalog) return send_error(res, catalog.error());
+        auto entry = (*catalog)->find(*name);
+        if (!entry) return send_error(res, entry.error());
+        res.set_content(ollama::show_response(*entry, (*catalog)->absolute(entry->files.front()).string()),
+                        "application/json");
+    });
+    http.Delete("/api/delete", [open, &router](const httplib::Request & req, httplib::Response & res) {
+        auto name = ollama::parse_model_name(req.body);
+        if (!name) return send_error(res, name.error());
+        auto catalog = open();
+        if (!catalog) return send_error(res, catalog.error());
+        auto entry = (*catalog)->find(*name);
+        if (!entry) return send_error(res, entry.error());
+        // Loaded: unloaded first (once its requests end), so no file is deleted under a running model.
+        if (auto gone = router.unload(entry->name); !gone && gone.error().code != ErrorCode::not_found) {
+            return send_error(res, gone.error());
+        }
+        if (Status st = (*catalog)->remove(entry->name, true); !st) return send_error(res, st.error());
+        res.status = 200;
+    });
+    http.Post("/api/copy", [open](const httplib::Request & req, httplib::Response & res) {
+        auto call = ollama::parse_copy(req.body);
+        if (!call) return send_error(res, call.error());
+        auto catalog = open();
+        if (!catalog) return send_error(res, catalog.error());
+        auto entry = (*catalog)->find(call->source);
+        if (!entry) return send_error(res, entry.error());
+        if (Status st = (*catalog)->add_alias(call->destination, entry->name); !st) return send_error(res, st.error());
+        res.status = 200;
+    });
+}
+
 }  // namespace
 
-void register_ollama_routes(httplib::Server & http, router::Router & router, ModelLister list_models) {
+void register_ollama_routes(httplib::Server & http, router::Router & router, ModelLister list_models,
+                            std::filesystem::path home) {
+    embed_route(http, router, "/api/embed", ollama::parse_embed);
+    embed_route(http, router, "/api/embeddings", ollama::parse_embeddings_legacy);
+    catalog_routes(http, router, home);
     http.Get("/", [](const httplib::Request &, httplib::Response & res) { res.set_content("Ollama is running", "text/plain"); });
     http.Get("/api/version", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(nlohmann::json{{"version", kOllamaVersion}}.dump(), "application/json");

@@ -3,6 +3,8 @@
 // Internal to server/.
 #pragma once
 
+#include <filesystem>
+
 #include "router/router.h"
 #include "server/openai_routes.h"
 
@@ -12,6 +14,8 @@ class Server;
 
 namespace kiln::server {
 
-void register_ollama_routes(httplib::Server & http, router::Router & router, ModelLister list_models);
+// `home`: KILN_HOME, whose catalog /api/show, /api/delete and /api/copy use.
+void register_ollama_routes(httplib::Server & http, router::Router & router, ModelLister list_models,
+                            std::filesystem::path home);
 
 }  // namespace kiln::server

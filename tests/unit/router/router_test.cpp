@@ -289,6 +289,7 @@ TEST(Router, KeepAliveUnloadsIdleModelsAndForeverKeepsThem) {
     { auto l = r.acquire("b", keep(KeepAlive::forever())); ASSERT_TRUE(l); }
     { auto l = r.acquire("c", keep(KeepAlive{0ms})); ASSERT_TRUE(l); }
     EXPECT_TRUE(await_loaded(r, {"b"}));
+    for (int i = 0; i < 500 && w.alive.load() > 1; ++i) std::this_thread::sleep_for(10ms);  // unloads finishing
     EXPECT_EQ(w.alive.load(), 1);
 }
 
@@ -320,6 +321,8 @@ TEST(Router, UnloadOfABusyModelHappensWhenItsRequestEnds) {
     EXPECT_EQ(loaded_ids(r), (std::set<std::string>{"a"}));  // still serving
     a = make_error(ErrorCode::cancelled, "done");
     EXPECT_TRUE(await_loaded(r, {}));
+    (void) r.unload("a");  // returns once an unload on its way has ended (or not_found)
+    EXPECT_EQ(w.alive.load(), 0);
     auto missing = r.unload("a");
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, ErrorCode::not_found);

@@ -1,0 +1,42 @@
+// Ollama's model routes beyond pull: /api/show, /api/delete, /api/copy, and
+// its embedding routes /api/embed and /api/embeddings (legacy). Pure
+// functions; the routes live in server/store_routes and server/ollama_routes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/types.h"
+#include "core/result.h"
+#include "router/model_spec.h"
+#include "store/catalog.h"
+
+namespace kiln::api::ollama {
+
+// {"model": ...} (or the older "name"), required.
+Result<std::string> parse_model_name(std::string_view body);
+// {source, destination}
+struct CopyCall {
+    std::string source;
+    std::string destination;
+};
+Result<CopyCall> parse_copy(std::string_view body);
+
+// {license, modelfile, parameters, template, details, model_info, capabilities, modified_at}
+std::string show_response(const store::ModelEntry & entry, const std::string & path);
+
+struct EmbedCall {
+    backend::EmbedRequest            request;
+    bool                             legacy = false;  // /api/embeddings: one "prompt", one "embedding" back
+    std::optional<router::KeepAlive> keep_alive;
+    int32_t                          n_ctx = 0;
+};
+Result<EmbedCall> parse_embed(std::string_view body);            // {model, input: string | [string], truncate, keep_alive}
+Result<EmbedCall> parse_embeddings_legacy(std::string_view body);  // {model, prompt, keep_alive}
+// {model, embeddings, total_duration, load_duration, prompt_eval_count} or, legacy, {embedding}
+std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Event & done,
+                           int64_t total_ns, int64_t load_ns);
+
+}  // namespace kiln::api::ollama
