@@ -1,4 +1,5 @@
 // kiln list | show | rm | cp | import: the local model catalog.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "core/paths.h"
 #include "core/units.h"
+#include "core/utf8.h"
 #include "store/catalog.h"
 #include "store/model_ref.h"
 #include "store/sha256.h"
@@ -161,6 +163,13 @@ int remove(const std::string & name) {
     if (!c) return failure;
     auto e = c->find(name);
     if (!e) return fail(e.error());
+    const bool alias = std::any_of(e->aliases.begin(), e->aliases.end(),
+                                   [&](const std::string & a) { return utf8::ascii_lower(a) == utf8::ascii_lower(name); });
+    if (alias) {
+        if (auto st = c->remove(name, true); !st) return fail(st.error());
+        std::printf("removed the name %s; the model stays as %s\n", name.c_str(), e->name.c_str());
+        return ok;
+    }
     if (auto st = c->remove(e->name, true); !st) return fail(st.error());
     std::printf("deleted %s\n", e->name.c_str());
     return ok;

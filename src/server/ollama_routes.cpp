@@ -1,5 +1,6 @@
 #include "server/ollama_routes.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <cpp-httplib/httplib.h>
@@ -9,6 +10,7 @@
 #include "api/ollama_chat.h"
 #include "api/ollama_models.h"
 #include "api/ollama_pull.h"
+#include "core/utf8.h"
 #include "store/catalog.h"
 #include "server/channel_io.h"
 
@@ -134,11 +136,16 @@ void catalog_routes(httplib::Server & http, router::Router & router, const std::
         if (!catalog) return send_error(res, catalog.error());
         auto entry = (*catalog)->find(*name);
         if (!entry) return send_error(res, entry.error());
-        // Loaded: unloaded first (once its requests end), so no file is deleted under a running model.
-        if (auto gone = router.unload(entry->name); !gone && gone.error().code != ErrorCode::not_found) {
-            return send_error(res, gone.error());
+        // A copy (an alias) goes alone. The model itself is unloaded first
+        // (once its requests end), so no file is deleted under a running model.
+        const bool alias = std::any_of(entry->aliases.begin(), entry->aliases.end(),
+                                       [&](const std::string & a) { return utf8::ascii_lower(a) == utf8::ascii_lower(*name); });
+        if (!alias) {
+            if (auto gone = router.unload(entry->name); !gone && gone.error().code != ErrorCode::not_found) {
+                return send_error(res, gone.error());
+            }
         }
-        if (Status st = (*catalog)->remove(entry->name, true); !st) return send_error(res, st.error());
+        if (Status st = (*catalog)->remove(alias ? *name : entry->name, true); !st) return send_error(res, st.error());
         res.status = 200;
     });
     http.Post("/api/copy", [open](const httplib::Request & req, httplib::Response & res) {

@@ -233,6 +233,14 @@ Status Catalog::remove(const std::string & name, bool delete_files) {
     if (!entry) return entry.error();
     Transaction tx(db_);
     if (!tx.ok()) return db_error(db_, "busy");
+    // A second name (kiln cp, Ollama's copy) goes alone; the model stays.
+    const bool alias = std::any_of(entry->aliases.begin(), entry->aliases.end(),
+                                   [&](const std::string & a) { return ascii_lower(a) == ascii_lower(name); });
+    if (alias && ascii_lower(name) != ascii_lower(entry->name)) {
+        Stmt del(db_, "DELETE FROM aliases WHERE alias = ?");
+        if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "remove alias " + name);
+        return tx.commit();
+    }
     Stmt del(db_, "DELETE FROM models WHERE name = ?");
     if (del.bind(1, entry->name).step() != SQLITE_DONE) return db_error(db_, "remove " + entry->name);
     KILN_CHECK(tx.commit());

@@ -57,7 +57,8 @@ class Catalog {
     // entry of the same name. One transaction: all or nothing.
     Status add(const ModelEntry & entry);
     // Removes the entry (and its aliases); `delete_files` also deletes its
-    // files under models/ (never an imported file outside it).
+    // files under models/ (never an imported file outside it). An alias
+    // removes only that name.
     Status remove(const std::string & name, bool delete_files);
     // A second name for a model.
     Status add_alias(const std::string & alias, const std::string & name);

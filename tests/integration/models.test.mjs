@@ -156,12 +156,16 @@ describe('models', { timeout: 300_000 }, () => {
     assert.deepEqual(await names(), ['org/Other-GGUF:Q4_0', 'org/Tiny-GGUF:Q8_0']);
     await fs.rm(path.join(dir, 'other-Q4_0.gguf'));
     assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
-    const r = await run('rm', 'tiny');
+    const name = await run('rm', 'tiny');  // a second name goes alone
+    assert.equal(name.code, 0, name.stderr);
+    assert.match(name.stdout, /removed the name tiny; the model stays as org\/Tiny-GGUF:Q8_0/);
+    assert.deepEqual(await names(), ['org/Tiny-GGUF:Q8_0']);
+    const r = await run('rm', 'org/Tiny-GGUF:Q8_0');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /deleted org\/Tiny-GGUF:Q8_0/);
     await assert.rejects(fs.access(path.join(home, 'models', 'org', 'Tiny-GGUF')));
     assert.deepEqual(await names(), []);
-    const gone = await run('rm', 'tiny');
+    const gone = await run('rm', 'org/Tiny-GGUF:Q8_0');
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /not found/);
   });

@@ -21,6 +21,10 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
       await fs.mkdir(dir, { recursive: true });
       await makeModel(dir, [...modelArgs, '--seed', String(i + 1), '-o', `${name}-F16.gguf`]);
     }
+    const emb = path.join(home, 'models', 'test', 'emb');
+    await fs.mkdir(emb, { recursive: true });
+    await makeModel(emb, ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', '128', '--n-layer', '2', '--n-head', '4',
+      '--n-ff', '256', '--ctx', '512', '--type', 'f16', '-o', 'emb-F16.gguf']);
     server = await startServer({ home, args: ['--cache-ram', '0'] });
     ollama = new Ollama({ host: server.baseURL });
   }, { timeout: 180_000 });
@@ -119,5 +123,43 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
     }
     const broken = await postJSON(server.baseURL, '/api/generate', '{"model": "test/a", "prompt": ');
     assert.equal(broken.status, 400);
+  });
+
+  it('embed (normalized, batched) and the legacy embeddings route', async () => {
+    const r = await ollama.embed({ model: 'test/emb', input: ['hello world', 'good night'] });
+    assert.equal(r.model, 'test/emb:F16');
+    assert.equal(r.embeddings.length, 2);
+    assert.equal(r.embeddings[0].length, 128);
+    const norm = Math.hypot(...r.embeddings[0]);
+    assert.ok(Math.abs(norm - 1) < 1e-3, `L2 norm ${norm}`);
+    assert.ok(r.prompt_eval_count > 0);
+    const one = await ollama.embed({ model: 'test/emb', input: 'hello world' });
+    assert.deepEqual(one.embeddings[0].map((x) => x.toFixed(4)), r.embeddings[0].map((x) => x.toFixed(4)));
+    const legacy = await ollama.embeddings({ model: 'test/emb', prompt: 'hello world' });
+    assert.equal(legacy.embedding.length, 128);
+    const scale = Math.hypot(...legacy.embedding);
+    legacy.embedding.forEach((x, i) => assert.ok(Math.abs(x / scale - r.embeddings[0][i]) < 1e-3));
+    assert.deepEqual((await ollama.embeddings({ model: 'test/emb', prompt: '' })).embedding, []);
+    await assert.rejects(ollama.embed({ model: 'test/a', input: 'x' }), (err) => err.status_code === 400);
+  });
+
+  it('show, copy and delete work on the catalog; deleting a copy keeps the original', async () => {
+    const shown = await ollama.show({ model: 'test/a' });
+    assert.equal(shown.details.family, 'llama');
+    assert.equal(shown.model_info['general.architecture'], 'llama');
+    assert.equal(shown.model_info['llama.context_length'], 1024);
+    assert.ok(shown.capabilities.includes('completion'));
+    assert.match(shown.template, /im_start/);
+    assert.match(shown.modelfile, /^# Modelfile/);
+    await ollama.copy({ source: 'test/a', destination: 'mine' });
+    const chatted = await ollama.chat({ model: 'mine', messages: [{ role: 'user', content: 'x' }], options: { num_predict: 2 } });
+    assert.equal(chatted.model, 'test/a:F16');
+    await ollama.delete({ model: 'mine' });
+    const names = (await ollama.list()).models.map((m) => m.name);
+    assert.ok(names.includes('test/a:F16'), 'the original stays');
+    await ollama.delete({ model: 'test/b' });
+    assert.ok(!(await ollama.list()).models.some((m) => m.name === 'test/b:F16'));
+    await assert.rejects(ollama.delete({ model: 'test/b' }), (err) => err.status_code === 404);
+    await assert.rejects(ollama.show({ model: 'nothing/here' }), (err) => err.status_code === 404);
   });
 });

@@ -128,11 +128,16 @@ TEST(Catalog, RemoveDeletesFilesAndEmptyFolders) {
     Home h;
     ASSERT_TRUE(h.catalog->add(h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf")));
     ASSERT_TRUE(h.catalog->add_alias("tiny", "org/Tiny-GGUF:Q8_0"));
-    ASSERT_TRUE(h.catalog->remove("tiny", true));
+    // Removing the second name leaves the model and its file.
+    ASSERT_TRUE(h.catalog->remove("TINY", true));
+    EXPECT_EQ(h.names(), (std::vector<std::string>{"org/Tiny-GGUF:Q8_0"}));
+    EXPECT_TRUE(fs::exists(h.dir / "models/org/Tiny-GGUF/tiny-Q8_0.gguf"));
+    EXPECT_TRUE(h.catalog->find("org/Tiny-GGUF:Q8_0")->aliases.empty());
+    ASSERT_TRUE(h.catalog->remove("org/Tiny-GGUF:Q8_0", true));
     EXPECT_TRUE(h.names().empty());
     EXPECT_FALSE(fs::exists(h.dir / "models/org"));
     EXPECT_TRUE(fs::exists(h.dir / "models"));
-    auto again = h.catalog->remove("tiny", true);
+    auto again = h.catalog->remove("org/Tiny-GGUF:Q8_0", true);
     ASSERT_FALSE(again);
     EXPECT_EQ(again.error().code, kiln::ErrorCode::model_not_found);
 }
