@@ -1,5 +1,7 @@
 #include "api/json_fields.h"
 
+#include <limits>
+
 #include <cmath>
 
 namespace kiln::api {
@@ -83,6 +85,24 @@ Result<std::vector<std::string>> get_string_list(const json & obj, const char * 
         out.push_back(v.get<std::string>());
     }
     return out;
+}
+
+Status get_sampling(const json & obj, engine::SamplingParams & s) {
+    for (const auto & f : engine::sampling_fields()) {
+        if (f.integer) {
+            KILN_TRY(auto v, get_int(obj, f.name, static_cast<int64_t>(f.lo), static_cast<int64_t>(f.hi)));
+            if (v) engine::set_sampling(s, f, static_cast<double>(*v));
+        } else {
+            KILN_TRY(auto v, get_number(obj, f.name, f.lo, f.hi));
+            if (v) engine::set_sampling(s, f, *v);
+        }
+    }
+    KILN_TRY(auto seed, get_int(obj, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+    if (seed) {
+        s.seed = static_cast<uint32_t>(*seed);
+        s.set |= engine::SamplingParams::seed_set;
+    }
+    return {};
 }
 
 }  // namespace kiln::api

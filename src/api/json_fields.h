@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
+#include "engine/sampler.h"
 
 namespace kiln::api {
 
@@ -24,6 +25,9 @@ Result<std::optional<double>>      get_number(const json & obj, const char * nam
 Result<std::optional<int64_t>>     get_int(const json & obj, const char * name, int64_t lo, int64_t hi);
 Result<std::optional<bool>>        get_bool(const json & obj, const char * name);
 Result<std::optional<std::string>> get_string(const json & obj, const char * name);
+// The sampling fields of engine::sampling_fields() present in `obj`, and
+// "seed"; each given one is marked in params.set.
+Status get_sampling(const json & obj, engine::SamplingParams & params);
 // A string or an array of strings (as OpenAI's "stop").
 Result<std::vector<std::string>>   get_string_list(const json & obj, const char * name);
 

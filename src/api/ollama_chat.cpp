@@ -27,40 +27,11 @@ Status parse_options(const json & j, backend::GenerateParams & p, int32_t & n_ct
     if (!it->is_object()) return bad("'options' must be an object", "options");
     const json &             o = *it;
     engine::SamplingParams & s = p.sampling;
-    using F                    = engine::SamplingParams;
     KILN_TRY(auto num_ctx, get_int(o, "num_ctx", 1, 1 << 24));
     if (num_ctx) n_ctx = static_cast<int32_t>(*num_ctx);
     KILN_TRY(auto num_predict, get_int(o, "num_predict", -2, kMaxInt));
     if (num_predict) p.max_tokens = *num_predict < 0 ? -1 : static_cast<int32_t>(*num_predict);  // -1 / -2: no limit
-    auto number = [&](const char * name, float & field, double lo, double hi, uint32_t bit) -> Status {
-        KILN_TRY(auto v, get_number(o, name, lo, hi));
-        if (v) {
-            field = static_cast<float>(*v);
-            s.set |= bit;
-        }
-        return {};
-    };
-    KILN_CHECK(number("temperature", s.temperature, 0, 2, F::temperature_set));
-    KILN_CHECK(number("top_p", s.top_p, 0, 1, F::top_p_set));
-    KILN_CHECK(number("min_p", s.min_p, 0, 1, F::min_p_set));
-    KILN_CHECK(number("repeat_penalty", s.repeat_penalty, 0, 10, F::repeat_penalty_set));
-    KILN_CHECK(number("presence_penalty", s.presence_penalty, -2, 2, F::presence_penalty_set));
-    KILN_CHECK(number("frequency_penalty", s.frequency_penalty, -2, 2, F::frequency_penalty_set));
-    KILN_TRY(auto top_k, get_int(o, "top_k", 0, kMaxInt));
-    if (top_k) {
-        s.top_k = static_cast<int32_t>(*top_k);
-        s.set |= F::top_k_set;
-    }
-    KILN_TRY(auto last_n, get_int(o, "repeat_last_n", -1, kMaxInt));
-    if (last_n) {
-        s.repeat_last_n = static_cast<int32_t>(*last_n);
-        s.set |= F::repeat_last_n_set;
-    }
-    KILN_TRY(auto seed, get_int(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
-    if (seed) {
-        s.seed = static_cast<uint32_t>(*seed);
-        s.set |= F::seed_set;
-    }
+    KILN_CHECK(get_sampling(o, s));
     KILN_TRY(auto stop, get_string_list(o, "stop"));
     for (auto & st : stop) p.stop.push_back(std::move(st));
     return {};

@@ -24,51 +24,7 @@ Status parse_common(const json & j, Call & call) {
     call.request.model = model.value_or("");
     KILN_TRY(call.keep_alive, get_keep_alive(j));
 
-    KILN_TRY(auto temperature, get_number(j, "temperature", 0, 2));
-    if (temperature) {
-        s.temperature = static_cast<float>(*temperature);
-        s.set |= engine::SamplingParams::temperature_set;
-    }
-    KILN_TRY(auto top_p, get_number(j, "top_p", 0, 1));
-    if (top_p) {
-        s.top_p = static_cast<float>(*top_p);
-        s.set |= engine::SamplingParams::top_p_set;
-    }
-    KILN_TRY(auto top_k, get_int(j, "top_k", 0, kMaxInt));
-    if (top_k) {
-        s.top_k = static_cast<int32_t>(*top_k);
-        s.set |= engine::SamplingParams::top_k_set;
-    }
-    KILN_TRY(auto min_p, get_number(j, "min_p", 0, 1));
-    if (min_p) {
-        s.min_p = static_cast<float>(*min_p);
-        s.set |= engine::SamplingParams::min_p_set;
-    }
-    KILN_TRY(auto presence, get_number(j, "presence_penalty", -2, 2));
-    if (presence) {
-        s.presence_penalty = static_cast<float>(*presence);
-        s.set |= engine::SamplingParams::presence_penalty_set;
-    }
-    KILN_TRY(auto frequency, get_number(j, "frequency_penalty", -2, 2));
-    if (frequency) {
-        s.frequency_penalty = static_cast<float>(*frequency);
-        s.set |= engine::SamplingParams::frequency_penalty_set;
-    }
-    KILN_TRY(auto repeat, get_number(j, "repeat_penalty", 0, 10));
-    if (repeat) {
-        s.repeat_penalty = static_cast<float>(*repeat);
-        s.set |= engine::SamplingParams::repeat_penalty_set;
-    }
-    KILN_TRY(auto repeat_last_n, get_int(j, "repeat_last_n", -1, kMaxInt));
-    if (repeat_last_n) {
-        s.repeat_last_n = static_cast<int32_t>(*repeat_last_n);
-        s.set |= engine::SamplingParams::repeat_last_n_set;
-    }
-    KILN_TRY(auto seed, get_int(j, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
-    if (seed) {
-        s.seed = static_cast<uint32_t>(*seed);
-        s.set |= engine::SamplingParams::seed_set;
-    }
+    KILN_CHECK(get_sampling(j, s));
 
     KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 0, kMaxInt));
     KILN_TRY(auto max_completion, get_int(j, "max_completion_tokens", 0, kMaxInt));

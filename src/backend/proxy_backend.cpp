@@ -293,7 +293,13 @@ std::shared_ptr<void> ProxyBackend::admit() {
 
 void ProxyBackend::failed() {
     std::lock_guard lock(mutex_);
-    reap_locked();  // a dead child is started again by the next ready()
+    if (options_.command.empty() || reap_locked()) return;  // a dead child is started again by the next ready()
+    // Killed a moment ago, it may not be reapable yet: give it a second
+    // to exit, unless it answers its health check after all.
+    for (int i = 0; i < 20; ++i) {
+        if (reap_locked() || healthy(base_)) return;
+        std::this_thread::sleep_for(50ms);  // waiting for the child's exit to be reported
+    }
 }
 
 pid_t ProxyBackend::pid() const {

@@ -6,6 +6,29 @@
 
 namespace kiln::engine {
 
+const std::vector<SamplingField> & sampling_fields() {
+    using F         = SamplingParams;
+    constexpr double kMaxInt = 2147483647.0;
+    static const std::vector<SamplingField> fields = {
+        {"temperature", 0, 2, false, F::temperature_set, [](F & p, double v) { p.temperature = static_cast<float>(v); }},
+        {"top_p", 0, 1, false, F::top_p_set, [](F & p, double v) { p.top_p = static_cast<float>(v); }},
+        {"top_k", 0, kMaxInt, true, F::top_k_set, [](F & p, double v) { p.top_k = static_cast<int32_t>(v); }},
+        {"min_p", 0, 1, false, F::min_p_set, [](F & p, double v) { p.min_p = static_cast<float>(v); }},
+        {"repeat_penalty", 0, 10, false, F::repeat_penalty_set, [](F & p, double v) { p.repeat_penalty = static_cast<float>(v); }},
+        {"repeat_last_n", -1, kMaxInt, true, F::repeat_last_n_set, [](F & p, double v) { p.repeat_last_n = static_cast<int32_t>(v); }},
+        {"presence_penalty", -2, 2, false, F::presence_penalty_set,
+         [](F & p, double v) { p.presence_penalty = static_cast<float>(v); }},
+        {"frequency_penalty", -2, 2, false, F::frequency_penalty_set,
+         [](F & p, double v) { p.frequency_penalty = static_cast<float>(v); }},
+    };
+    return fields;
+}
+
+void set_sampling(SamplingParams & p, const SamplingField & f, double v) {
+    f.store(p, v);
+    p.set |= f.bit;
+}
+
 void apply_defaults(SamplingParams & p, const SamplingParams & d) {
     const uint32_t take = d.set & ~p.set;
     using F             = SamplingParams;

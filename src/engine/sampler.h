@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "llama.h"
 
@@ -31,6 +32,20 @@ struct SamplingParams {
     float    frequency_penalty = 0.0f;
     std::optional<uint32_t> seed;        // unset: a random seed per generation
 };
+
+// The sampling fields requests and presets set, by the names every API
+// uses (OpenAI's body, Ollama's options, preset keys), with their ranges:
+// one table for every reader. `seed` is not here: its range is any integer.
+struct SamplingField {
+    const char * name;
+    double       lo, hi;
+    bool         integer;
+    uint32_t     bit;  // SamplingParams::Field
+    void (*store)(SamplingParams &, double);
+};
+const std::vector<SamplingField> & sampling_fields();
+// Stores v (within f's range) and marks the field given.
+void set_sampling(SamplingParams & params, const SamplingField & f, double v);
 
 // Fields `defaults` gives and `params` does not take the defaults' values.
 void apply_defaults(SamplingParams & params, const SamplingParams & defaults);

@@ -84,28 +84,24 @@ class PresetReader {
 
 // Default sampling for requests that leave a field out.
 Status parse_sampling(PresetReader & r, engine::SamplingParams & s) {
-    using F      = engine::SamplingParams;
-    auto decimal = [&](const char * key, float & field, double lo, double hi, uint32_t bit) -> Status {
-        KILN_CHECK(r.number(key, field, lo, hi));
-        if (r.has(key)) s.set |= bit;
-        return {};
-    };
-    auto whole = [&](const char * key, int32_t & field, int64_t lo, int64_t hi, uint32_t bit) -> Status {
-        KILN_CHECK(r.integer(key, field, lo, hi));
-        if (r.has(key)) s.set |= bit;
-        return {};
-    };
-    KILN_CHECK(decimal("temperature", s.temperature, 0, 2, F::temperature_set));
-    KILN_CHECK(decimal("top_p", s.top_p, 0, 1, F::top_p_set));
-    KILN_CHECK(decimal("min_p", s.min_p, 0, 1, F::min_p_set));
-    KILN_CHECK(decimal("repeat_penalty", s.repeat_penalty, 0, 10, F::repeat_penalty_set));
-    KILN_CHECK(decimal("presence_penalty", s.presence_penalty, -2, 2, F::presence_penalty_set));
-    KILN_CHECK(decimal("frequency_penalty", s.frequency_penalty, -2, 2, F::frequency_penalty_set));
-    KILN_CHECK(whole("top_k", s.top_k, 0, 1 << 20, F::top_k_set));
-    KILN_CHECK(whole("repeat_last_n", s.repeat_last_n, -1, 1 << 20, F::repeat_last_n_set));
+    for (const auto & f : engine::sampling_fields()) {
+        if (!r.has(f.name)) continue;
+        if (f.integer) {
+            int32_t v = 0;
+            KILN_CHECK(r.integer(f.name, v, static_cast<int64_t>(f.lo), static_cast<int64_t>(f.hi)));
+            engine::set_sampling(s, f, v);
+        } else {
+            float v = 0;
+            KILN_CHECK(r.number(f.name, v, f.lo, f.hi));
+            engine::set_sampling(s, f, v);
+        }
+    }
     int32_t seed = 0;
-    KILN_CHECK(whole("seed", seed, 0, INT32_MAX, F::seed_set));
-    if (r.has("seed")) s.seed = static_cast<uint32_t>(seed);
+    KILN_CHECK(r.integer("seed", seed, 0, INT32_MAX));
+    if (r.has("seed")) {
+        s.seed = static_cast<uint32_t>(seed);
+        s.set |= engine::SamplingParams::seed_set;
+    }
     return {};
 }
 

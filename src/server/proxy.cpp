@@ -85,28 +85,56 @@ void run_upstream(Pipe * pipe, const std::string & base, httplib::Request out) {
 
 }  // namespace
 
+namespace {
+
+// Starts the exchange with the runner and waits for its status line. A
+// runner that cannot be connected to (it died a moment ago and is not reaped
+// yet) is reported, started again and tried once more: nothing was sent.
+std::shared_ptr<Pipe> start_exchange(const httplib::Request & req, const std::shared_ptr<router::Lease> & lease,
+                                     std::shared_ptr<void> permit, std::string & failure) {
+    backend::Upstream & up = *lease->backend().upstream();
+    for (int attempt = 0;; ++attempt) {
+        auto base = up.ready();
+        if (!base) {
+            failure = base.error().message;
+            return nullptr;
+        }
+        auto pipe      = std::make_shared<Pipe>();
+        pipe->permit   = permit;
+        pipe->lease    = lease;
+        pipe->upstream = &up;
+        pipe->thread   = std::thread(run_upstream, pipe.get(), *base, upstream_request(req, up.api_key()));
+        std::unique_lock lock(pipe->mutex);
+        pipe->cv.wait(lock, [&] { return pipe->head || pipe->done; });
+        if (pipe->head) return pipe;
+        failure = pipe->failure.empty() ? "no response" : pipe->failure;
+        const bool unreachable = pipe->failure.find("connection") != std::string::npos ||
+                                 pipe->failure.find("Connection") != std::string::npos;
+        lock.unlock();
+        up.failed();
+        if (!unreachable || attempt > 0) return nullptr;
+    }
+}
+
+}  // namespace
+
 void forward(const httplib::Request & req, httplib::Response & res, std::shared_ptr<router::Lease> lease) {
     backend::Upstream & up = *lease->backend().upstream();
-    auto                base = up.ready();
-    if (!base) return send_openai_error(res, base.error());
-    auto pipe      = std::make_shared<Pipe>();
-    pipe->permit   = up.admit();
-    pipe->lease    = lease;
-    pipe->upstream = &up;
-    pipe->thread   = std::thread(run_upstream, pipe.get(), *base, upstream_request(req, up.api_key()));
-
-    const std::string id = lease->info().id;
-    auto runner_failed   = [&up, id](const std::string & why) {
+    const std::string   id = lease->info().id;
+    auto runner_failed     = [&up, id](const std::string & why) {
         up.failed();
         return make_error(ErrorCode::unavailable, "model '" + id + "': the runner failed (" + why + ")");
     };
-    std::unique_lock lock(pipe->mutex);
-    pipe->cv.wait(lock, [&] { return pipe->head || pipe->done; });
-    if (!pipe->head) {
-        const std::string why = pipe->failure;
-        lock.unlock();
-        return send_openai_error(res, runner_failed(why.empty() ? "no response" : why));
+    std::string failure;
+    auto        pipe = start_exchange(req, lease, up.admit(), failure);
+    if (!pipe) {
+        // ready() failing says why itself ("model 'x': ..."); a broken exchange gets the runner named.
+        return send_openai_error(res, failure.rfind("model '", 0) == 0
+                                          ? make_error(ErrorCode::unavailable, failure)
+                                          : make_error(ErrorCode::unavailable,
+                                                       "model '" + id + "': the runner failed (" + failure + ")"));
     }
+    std::unique_lock lock(pipe->mutex);
     res.status = pipe->status;
     if (pipe->content_type.rfind("text/event-stream", 0) != 0) {  // a whole body
         pipe->cv.wait(lock, [&] { return pipe->done; });
