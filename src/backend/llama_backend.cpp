@@ -271,30 +271,49 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
     return channel;
 }
 
-Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
-    if (!scheduler_) return wrong_kind();
+Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & request,
+                                                           std::vector<std::string> * stops) const {
     if (request.messages.empty()) {
         return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     }
     auto rendered = template_->apply(request.messages, true);
     if (!rendered) return rendered.error();
-    for (auto & s : rendered->additional_stops) request.params.stop.push_back(std::move(s));
+    if (stops) {
+        for (auto & s : rendered->additional_stops) stops->push_back(std::move(s));
+    }
     // Control tokens the template wrote as text become their ids. Templates
     // that write BOS themselves would get a second one from add_special.
     auto tokens = model_->tokenize(rendered->prompt, true, true);
     const llama_token bos = llama_vocab_bos(model_->vocab());
     if (tokens.size() >= 2 && tokens[0] == bos && tokens[1] == bos) tokens.erase(tokens.begin());
-    return enqueue(std::move(tokens), std::move(request.params));
+    return tokens;
+}
+
+Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
+    if (!scheduler_) return wrong_kind();
+    const size_t user_stops = request.params.stop.size();
+    KILN_TRY(auto tokens, chat_tokens(request, &request.params.stop));
+    return enqueue(std::move(tokens), std::move(request.params), user_stops);
+}
+
+Result<int32_t> LlamaBackend::count_tokens(const ChatRequest & request) {
+    if (!scheduler_) return wrong_kind();
+    KILN_TRY(auto tokens, chat_tokens(request, nullptr));
+    return static_cast<int32_t>(tokens.size());
 }
 
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request) {
     if (!scheduler_) return wrong_kind();
     // Raw text: special tokens in it stay text, as in llama-server's default.
-    return enqueue(model_->tokenize(request.prompt, true, false), std::move(request.params));
+    const size_t user_stops = request.params.stop.size();
+    return enqueue(model_->tokenize(request.prompt, true, false), std::move(request.params), user_stops);
 }
 
-Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params) {
-    auto channel = std::make_shared<Channel>();
+Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params,
+                                                       size_t user_stops) {
+    auto channel           = std::make_shared<Channel>();
+    channel->prompt_tokens = static_cast<int32_t>(prompt.size());
+    std::vector<std::string> given(params.stop.begin(), params.stop.begin() + static_cast<std::ptrdiff_t>(std::min(user_stops, params.stop.size())));
     auto job     = std::make_unique<scheduler::Job>();
     engine::apply_defaults(params.sampling, sampling_defaults_);
     auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
@@ -313,7 +332,8 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
         if (!step.text.empty()) ch->push(Event::delta(std::move(step.text)));
         return step.stop ? scheduler::Verdict::stop : scheduler::Verdict::more;
     };
-    job->on_done = [text, channel](scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
+    job->on_done = [text, channel, given = std::move(given)](scheduler::Finish f, const scheduler::JobStats & st,
+                                                             const Error * error) {
         if (error) {  // a failed decode, or shutdown
             channel->push(Event::fail(*error));
             return;
@@ -326,6 +346,8 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
         done.finish                  = f == scheduler::Finish::length    ? FinishReason::length
                                        : f == scheduler::Finish::cancelled ? FinishReason::cancelled
                                                                            : FinishReason::stop;
+        const std::string & matched = text->stop_string();
+        if (!matched.empty() && std::find(given.begin(), given.end(), matched) != given.end()) done.stop_sequence = matched;
         done.usage.prompt_tokens     = st.n_prompt;
         done.usage.completion_tokens = st.n_generated;
         done.usage.cached_tokens     = st.n_cached;

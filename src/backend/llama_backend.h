@@ -64,6 +64,7 @@ class LlamaBackend final : public Backend {
     Result<std::shared_ptr<Channel>> submit(CompletionRequest request) override;
     Result<std::shared_ptr<Channel>> submit(EmbedRequest request) override;
     Result<std::shared_ptr<Channel>> submit(RerankRequest request) override;
+    Result<int32_t>                  count_tokens(const ChatRequest & request) override;
     void shutdown() override;
     scheduler::Snapshot        snapshot() const override { return scheduler_ ? scheduler_->snapshot() : scheduler::Snapshot{}; }
     const scheduler::Metrics * metrics() const override { return scheduler_ ? &scheduler_->metrics() : nullptr; }
@@ -79,7 +80,10 @@ class LlamaBackend final : public Backend {
     int32_t embed_limit() const;
     // Tokenizes for the embedding context; an error names input[i] if too long.
     Result<std::vector<llama_token>> embed_tokens(const std::string & text, size_t index, const char * field) const;
-    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params);
+    // `user_stops`: how many of params.stop the request gave (the rest come
+    // from the chat template and end a turn like EOS).
+    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params, size_t user_stops);
+    Result<std::vector<llama_token>> chat_tokens(const ChatRequest & request, std::vector<std::string> * stops) const;
 
     ModelInfo                             info_;
     engine::SamplingParams                sampling_defaults_;

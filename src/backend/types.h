@@ -73,13 +73,14 @@ struct Event {
     Kind                 kind = Kind::delta;
     std::string          text;                                  // delta
     FinishReason finish = FinishReason::stop;  // done
+    std::string          stop_sequence;                         // done: the request's stop string that ended it, if one did
     Usage                usage;                                 // done
     Timings              timings;                               // done
     Error                error;                                 // error
     std::vector<std::vector<float>> embeddings;                 // done, for an EmbedRequest (one per input)
 
-    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}, {}}; }
-    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, std::move(e), {}}; }
+    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}, {}, {}}; }
+    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, {}, std::move(e), {}}; }
 };
 
 // One request's way back from the run loop: the loop pushes events, the
@@ -94,6 +95,9 @@ class Channel {
     bool                 cancelled() const { return cancelled_->load(); }
     // The flag cancel() sets, for whoever runs the request to watch.
     const std::shared_ptr<std::atomic<bool>> & cancel_flag() const { return cancelled_; }
+    // Prompt tokens, known when the request was queued (0 if the backend
+    // does not say): for formats that report them before the first token.
+    int32_t prompt_tokens = 0;
 
   private:
     std::mutex              mutex_;
@@ -155,6 +159,10 @@ class Backend {
     // One `done` event carrying one embedding per input.
     virtual Result<std::shared_ptr<Channel>> submit(EmbedRequest request) = 0;
     virtual Result<std::shared_ptr<Channel>> submit(RerankRequest request) = 0;
+    // Tokens the chat's prompt takes (template applied), without running it.
+    virtual Result<int32_t> count_tokens(const ChatRequest &) {
+        return make_error(ErrorCode::invalid_request, "this model cannot count tokens", "model");
+    }
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;
     // Slots, queue and KV use (empty for backends without a scheduler).

@@ -23,6 +23,8 @@ class TextStream {
     Step push(llama_token token);
     // Text still held at the end (unless a stop string matched).
     std::string finish();
+    // The stop string that ended the answer; empty if none did.
+    const std::string & stop_string() const { return stops_.matched(); }
 
   private:
     const Model & model_;

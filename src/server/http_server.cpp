@@ -4,6 +4,7 @@
 
 #include "api/openai.h"
 #include "core/log.h"
+#include "server/anthropic_routes.h"
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
@@ -34,6 +35,7 @@ void HttpServer::register_routes() {
     install_access(*http_, options_.access);
     register_openai_routes(*http_, router_, list_models_);
     register_model_routes(*http_, router_);
+    register_anthropic_routes(*http_, router_);
     if (options_.store) register_ollama_routes(*http_, router_, list_models_, options_.store->home);
     if (options_.store) register_store_routes(*http_, *options_.store);
 

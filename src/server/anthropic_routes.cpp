@@ -1,0 +1,68 @@
+#include "server/anthropic_routes.h"
+
+#include <cpp-httplib/httplib.h>
+
+#include "api/anthropic.h"
+#include "api/errors.h"
+#include "server/channel_io.h"
+
+namespace kiln::server {
+namespace {
+
+namespace anthropic = api::anthropic;
+
+void send_error(httplib::Response & res, const Error & e) {
+    auto r     = api::family_error("/v1/messages", e);
+    res.status = r.status;
+    if (r.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(r.body, "application/json");
+}
+
+Result<std::shared_ptr<router::Lease>> lease_for(router::Router & router, const std::string & model,
+                                                 const httplib::Request & req) {
+    router::Ask ask;
+    ask.gone = [&req] { return req.is_connection_closed(); };
+    return router.acquire(model, ask);
+}
+
+}  // namespace
+
+void register_anthropic_routes(httplib::Server & http, router::Router & router) {
+    http.Post("/v1/messages", [&router](const httplib::Request & req, httplib::Response & res) {
+        auto call = anthropic::parse_messages(req.body);
+        if (!call) return send_error(res, call.error());
+        auto lease = lease_for(router, call->request.model, req);
+        if (!lease) return send_error(res, lease.error());
+        auto channel = (*lease)->backend().submit(call->request);
+        if (!channel) return send_error(res, channel.error());
+        const anthropic::Meta meta{anthropic::new_message_id(), (*lease)->info().id};
+        if (call->stream) {
+            auto render = [](const backend::Event & ev) -> std::string {
+                switch (ev.kind) {
+                    case backend::Event::Kind::delta: return anthropic::stream_delta(ev.text);
+                    case backend::Event::Kind::error: return anthropic::stream_error(ev.error);
+                    case backend::Event::Kind::done:  return anthropic::stream_end(ev);
+                }
+                return {};
+            };
+            const std::string start = anthropic::stream_start(meta, (*channel)->prompt_tokens);
+            return stream_events(res, *channel, "text/event-stream", start, render, *lease);
+        }
+        std::string    text;
+        backend::Event last;
+        if (!collect(**channel, req, text, last)) return;
+        if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
+        res.set_content(anthropic::message_response(meta, text, last), "application/json");
+    });
+    http.Post("/v1/messages/count_tokens", [&router](const httplib::Request & req, httplib::Response & res) {
+        auto call = anthropic::parse_messages(req.body, true);
+        if (!call) return send_error(res, call.error());
+        auto lease = lease_for(router, call->request.model, req);
+        if (!lease) return send_error(res, lease.error());
+        auto n = (*lease)->backend().count_tokens(call->request);
+        if (!n) return send_error(res, n.error());
+        res.set_content(anthropic::count_tokens_response(*n), "application/json");
+    });
+}
+
+}  // namespace kiln::server

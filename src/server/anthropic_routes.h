@@ -1,0 +1,15 @@
+// Anthropic's routes: POST /v1/messages and /v1/messages/count_tokens.
+// Internal to server/.
+#pragma once
+
+#include "router/router.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kiln::server {
+
+void register_anthropic_routes(httplib::Server & http, router::Router & router);
+
+}  // namespace kiln::server
