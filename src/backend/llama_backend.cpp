@@ -47,6 +47,7 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     i.n_embd      = llama_model_n_embd(b->model_->get());
     i.n_ctx_train = n_train;
     i.n_params    = b->model_->n_params();
+    i.chat_template = b->template_->source();
     i.size_bytes  = b->model_->size_bytes();
     struct stat st{};
     if (::stat(o.model_path.c_str(), &st) == 0) i.created = st.st_mtime;
@@ -294,6 +295,30 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
     const size_t user_stops = request.params.stop.size();
     KILN_TRY(auto tokens, chat_tokens(request, &request.params.stop));
     return enqueue(std::move(tokens), std::move(request.params), user_stops);
+}
+
+Result<std::vector<int32_t>> LlamaBackend::tokenize(const std::string & text, bool add_special) {
+    auto tokens = model_->tokenize(text, add_special, true);
+    return std::vector<int32_t>(tokens.begin(), tokens.end());
+}
+
+Result<std::string> LlamaBackend::detokenize(const std::vector<int32_t> & tokens) {
+    const int32_t n_vocab = model_->n_vocab();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            return make_error(ErrorCode::invalid_request,
+                              "'tokens[" + std::to_string(i) + "]' is " + std::to_string(tokens[i]) +
+                                  ", outside the vocabulary (0 to " + std::to_string(n_vocab - 1) + ")",
+                              "tokens");
+        }
+    }
+    return model_->detokenize(std::vector<llama_token>(tokens.begin(), tokens.end()), true);
+}
+
+Result<std::string> LlamaBackend::apply_template(const ChatRequest & request) {
+    if (request.messages.empty()) return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
+    KILN_TRY(auto rendered, template_->apply(request.messages, true));
+    return rendered.prompt;
 }
 
 Result<int32_t> LlamaBackend::count_tokens(const ChatRequest & request) {

@@ -65,6 +65,9 @@ class LlamaBackend final : public Backend {
     Result<std::shared_ptr<Channel>> submit(EmbedRequest request) override;
     Result<std::shared_ptr<Channel>> submit(RerankRequest request) override;
     Result<int32_t>                  count_tokens(const ChatRequest & request) override;
+    Result<std::vector<int32_t>>     tokenize(const std::string & text, bool add_special) override;
+    Result<std::string>              detokenize(const std::vector<int32_t> & tokens) override;
+    Result<std::string>              apply_template(const ChatRequest & request) override;
     void shutdown() override;
     scheduler::Snapshot        snapshot() const override { return scheduler_ ? scheduler_->snapshot() : scheduler::Snapshot{}; }
     const scheduler::Metrics * metrics() const override { return scheduler_ ? &scheduler_->metrics() : nullptr; }

@@ -121,6 +121,7 @@ struct ModelInfo {
     int32_t     n_embd = 0;
     uint64_t    n_params = 0;
     uint64_t    size_bytes = 0;
+    std::string chat_template;  // the template's source (in-process models)
 };
 
 // A backend that is another server speaking the OpenAI API. The HTTP layer
@@ -160,9 +161,12 @@ class Backend {
     virtual Result<std::shared_ptr<Channel>> submit(EmbedRequest request) = 0;
     virtual Result<std::shared_ptr<Channel>> submit(RerankRequest request) = 0;
     // Tokens the chat's prompt takes (template applied), without running it.
-    virtual Result<int32_t> count_tokens(const ChatRequest &) {
-        return make_error(ErrorCode::invalid_request, "this model cannot count tokens", "model");
-    }
+    virtual Result<int32_t> count_tokens(const ChatRequest &) { return no_tokenizer(); }
+    // The tokenizer and template, for llama-server's /tokenize,
+    // /detokenize and /apply-template. Any thread.
+    virtual Result<std::vector<int32_t>> tokenize(const std::string &, bool /*add_special*/) { return no_tokenizer(); }
+    virtual Result<std::string>          detokenize(const std::vector<int32_t> &) { return no_tokenizer(); }
+    virtual Result<std::string>          apply_template(const ChatRequest &) { return no_tokenizer(); }
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;
     // Slots, queue and KV use (empty for backends without a scheduler).
@@ -171,6 +175,11 @@ class Backend {
     virtual const scheduler::Metrics * metrics() const { return nullptr; }
     // Non-null for a backend whose requests are forwarded unchanged.
     virtual Upstream * upstream() { return nullptr; }
+
+  protected:
+    static Error no_tokenizer() {
+        return make_error(ErrorCode::invalid_request, "this model's tokenizer is not in this server", "model");
+    }
 };
 
 }  // namespace kiln::backend

@@ -8,6 +8,7 @@
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
+#include "server/utility_routes.h"
 
 namespace kiln::server {
 
@@ -36,6 +37,7 @@ void HttpServer::register_routes() {
     register_openai_routes(*http_, router_, list_models_);
     register_model_routes(*http_, router_);
     register_anthropic_routes(*http_, router_);
+    register_utility_routes(*http_, router_);
     if (options_.store) register_ollama_routes(*http_, router_, list_models_, options_.store->home);
     if (options_.store) register_store_routes(*http_, *options_.store);
 

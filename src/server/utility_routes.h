@@ -1,0 +1,15 @@
+// llama-server's utility routes over the router's models: POST /tokenize,
+// /detokenize, /apply-template, GET /props. Internal to server/.
+#pragma once
+
+#include "router/router.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kiln::server {
+
+void register_utility_routes(httplib::Server & http, router::Router & router);
+
+}  // namespace kiln::server
