@@ -241,6 +241,7 @@ int serve(const SettingsFlags & flags) {
                 mi.arch        = l.arch;
                 mi.quant       = l.quant;
                 mi.n_params    = l.n_params;
+                mi.embedding   = l.embedding;
             }
             out.push_back(std::move(mi));
         }

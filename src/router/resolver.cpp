@@ -330,6 +330,7 @@ Result<std::vector<CatalogResolver::Listing>> CatalogResolver::list() {
         l.arch        = e.info.architecture;
         l.quant       = e.info.quant;
         l.n_params    = e.info.n_params;
+        l.embedding   = std::find(e.info.capabilities.begin(), e.info.capabilities.end(), "embedding") != e.info.capabilities.end();
         out.push_back(l);
     }
     return out;

@@ -39,7 +39,8 @@ class CatalogResolver final : public Resolver {
         int32_t     n_ctx_train = 0;
         std::string arch;
         std::string quant;
-        uint64_t    n_params = 0;
+        uint64_t    n_params  = 0;
+        bool        embedding = false;
     };
     Result<std::vector<Listing>> list();
 

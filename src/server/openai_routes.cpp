@@ -5,6 +5,7 @@
 
 #include <cpp-httplib/httplib.h>
 
+#include "api/lmstudio.h"
 #include "api/openai.h"
 #include "api/rerank.h"
 #include "core/log.h"
@@ -80,10 +81,11 @@ oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease) {
 
 // One generation endpoint: parse, check the model, submit, then stream the
 // events or answer once with the whole text.
+// `lmstudio`: LM Studio's /api/v0 form, whose whole answers add stats.
 template <typename Call>
 httplib::Server::Handler generation_route(router::Router & router, Result<Call> (*parse)(std::string_view),
-                                          const ResponseKind & kind) {
-    return [&router, parse, &kind](const httplib::Request & req, httplib::Response & res) {
+                                          const ResponseKind & kind, bool lmstudio = false) {
+    return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
         auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, call->keep_alive, req);
@@ -96,7 +98,9 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         std::string    text;
         backend::Event done;
         if (collect(res, **channel, req, text, done)) {
-            res.set_content(kind.whole(meta, text, done.finish, done.usage), "application/json");
+            std::string body = kind.whole(meta, text, done.finish, done.usage);
+            if (lmstudio) body = api::lmstudio::add_v0_stats(body, done, (*lease)->info());
+            res.set_content(body, "application/json");
         }
     };
 }
@@ -123,7 +127,22 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
     });
     http.Post("/v1/chat/completions", generation_route(router, oai::parse_chat, kChat));
     http.Post("/v1/completions", generation_route(router, oai::parse_completion, kCompletion));
-    http.Post("/v1/embeddings", [&router](const httplib::Request & req, httplib::Response & res) {
+    http.Post("/api/v0/chat/completions", generation_route(router, oai::parse_chat, kChat, true));
+    http.Post("/api/v0/completions", generation_route(router, oai::parse_completion, kCompletion, true));
+    http.Get("/api/v0/models", [list_models](const httplib::Request &, httplib::Response & res) {
+        res.set_content(api::lmstudio::models_v0(list_models()), "application/json");
+    });
+    http.Get(R"(/api/v0/models/(.+))", [list_models](const httplib::Request & req, httplib::Response & res) {
+        const std::string id = req.matches[1];
+        for (const auto & m : list_models()) {
+            if (m.id == id) return res.set_content(api::lmstudio::model_v0(m), "application/json");
+        }
+        send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
+    });
+    http.Get("/api/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {
+        res.set_content(api::lmstudio::models_v1(list_models()), "application/json");
+    });
+    auto embeddings = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = oai::parse_embeddings(req.body);
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, call->keep_alive, req);
@@ -138,7 +157,9 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
                                                      done.usage.prompt_tokens),
                             "application/json");
         }
-    });
+    };
+    http.Post("/v1/embeddings", embeddings);
+    http.Post("/api/v0/embeddings", embeddings);
     auto rerank = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::rerank::parse(req.body);
         if (!call) return send_error(res, call.error());
