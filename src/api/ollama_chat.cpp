@@ -48,7 +48,13 @@ Status parse_common(const json & j, GenerateCall & call, backend::GenerateParams
     KILN_TRY(call.keep_alive, get_keep_alive(j));
     KILN_CHECK(parse_options(j, params, call.n_ctx));
     if (auto f = j.find("format"); f != j.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty())) {
-        return not_yet("structured output", "format");
+        if (f->is_string() && f->get<std::string>() == "json") {
+            params.json_schema = R"({"type":"object"})";
+        } else if (f->is_object()) {
+            params.json_schema = f->dump();
+        } else {
+            return bad("'format' must be \"json\" or a JSON schema object", "format");
+        }
     }
     if (auto t = j.find("tools"); t != j.end() && !t->is_null() && !(t->is_array() && t->empty())) {
         return not_yet("tool calling", "tools");

@@ -2,7 +2,7 @@
 // requests, events to NDJSON lines (or one whole object). Pure functions; the
 // routes live in server/ollama_routes.
 //
-// Not yet taken (a 400 that says so): `format` (structured output), `tools`,
+// Not yet taken (a 400 that says so): `tools`,
 // `images`, `think: true`, `suffix`, `context`, `template`.
 #pragma once
 

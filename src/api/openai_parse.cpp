@@ -31,6 +31,21 @@ Status parse_common(const json & j, Call & call) {
     if (max_completion) max_tokens = max_completion;
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
 
+    if (auto rf = j.find("response_format"); rf != j.end() && !rf->is_null()) {
+        if (!rf->is_object()) return bad("'response_format' must be an object", "response_format");
+        const std::string type = rf->value("type", "");
+        if (type == "json_object") {
+            p.json_schema = R"({"type":"object"})";
+        } else if (type == "json_schema") {
+            auto js = rf->find("json_schema");
+            if (js == rf->end() || !js->is_object() || !js->contains("schema") || !(*js)["schema"].is_object()) {
+                return bad("'response_format.json_schema.schema' must be a JSON schema object", "response_format");
+            }
+            p.json_schema = (*js)["schema"].dump();
+        } else if (type != "text") {
+            return bad("'response_format.type' must be text, json_object or json_schema", "response_format");
+        }
+    }
     KILN_TRY(auto n, get_int(j, "n", 1, 128));
     if (n && *n != 1) return bad("'n' > 1 is not supported yet", "n");
 

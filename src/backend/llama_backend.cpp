@@ -336,12 +336,18 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request)
 
 Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params,
                                                        size_t user_stops) {
+    if (!params.json_schema.empty()) {
+        KILN_TRY(params.sampling.grammar, engine::json_schema_grammar(params.json_schema));
+    }
     auto channel           = std::make_shared<Channel>();
     channel->prompt_tokens = static_cast<int32_t>(prompt.size());
     std::vector<std::string> given(params.stop.begin(), params.stop.begin() + static_cast<std::ptrdiff_t>(std::min(user_stops, params.stop.size())));
     auto job     = std::make_unique<scheduler::Job>();
     engine::apply_defaults(params.sampling, sampling_defaults_);
     auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
+    if (!sampling->sampler.valid()) {
+        return make_error(ErrorCode::invalid_request, "the output grammar could not be built for this model", "response_format");
+    }
     for (llama_token t : prompt) sampling->sampler.accept(t);  // penalties look back into the prompt
     job->prompt     = std::move(prompt);
     job->max_tokens = params.max_tokens;

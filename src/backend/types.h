@@ -29,6 +29,8 @@ struct GenerateParams {
     int32_t                  max_tokens = -1;  // -1: until EOS, a stop string or the context is full
     std::vector<std::string> stop;
     bool                     ignore_eos = false;
+    // A JSON schema (serialized) the output must follow: structured output.
+    std::string              json_schema;
 };
 
 struct ChatRequest {

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "engine/model.h"
+#include "json-schema-to-grammar.h"
 
 namespace kiln::engine {
 
@@ -44,8 +45,23 @@ void apply_defaults(SamplingParams & p, const SamplingParams & d) {
     p.set |= take;
 }
 
+Result<std::string> json_schema_grammar(const std::string & schema) {
+    try {
+        return ::json_schema_to_grammar(common_json::parse(schema));
+    } catch (const std::exception & e) {
+        std::string why = e.what();
+        if (why.size() > 300) why.resize(300);
+        return make_error(ErrorCode::invalid_request, "the JSON schema cannot be used: " + why, "response_format");
+    }
+}
+
 Sampler::Sampler(const Model & model, const SamplingParams & p) {
-    seed_ = p.seed ? *p.seed : std::random_device{}();
+    seed_    = p.seed ? *p.seed : std::random_device{}();
+    n_vocab_ = model.n_vocab();
+    if (!p.grammar.empty()) {
+        grammar_wanted_ = true;
+        grammar_        = llama_sampler_init_grammar(model.vocab(), p.grammar.c_str(), "root");
+    }
 
     llama_sampler_chain_params cp = llama_sampler_chain_default_params();
     cp.no_perf                    = true;
@@ -67,11 +83,26 @@ Sampler::Sampler(const Model & model, const SamplingParams & p) {
     llama_sampler_chain_add(chain_, llama_sampler_init_dist(seed_));
 }
 
-Sampler::~Sampler() { llama_sampler_free(chain_); }
+Sampler::~Sampler() {
+    llama_sampler_free(chain_);
+    if (grammar_) llama_sampler_free(grammar_);
+}
 
 llama_token Sampler::sample(llama_context * ctx, int32_t idx) {
     // llama_sampler_sample also accepts the token into the chain.
-    return llama_sampler_sample(chain_, ctx, idx);
+    if (!grammar_) return llama_sampler_sample(chain_, ctx, idx);
+    // With a grammar: mask what it does not allow, then the chain picks, and
+    // both learn the token. (The chain alone sees prompt tokens, in accept.)
+    const float * logits = llama_get_logits_ith(ctx, idx);
+    candidates_.resize(static_cast<size_t>(n_vocab_));
+    for (llama_token t = 0; t < n_vocab_; ++t) candidates_[static_cast<size_t>(t)] = {t, logits[t], 0.0f};
+    llama_token_data_array cur{candidates_.data(), candidates_.size(), -1, false};
+    llama_sampler_apply(grammar_, &cur);
+    llama_sampler_apply(chain_, &cur);
+    const llama_token token = cur.data[cur.selected].id;
+    llama_sampler_accept(grammar_, token);
+    llama_sampler_accept(chain_, token);
+    return token;
 }
 
 void Sampler::accept(llama_token token) { llama_sampler_accept(chain_, token); }

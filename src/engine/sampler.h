@@ -7,6 +7,9 @@
 #include <optional>
 #include <vector>
 
+#include <string>
+
+#include "core/result.h"
 #include "llama.h"
 
 namespace kiln::engine {
@@ -31,7 +34,12 @@ struct SamplingParams {
     float    presence_penalty  = 0.0f;
     float    frequency_penalty = 0.0f;
     std::optional<uint32_t> seed;        // unset: a random seed per generation
+    std::string             grammar;     // GBNF the output must follow (root rule "root"); empty: none
 };
+
+// A JSON schema (serialized) as GBNF, through llama-common's converter.
+// invalid_request when the schema is not one it takes.
+Result<std::string> json_schema_grammar(const std::string & schema);
 
 // The sampling fields requests and presets set, by the names every API
 // uses (OpenAI's body, Ollama's options, preset keys), with their ranges:
@@ -52,8 +60,10 @@ void apply_defaults(SamplingParams & params, const SamplingParams & defaults);
 
 class Sampler {
   public:
-    // temperature <= 0 samples greedily (after penalties).
+    // temperature <= 0 samples greedily (after penalties). A grammar that
+    // does not parse leaves valid() false.
     Sampler(const Model & model, const SamplingParams & params);
+    bool valid() const { return chain_ != nullptr && (!grammar_wanted_ || grammar_ != nullptr); }
     ~Sampler();
     Sampler(const Sampler &) = delete;
     Sampler & operator=(const Sampler &) = delete;
@@ -66,8 +76,12 @@ class Sampler {
     uint32_t    seed() const { return seed_; }
 
   private:
-    llama_sampler * chain_ = nullptr;
-    uint32_t        seed_  = 0;
+    llama_sampler *                  chain_   = nullptr;
+    llama_sampler *                  grammar_ = nullptr;  // kept apart: prompt tokens must not advance it
+    bool                             grammar_wanted_ = false;
+    uint32_t                         seed_    = 0;
+    int32_t                          n_vocab_ = 0;
+    std::vector<llama_token_data>    candidates_;
 };
 
 }  // namespace kiln::engine
