@@ -70,7 +70,7 @@ Result<MessagesCall> parse_messages(std::string_view body, bool count_only) {
     KILN_TRY(auto model, get_string(j, "model"));
     if (!model || model->empty()) return bad("'model' is required", "model");
     call.request.model = *model;
-    KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 1, kMaxInt));
+    KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 1, kMaxOutputTokens));
     if (!max_tokens && !count_only) return bad("'max_tokens' is required", "max_tokens");
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
     engine::SamplingParams & s = p.sampling;
@@ -90,7 +90,7 @@ Result<MessagesCall> parse_messages(std::string_view body, bool count_only) {
         s.top_k = static_cast<int32_t>(*top_k);
         s.set |= F::top_k_set;
     }
-    KILN_TRY(p.stop, get_string_list(j, "stop_sequences"));
+    KILN_TRY(p.stop, get_stop_list(j, "stop_sequences"));
     KILN_TRY(auto stream, get_bool(j, "stream"));
     call.stream = stream.value_or(false);
     if (auto t = j.find("tools"); t != j.end() && !t->is_null() && !(t->is_array() && t->empty())) {
@@ -106,6 +106,7 @@ Result<MessagesCall> parse_messages(std::string_view body, bool count_only) {
     auto it = j.find("messages");
     if (it == j.end() || !it->is_array()) return bad("'messages' must be a list of messages", "messages");
     if (it->empty()) return bad("'messages' must not be empty", "messages");
+    KILN_CHECK(check_message_count(*it, "messages"));
     for (size_t i = 0; i < it->size(); ++i) {
         const json &      m     = (*it)[i];
         const std::string param = "messages[" + std::to_string(i) + "]";

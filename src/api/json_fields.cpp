@@ -87,6 +87,26 @@ Result<std::vector<std::string>> get_string_list(const json & obj, const char * 
     return out;
 }
 
+Result<std::vector<std::string>> get_stop_list(const json & obj, const char * name) {
+    KILN_TRY(auto list, get_string_list(obj, name));
+    if (list.size() > kMaxStops) {
+        return field_error(name, "holds " + std::to_string(list.size()) + " stop strings; the limit is " + std::to_string(kMaxStops));
+    }
+    for (const auto & s : list) {
+        if (s.empty() || s.size() > kMaxStopBytes) {
+            return field_error(name, "must hold stop strings of 1 to " + std::to_string(kMaxStopBytes) + " bytes");
+        }
+    }
+    return list;
+}
+
+Status check_message_count(const json & list, const char * name) {
+    if (list.is_array() && list.size() > kMaxMessages) {
+        return field_error(name, "holds " + std::to_string(list.size()) + " messages; the limit is " + std::to_string(kMaxMessages));
+    }
+    return {};
+}
+
 Status get_sampling(const json & obj, engine::SamplingParams & s) {
     for (const auto & f : engine::sampling_fields()) {
         if (f.integer) {

@@ -28,6 +28,15 @@ Result<std::optional<std::string>> get_string(const json & obj, const char * nam
 // The sampling fields of engine::sampling_fields() present in `obj`, and
 // "seed"; each given one is marked in params.set.
 Status get_sampling(const json & obj, engine::SamplingParams & params);
+// Request limits every family shares; each breach is a 400 that says the limit.
+constexpr size_t  kMaxStops       = 16;       // stop strings per request
+constexpr size_t  kMaxStopBytes   = 512;      // bytes per stop string
+constexpr size_t  kMaxMessages    = 4096;     // messages per chat
+constexpr int64_t kMaxOutputTokens = 1 << 20;  // max_tokens and the like
+// Stop strings: a string or a list, at most kMaxStops of 1 to kMaxStopBytes bytes.
+Result<std::vector<std::string>> get_stop_list(const json & obj, const char * name);
+// Whether a messages list is within kMaxMessages (an error naming `name` if not).
+Status check_message_count(const json & list, const char * name);
 // A string or an array of strings (as OpenAI's "stop").
 Result<std::vector<std::string>>   get_string_list(const json & obj, const char * name);
 

@@ -29,10 +29,10 @@ Status parse_options(const json & j, backend::GenerateParams & p, int32_t & n_ct
     engine::SamplingParams & s = p.sampling;
     KILN_TRY(auto num_ctx, get_int(o, "num_ctx", 1, 1 << 24));
     if (num_ctx) n_ctx = static_cast<int32_t>(*num_ctx);
-    KILN_TRY(auto num_predict, get_int(o, "num_predict", -2, kMaxInt));
+    KILN_TRY(auto num_predict, get_int(o, "num_predict", -2, kMaxOutputTokens));
     if (num_predict) p.max_tokens = *num_predict < 0 ? -1 : static_cast<int32_t>(*num_predict);  // -1 / -2: no limit
     KILN_CHECK(get_sampling(o, s));
-    KILN_TRY(auto stop, get_string_list(o, "stop"));
+    KILN_TRY(auto stop, get_stop_list(o, "stop"));
     for (auto & st : stop) p.stop.push_back(std::move(st));
     return {};
 }
@@ -112,6 +112,7 @@ Result<GenerateCall> parse_chat(std::string_view body) {
         call.load_only = true;
         return call;
     }
+    KILN_CHECK(check_message_count(*it, "messages"));
     for (size_t i = 0; i < it->size(); ++i) {
         const json &      m     = (*it)[i];
         const std::string param = "messages[" + std::to_string(i) + "]";

@@ -26,8 +26,16 @@ Status parse_common(const json & j, Call & call) {
 
     KILN_CHECK(get_sampling(j, s));
 
-    KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 0, kMaxInt));
-    KILN_TRY(auto max_completion, get_int(j, "max_completion_tokens", 0, kMaxInt));
+    KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 0, kMaxOutputTokens));
+    KILN_TRY(auto max_completion, get_int(j, "max_completion_tokens", 0, kMaxOutputTokens));
+    KILN_TRY(auto logprobs, get_bool(j, "logprobs"));
+    if (logprobs.value_or(false)) return bad("'logprobs' is not supported yet", "logprobs");
+    if (auto lb = j.find("logit_bias"); lb != j.end() && !lb->is_null() && !(lb->is_object() && lb->empty())) {
+        return bad("'logit_bias' is not supported yet", "logit_bias");
+    }
+    if (auto tools = j.find("tools"); tools != j.end() && !tools->is_null() && !(tools->is_array() && tools->empty())) {
+        return bad("'tools' (function calling) is not supported yet", "tools");
+    }
     if (max_completion) max_tokens = max_completion;
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
 
@@ -49,7 +57,7 @@ Status parse_common(const json & j, Call & call) {
     KILN_TRY(auto n, get_int(j, "n", 1, 128));
     if (n && *n != 1) return bad("'n' > 1 is not supported yet", "n");
 
-    KILN_TRY(p.stop, get_string_list(j, "stop"));
+    KILN_TRY(p.stop, get_stop_list(j, "stop"));
     KILN_TRY(auto ignore_eos, get_bool(j, "ignore_eos"));
     p.ignore_eos = ignore_eos.value_or(false);
 
@@ -93,6 +101,7 @@ Result<ChatCall> parse_chat(std::string_view body) {
     if (it == j.end() || it->is_null()) return bad("'messages' is required", "messages");
     if (!it->is_array()) return bad("'messages' must be an array", "messages");
     if (it->empty()) return bad("'messages' must not be empty", "messages");
+    KILN_CHECK(check_message_count(*it, "messages"));
     for (size_t i = 0; i < it->size(); ++i) {
         const json & m = (*it)[i];
         const std::string param = "messages[" + std::to_string(i) + "]";

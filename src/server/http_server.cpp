@@ -46,7 +46,7 @@ void HttpServer::register_routes() {
         if (res.status == 404) {
             json_error(res, make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path));
         } else if (res.status == 413) {
-            json_error(res, make_error(ErrorCode::invalid_request, "request body too large"));
+            json_error(res, make_error(ErrorCode::invalid_request, "the request body is larger than 64 MiB"));
             res.status = 413;
         } else if (res.status >= 400) {
             Error e = make_error(res.status >= 500 ? ErrorCode::internal : ErrorCode::invalid_request,

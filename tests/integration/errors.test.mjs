@@ -36,6 +36,28 @@ describe('errors', { timeout: 300_000 }, () => {
     assert.equal((await res.json()).status, 'ok');
   });
 
+  it('request limits: each breach is a 400 that says the limit', async () => {
+    const many = Array.from({ length: 17 }, (_, i) => `s${i}`);
+    const cases = [
+      [{ ...chat(), stop: many }, 'stop', /17 stop strings; the limit is 16/],
+      [{ ...chat(), stop: ['x'.repeat(513)] }, 'stop', /1 to 512 bytes/],
+      [{ ...chat(), stop: [''] }, 'stop', /1 to 512 bytes/],
+      [{ ...chat(), messages: Array.from({ length: 4097 }, () => ({ role: 'user', content: 'x' })) }, 'messages', /4097 messages; the limit is 4096/],
+      [{ ...chat(), max_tokens: 2000000 }, 'max_tokens', /between 0 and 1048576/],
+      [{ ...chat(), logprobs: true }, 'logprobs', /not supported yet/],
+      [{ ...chat(), logit_bias: { 5: 10 } }, 'logit_bias', /not supported yet/],
+      [{ ...chat(), tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools', /not supported yet/],
+    ];
+    for (const [body, param, message] of cases) {
+      const error = await expectError(await post(body), 400);
+      assert.equal(error.param, param);
+      assert.match(error.message, message);
+    }
+    const big = await post(JSON.stringify({ ...chat(), pad: 'x'.repeat(65 * 1024 * 1024) }));
+    assert.equal(big.status, 413);
+    assert.match((await big.json()).error.message, /larger than 64 MiB/);
+  });
+
   it('malformed JSON -> 400 invalid_request_error', async () => {
     const error = await expectError(await post('{not json'), 400);
     assert.equal(error.type, 'invalid_request_error');
