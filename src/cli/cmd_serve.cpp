@@ -4,6 +4,7 @@
 #include <thread>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 
 #include "backend/llama_backend.h"
@@ -146,15 +147,34 @@ int serve(const SettingsFlags & flags) {
     access.allowed_hosts = split_commas(settings->get("server.allowed_hosts"));
     access.cors_origins  = split_commas(settings->get("server.cors_origins"));
     access.loopback_bind = server::loopback_host(settings->get("server.host"));
+    std::vector<std::pair<std::string, int>> also;
+    for (const auto & item : split_commas(settings->get("server.listen"))) {
+        const size_t colon = item.rfind(':');
+        std::string  host  = colon == std::string::npos ? settings->get("server.host") : item.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        const std::string port_text = colon == std::string::npos ? item : item.substr(colon + 1);
+        int               p         = -1;
+        auto [end, ec]              = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+        if (ec != std::errc() || end != port_text.data() + port_text.size() || p < 0 || p > 65535 || host.empty()) {
+            log::error("server.listen takes host:port or port entries, got '{}'", item);
+            return usage;
+        }
+        also.emplace_back(host, p);
+        if (!server::loopback_host(host)) access.loopback_bind = false;  // for the key check below
+    }
     const std::string insecure = settings->get("server.insecure");
     if (insecure != "true" && insecure != "false" && insecure != "1" && insecure != "0") {
         log::error("server.insecure must be true or false, got '{}'", insecure);
         return usage;
     }
     if (!access.loopback_bind && access.api_keys.empty() && insecure != "true" && insecure != "1") {
+        std::string where = settings->get("server.host");
+        for (const auto & [host, p] : also) {
+            if (!server::loopback_host(host)) where = host;
+        }
         log::error("refusing to listen on {} without an API key: anyone who can reach this machine could use its "
                    "models and pull files onto it. Set --api-key (or KILN_API_KEY, or --api-keys-file), or pass "
-                   "--insecure if that is what you want", settings->get("server.host"));
+                   "--insecure if that is what you want", where);
         return usage;
     }
 
@@ -250,7 +270,7 @@ int serve(const SettingsFlags & flags) {
 
     server::HttpServer http(models, list_models, {settings->get("server.host"), static_cast<int>(*port),
                                                   server::StoreOptions{paths::home(), store::HfOptions::from_env()},
-                                                  std::move(access)});
+                                                  std::move(access), std::move(also)});
     auto bound = http.bind();
     if (!bound) {
         log::error("{}", bound.error().message);
@@ -271,9 +291,12 @@ int serve(const SettingsFlags & flags) {
         http.stop();
     });
 
-    const std::string url = "http://" + settings->get("server.host") + ":" + std::to_string(*bound);
+    const auto        urls = http.urls();
+    const std::string url  = urls.front();
+    std::string       all;
+    for (const auto & u : urls) all += (all.empty() ? "" : ", ") + u;
     const std::string & id = served;
-    std::printf("kiln: serving %s, listening on %s\n", id.empty() ? "models on demand" : id.c_str(), url.c_str());
+    std::printf("kiln: serving %s, listening on %s\n", id.empty() ? "models on demand" : id.c_str(), all.c_str());
     if (!id.empty()) {
         std::printf("try: curl %s/v1/chat/completions -H 'Content-Type: application/json' "
                     "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"stream\":true}'\n",
@@ -321,6 +344,8 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "router.max_models", "--max-models", "models loaded at once", "INT");
     flags->add(*cmd, "router.keep_alive", "--keep-alive",
                "how long an idle model stays loaded (5m, 1h, seconds; 0: unload when idle; -1: forever)", "DURATION");
+    flags->add(*cmd, "server.listen", "--listen", "more addresses to serve on: host:port or port, comma-separated",
+               "ADDRS");
     flags->add(*cmd, "server.api_key", "--api-key", "API keys clients must send (comma-separated)", "KEYS");
     flags->add(*cmd, "server.api_keys_file", "--api-keys-file", "a file of API keys, one a line", "PATH");
     flags->add(*cmd, "server.allowed_hosts", "--allowed-hosts", "Host names answered besides loopback ones", "HOSTS");

@@ -25,6 +25,8 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"server.port", "KILN_PORT", "11434", "port to listen on (0 picks a free one)"},
         {"server.model", "KILN_MODEL", "", "GGUF file to serve (default: the demo model)"},
         {"server.alias", "KILN_ALIAS", "", "model id clients use (default: file name without .gguf)"},
+        {"server.listen", "KILN_LISTEN", "",
+         "more addresses to serve on, comma-separated host:port or port (e.g. 1234 for LM Studio clients)"},
         {"server.api_key", "KILN_API_KEY", "", "API keys clients must send (comma-separated; empty: none)"},
         {"server.api_keys_file", "KILN_API_KEYS_FILE", "", "a file of API keys, one a line ('#' comments)"},
         {"server.allowed_hosts", "KILN_ALLOWED_HOSTS", "", "Host names answered besides loopback ones (comma-separated)"},

@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <thread>
+
 #include <cpp-httplib/httplib.h>
 
 #include "api/openai.h"
@@ -13,35 +15,41 @@
 namespace kiln::server {
 
 HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerOptions options)
-    : router_(router), list_models_(std::move(list_models)), options_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()) {
-    // Idle keep-alive connections must not hold up shutdown for long.
-    http_->set_keep_alive_timeout(2);
-    http_->set_payload_max_length(64u * 1024 * 1024);
-    register_routes();
+    : router_(router), list_models_(std::move(list_models)), options_(std::move(options)) {
+    listeners_.push_back({options_.host, options_.port, nullptr});
+    for (const auto & [host, port] : options_.also) listeners_.push_back({host, port, nullptr});
+    for (auto & l : listeners_) {
+        l.http = std::make_unique<httplib::Server>();
+        // Idle keep-alive connections must not hold up shutdown for long.
+        l.http->set_keep_alive_timeout(2);
+        l.http->set_payload_max_length(64u * 1024 * 1024);
+        register_routes(*l.http, loopback_host(l.host));
+    }
 }
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::register_routes() {
+void HttpServer::register_routes(httplib::Server & http, bool loopback) {
     auto json_error = [](httplib::Response & res, const Error & e) {
         auto r     = api::openai::error_response(e);
         res.status = r.status;
         res.set_content(r.body, "application/json");
     };
 
-    http_->Get("/health", [](const httplib::Request &, httplib::Response & res) {
+    http.Get("/health", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    install_access(*http_, options_.access);
-    register_openai_routes(*http_, router_, list_models_);
-    register_model_routes(*http_, router_);
-    register_anthropic_routes(*http_, router_);
-    register_utility_routes(*http_, router_);
-    if (options_.store) register_ollama_routes(*http_, router_, list_models_, options_.store->home);
-    if (options_.store) register_store_routes(*http_, *options_.store);
+    AccessOptions access = options_.access;
+    access.loopback_bind = loopback;
+    install_access(http, std::move(access));
+    register_openai_routes(http, router_, list_models_);
+    register_model_routes(http, router_);
+    register_anthropic_routes(http, router_);
+    register_utility_routes(http, router_);
+    if (options_.store) register_ollama_routes(http, router_, list_models_, options_.store->home);
+    if (options_.store) register_store_routes(http, *options_.store);
 
-    http_->set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {
+    http.set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {
         if (!res.body.empty()) return;  // a handler already wrote an error body
         if (res.status == 404) {
             json_error(res, make_error(ErrorCode::not_found, "no route for " + req.method + " " + req.path));
@@ -56,7 +64,7 @@ void HttpServer::register_routes() {
             res.status = status;
         }
     });
-    http_->set_exception_handler([json_error](const httplib::Request &, httplib::Response & res, std::exception_ptr ep) {
+    http.set_exception_handler([json_error](const httplib::Request &, httplib::Response & res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
             std::rethrow_exception(ep);
@@ -67,37 +75,50 @@ void HttpServer::register_routes() {
         log::error("request handler failed: {}", what);
         json_error(res, make_error(ErrorCode::internal, "internal error"));
     });
-    http_->set_logger([](const httplib::Request & req, const httplib::Response & res) {
+    http.set_logger([](const httplib::Request & req, const httplib::Response & res) {
         log::debug("{} {} -> {}", req.method, req.path, res.status);
     });
 }
 
 Result<int> HttpServer::bind() {
-    int port = options_.port;
-    if (port == 0) {
-        port = http_->bind_to_any_port(options_.host);
-    } else if (!http_->bind_to_port(options_.host, port)) {
-        port = -1;
+    for (auto & l : listeners_) {
+        const int asked = l.port;
+        l.port          = asked == 0 ? l.http->bind_to_any_port(l.host) : (l.http->bind_to_port(l.host, asked) ? asked : -1);
+        if (l.port < 0) {
+            return make_error(ErrorCode::io, "cannot listen on " + l.host + ":" + std::to_string(asked) +
+                                                 " (address in use or not available); choose another with --port or --listen");
+        }
     }
-    if (port < 0) {
-        return make_error(ErrorCode::io, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                                             " (address in use or not available); choose another with --port");
+    return listeners_.front().port;
+}
+
+std::vector<std::string> HttpServer::urls() const {
+    std::vector<std::string> out;
+    for (const auto & l : listeners_) {
+        const bool v6 = l.host.find(':') != std::string::npos;
+        out.push_back("http://" + (v6 ? "[" + l.host + "]" : l.host) + ":" + std::to_string(l.port));
     }
-    return port;
+    return out;
 }
 
 Status HttpServer::run() {
+    // The other addresses on threads of their own; the main one here.
+    std::vector<std::thread> others;
+    for (size_t i = 1; i < listeners_.size(); ++i) {
+        others.emplace_back([this, i] { listeners_[i].http->listen_after_bind(); });
+    }
     // A stop() that lands between bind() and here makes listen fail at once;
     // that is a requested stop, not an error.
-    if (!http_->listen_after_bind() && !stop_requested_.load()) {
-        return make_error(ErrorCode::io, "the server stopped with an error");
-    }
+    const bool ok = listeners_.front().http->listen_after_bind();
+    for (size_t i = 1; i < listeners_.size(); ++i) listeners_[i].http->stop();
+    for (auto & t : others) t.join();
+    if (!ok && !stop_requested_.load()) return make_error(ErrorCode::io, "the server stopped with an error");
     return {};
 }
 
 void HttpServer::stop() {
     stop_requested_.store(true);
-    http_->stop();
+    for (auto & l : listeners_) l.http->stop();
 }
 
 }  // namespace kiln::server

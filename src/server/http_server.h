@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/types.h"
 #include "core/result.h"
@@ -26,6 +28,9 @@ struct ServerOptions {
     int                         port = 11434;  // 0: any free port
     std::optional<StoreOptions> store;         // model management routes (/api/pull)
     AccessOptions               access;        // keys, Host and Origin checks
+    // More addresses to serve the same routes on ("127.0.0.1:1234" for LM
+    // Studio's clients); each gets the Host check if it is a loopback one.
+    std::vector<std::pair<std::string, int>> also;
 };
 
 class HttpServer {
@@ -36,21 +41,28 @@ class HttpServer {
     HttpServer(const HttpServer &) = delete;
     HttpServer & operator=(const HttpServer &) = delete;
 
-    // Binds the listening socket; returns the port actually bound.
+    // Binds every listening socket; returns the main one's port.
     Result<int> bind();
+    // "http://host:port" of each address, main first, after bind().
+    std::vector<std::string> urls() const;
     // Serves until stop(); call after bind(), from one thread.
     Status run();
     // Stops accepting and returns once in-flight handlers ended. Any thread.
     void stop();
 
   private:
-    void register_routes();
+    struct Listener {
+        std::string                      host;
+        int                              port = 0;  // asked for; the bound one after bind()
+        std::unique_ptr<httplib::Server> http;
+    };
+    void register_routes(httplib::Server & http, bool loopback);
 
-    router::Router &                 router_;
-    ModelLister                      list_models_;
-    ServerOptions                    options_;
-    std::unique_ptr<httplib::Server> http_;
-    std::atomic<bool>                stop_requested_{false};
+    router::Router &      router_;
+    ModelLister           list_models_;
+    ServerOptions         options_;
+    std::vector<Listener> listeners_;  // the main address first
+    std::atomic<bool>     stop_requested_{false};
 };
 
 }  // namespace kiln::server

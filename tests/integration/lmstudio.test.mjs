@@ -76,4 +76,22 @@ describe('lm studio rest api', { timeout: 300_000 }, () => {
     assert.equal(tiny.max_context_length, 1024);
     assert.match(tiny.params_string, /M$/);
   });
+
+  it('--listen serves the same routes on more addresses (as on LM Studio\'s port)', async () => {
+    const home = await tempDir('kiln-home-');
+    const two = await startServer({ home, args: ['--listen', '127.0.0.1:0,0', '--cache-ram', '0'] });
+    try {
+      const urls = [...two.stdout.matchAll(/http:\/\/127\.0\.0\.1:\d+/g)].map((m) => m[0]);
+      assert.equal(new Set(urls).size, 3, two.stdout);
+      for (const url of urls) {
+        const r = await getURL(url, '/api/v0/models');
+        assert.equal(r.status, 200, url);
+        assert.equal((await r.json()).object, 'list');
+      }
+      const { code } = await two.stop();
+      assert.equal(code, 0);
+    } finally {
+      await two.stop();
+    }
+  });
 });
