@@ -284,7 +284,8 @@ std::shared_ptr<void> ProxyBackend::admit() {
     std::unique_lock lock(admit_mutex_);
     admit_cv_.wait(lock, [&] { return in_flight_ < options_.max_concurrent; });
     ++in_flight_;
-    return std::shared_ptr<void>(nullptr, [this](void *) {
+    return std::shared_ptr<void>(new int(0), [this](void * token) {
+        delete static_cast<int *>(token);
         std::lock_guard l(admit_mutex_);
         --in_flight_;
         admit_cv_.notify_one();
