@@ -15,11 +15,15 @@ namespace kiln::api::openai {
 
 // keep_alive: the extensions "keep_alive" (Ollama's form) or "ttl" (LM
 // Studio's seconds): how long the model stays loaded after this request.
+// n: choices wanted (1 to kMaxChoices), each generated as its own request.
+constexpr int kMaxChoices = 16;
+
 struct ChatCall {
     backend::ChatRequest             request;
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
+    int                              n = 1;
 };
 
 struct CompletionCall {
@@ -27,6 +31,7 @@ struct CompletionCall {
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
+    int                              n = 1;
 };
 
 struct EmbedCall {
@@ -45,6 +50,7 @@ struct ResponseMeta {
     std::string id;       // chatcmpl-… / cmpl-…
     std::string model;
     int64_t     created = 0;
+    int         index   = 0;  // the choice this chunk or answer is (n > 1)
 };
 
 // Streams (Server-Sent Events). Each function returns one whole event.
@@ -64,6 +70,8 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
                           const backend::Usage & usage);
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
+// n whole answers (each with its one choice) as one with n choices and `usage`.
+std::string merge_choices(const std::vector<std::string> & answers, const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);
 std::string model_object(const backend::ModelInfo & model);
 std::string embeddings_response(const std::string & model, const std::vector<std::vector<float>> & embeddings,

@@ -31,14 +31,14 @@ const char * finish_name(backend::FinishReason f) {
 
 json chat_chunk(const ResponseMeta & m, json delta, json finish) {
     json j       = base(m, "chat.completion.chunk");
-    j["choices"] = json::array({json{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+    j["choices"] = json::array({json{{"index", m.index}, {"delta", std::move(delta)}, {"logprobs", nullptr},
                                      {"finish_reason", std::move(finish)}}});
     return j;
 }
 
 json completion_chunk(const ResponseMeta & m, const std::string & text, json finish) {
     json j       = base(m, "text_completion");
-    j["choices"] = json::array({json{{"index", 0}, {"text", text}, {"logprobs", nullptr},
+    j["choices"] = json::array({json{{"index", m.index}, {"text", text}, {"logprobs", nullptr},
                                      {"finish_reason", std::move(finish)}}});
     return j;
 }
@@ -79,12 +79,24 @@ std::string sse_error(const Error & error) { return "data: " + error_response(er
 std::string chat_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                           const backend::Usage & usage) {
     json j       = base(m, "chat.completion");
-    j["choices"] = json::array({json{{"index", 0},
+    j["choices"] = json::array({json{{"index", m.index},
                                      {"message", {{"role", "assistant"}, {"content", text}}},
                                      {"logprobs", nullptr},
                                      {"finish_reason", finish_name(finish)}}});
     j["usage"]   = usage_json(usage);
     return dump(j);
+}
+
+std::string merge_choices(const std::vector<std::string> & answers, const backend::Usage & usage) {
+    json out = json::parse(answers.front());
+    json all = json::array();
+    for (const auto & a : answers) {
+        json one = json::parse(a);
+        for (auto & c : one["choices"]) all.push_back(std::move(c));
+    }
+    out["choices"] = std::move(all);
+    out["usage"]   = usage_json(usage);
+    return dump(out);
 }
 
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,

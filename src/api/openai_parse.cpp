@@ -54,8 +54,8 @@ Status parse_common(const json & j, Call & call) {
             return bad("'response_format.type' must be text, json_object or json_schema", "response_format");
         }
     }
-    KILN_TRY(auto n, get_int(j, "n", 1, 128));
-    if (n && *n != 1) return bad("'n' > 1 is not supported yet", "n");
+    KILN_TRY(auto n, get_int(j, "n", 1, kMaxChoices));
+    call.n = static_cast<int>(n.value_or(1));
 
     KILN_TRY(p.stop, get_stop_list(j, "stop"));
     KILN_TRY(auto ignore_eos, get_bool(j, "ignore_eos"));

@@ -75,6 +75,14 @@ bool collect(httplib::Response & res, backend::Channel & channel, const httplib:
     return true;
 }
 
+// n > 1: n requests (a seed moves by one per choice, so seeded choices
+// differ); the prefix cache computes the shared prompt once. Streamed, their
+// chunks interleave by index; whole, the answers merge into one.
+template <typename Request>
+void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
+              const Request & request, int n, const ResponseKind & kind, bool stream, bool include_usage,
+              oai::ResponseMeta meta);
+
 oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease) {
     return {oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
 }
@@ -91,6 +99,10 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         auto lease = lease_model(router, call->request.model, call->keep_alive, req);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
+        if (call->n > 1) {
+            return answer_n(req, res, *lease, call->request, call->n, kind, call->stream, call->include_usage,
+                            make_meta(kind.id_prefix, **lease));
+        }
         auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
         auto meta = make_meta(kind.id_prefix, **lease);
@@ -103,6 +115,91 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
             res.set_content(body, "application/json");
         }
     };
+}
+
+template <typename Request>
+void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
+              const Request & request, int n, const ResponseKind & kind, bool stream, bool include_usage,
+              oai::ResponseMeta meta) {
+    std::vector<std::shared_ptr<backend::Channel>> channels;
+    for (int i = 0; i < n; ++i) {
+        Request one = request;
+        if (one.params.sampling.seed) one.params.sampling.seed = *one.params.sampling.seed + static_cast<uint32_t>(i);
+        auto channel = lease->backend().submit(std::move(one));
+        if (!channel) {
+            for (auto & c : channels) c->cancel();
+            return send_error(res, channel.error());
+        }
+        channels.push_back(*channel);
+    }
+    auto usage_of = [](const std::vector<backend::Event> & dones) {
+        backend::Usage u;
+        u.prompt_tokens = dones.empty() ? 0 : dones.front().usage.prompt_tokens;  // one prompt, counted once
+        for (const auto & d : dones) {
+            u.completion_tokens += d.usage.completion_tokens;
+            u.cached_tokens = std::max(u.cached_tokens, d.usage.cached_tokens);
+        }
+        return u;
+    };
+    if (!stream) {
+        std::vector<std::string>    answers;
+        std::vector<backend::Event> dones;
+        for (int i = 0; i < n; ++i) {
+            std::string    text;
+            backend::Event done;
+            if (!collect(res, *channels[static_cast<size_t>(i)], req, text, done)) {
+                for (auto & c : channels) c->cancel();
+                return;
+            }
+            meta.index = i;
+            answers.push_back(kind.whole(meta, text, done.finish, done.usage));
+            dones.push_back(std::move(done));
+        }
+        return res.set_content(oai::merge_choices(answers, usage_of(dones)), "application/json");
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [channels, meta, &kind, include_usage, usage_of](size_t, httplib::DataSink & sink) mutable {
+            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
+            const int choices = static_cast<int>(channels.size());
+            for (int i = 0; i < choices; ++i) {
+                meta.index = i;
+                if (!write(kind.start(meta))) return false;
+            }
+            std::vector<bool>           finished(static_cast<size_t>(choices), false);
+            std::vector<backend::Event> dones;
+            for (int left = choices; left > 0;) {
+                for (int i = 0; i < choices; ++i) {
+                    if (finished[static_cast<size_t>(i)]) continue;
+                    // A short wait on each in turn: tokens of all choices come from one run loop.
+                    auto ev = channels[static_cast<size_t>(i)]->pop(std::chrono::milliseconds(left > 1 ? 2 : 100));
+                    if (!ev) continue;
+                    meta.index = i;
+                    if (ev->kind == backend::Event::Kind::delta) {
+                        if (!write(kind.delta(meta, ev->text))) return false;
+                    } else if (ev->kind == backend::Event::Kind::error) {
+                        write(oai::sse_error(ev->error) + oai::sse_done());
+                        sink.done();
+                        return true;
+                    } else {
+                        if (!write(kind.finish(meta, ev->finish))) return false;
+                        finished[static_cast<size_t>(i)] = true;
+                        dones.push_back(std::move(*ev));
+                        --left;
+                    }
+                }
+                if (!sink.is_writable()) return false;  // the client left
+            }
+            meta.index = 0;
+            write((include_usage ? oai::sse_usage(meta, kind.object, usage_of(dones)) : std::string()) + oai::sse_done());
+            sink.done();
+            return true;
+        },
+        [channels, lease](bool) {
+            for (auto & c : channels) c->cancel();
+        });
 }
 
 }  // namespace

@@ -107,4 +107,33 @@ describe('openai chat.completions', { timeout: 300_000 }, () => {
     assert.equal(res.choices[0].message.content, expected, `stop=${JSON.stringify(stop)}`);
     assert.equal(res.choices[0].finish_reason, 'stop');
   });
+
+  it('n choices: whole and streamed, each with its index; greedy choices agree; seeded ones differ', async () => {
+    const whole = await create({ n: 3, max_tokens: 5, temperature: 1, seed: 11 });
+    assert.deepEqual(whole.choices.map((c) => c.index), [0, 1, 2]);
+    for (const c of whole.choices) {
+      assert.equal(c.finish_reason, 'length');
+      assert.equal(typeof c.message.content, 'string');
+    }
+    assert.equal(whole.usage.completion_tokens, 15);
+    assert.ok(new Set(whole.choices.map((c) => c.message.content)).size > 1, 'seeds move per choice');
+
+    const greedy = await create({ n: 2, max_tokens: 6, temperature: 0 });
+    assert.equal(greedy.choices[0].message.content, greedy.choices[1].message.content);
+
+    const chunks = await collectStream({ n: 2, max_tokens: 6, temperature: 0, stream_options: { include_usage: true } });
+    const texts = ['', ''];
+    const finishes = [];
+    for (const chunk of chunks) {
+      for (const c of chunk.choices) {
+        texts[c.index] += c.delta?.content ?? '';
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+    }
+    assert.deepEqual(texts, [greedy.choices[0].message.content, greedy.choices[0].message.content]);
+    assert.deepEqual(finishes, ['length', 'length']);
+    assert.equal(chunks.at(-1).usage.completion_tokens, 12);
+
+    await assert.rejects(create({ n: 17 }), (err) => err.status === 400 && err.error?.param === 'n');
+  });
 });
