@@ -15,6 +15,7 @@ Result<Footprint> llama_footprint(const ModelSpec & spec, int32_t n_ctx) {
     out.compute    = f.memory.compute;
     out.host_cache = f.host_cache;
     out.n_ctx      = f.n_ctx;
+    out.fixed_ctx  = f.embedding;
     return out;
 }
 

@@ -300,7 +300,7 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, co
         e->aliases    = spec.aliases;
         e->plan       = p;
         e->keep_alive = spec.keep_alive.value_or(options_.keep_alive);
-        e->resizable   = spec.backend == "llama";
+        e->resizable   = spec.backend == "llama" && !p.footprint.fixed_ctx;
         e->n_ctx_train = spec.n_ctx_train;
         e->preset_ctx  = preset_ctx;
         entries_[spec.id] = e;

@@ -41,6 +41,7 @@ struct Footprint {
     uint64_t compute    = 0;
     uint64_t host_cache = 0;  // the cap of its host prompt cache
     int32_t  n_ctx      = 0;  // the KV pool it gets
+    bool     fixed_ctx  = false;  // its context is not the router's to choose (an embedding model)
     uint64_t total() const { return weights + kv + compute + host_cache; }
 };
 

@@ -18,20 +18,13 @@ void send_error(httplib::Response & res, const Error & e) {
     res.set_content(r.body, "application/json");
 }
 
-Result<std::shared_ptr<router::Lease>> lease_for(router::Router & router, const std::string & model,
-                                                 const httplib::Request & req) {
-    router::Ask ask;
-    ask.gone = [&req] { return req.is_connection_closed(); };
-    return router.acquire(model, ask);
-}
-
 }  // namespace
 
 void register_anthropic_routes(httplib::Server & http, router::Router & router) {
     http.Post("/v1/messages", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = anthropic::parse_messages(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_for(router, call->request.model, req);
+        auto lease = lease_model(router, call->request.model, req);
         if (!lease) return send_error(res, lease.error());
         auto channel = (*lease)->backend().submit(call->request);
         if (!channel) return send_error(res, channel.error());
@@ -57,7 +50,7 @@ void register_anthropic_routes(httplib::Server & http, router::Router & router) 
     http.Post("/v1/messages/count_tokens", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = anthropic::parse_messages(req.body, true);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_for(router, call->request.model, req);
+        auto lease = lease_model(router, call->request.model, req);
         if (!lease) return send_error(res, lease.error());
         auto n = (*lease)->backend().count_tokens(call->request);
         if (!n) return send_error(res, n.error());

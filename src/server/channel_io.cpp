@@ -8,6 +8,16 @@ namespace kiln::server {
 
 using namespace std::chrono_literals;
 
+Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
+                                                   const httplib::Request & req,
+                                                   std::optional<router::KeepAlive> keep_alive, int32_t n_ctx) {
+    router::Ask ask;
+    ask.keep_alive = keep_alive;
+    ask.n_ctx      = n_ctx;
+    ask.gone       = [&req] { return req.is_connection_closed(); };
+    return router.acquire(model, ask);
+}
+
 void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> channel, const std::string & content_type,
                    std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
     res.set_header("Cache-Control", "no-cache");

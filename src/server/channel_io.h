@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backend/types.h"
+#include "router/router.h"
 
 namespace httplib {
 struct Request;
@@ -16,6 +17,12 @@ struct Response;
 }  // namespace httplib
 
 namespace kiln::server {
+
+// The model a request names, leased for as long as its response runs (keep
+// the lease in the response); the wait for a load ends if the client leaves.
+Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
+                                                   const httplib::Request & req,
+                                                   std::optional<router::KeepAlive> keep_alive = {}, int32_t n_ctx = 0);
 
 // Bytes for one event; the stream ends after a done or error event.
 using RenderEvent = std::function<std::string(const backend::Event &)>;

@@ -55,11 +55,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
         auto       call = parse(req.body);
         if (!call) return send_error(res, call.error());
         if (call->load_only) return load_or_unload(res, router, *call);
-        router::Ask ask;
-        ask.keep_alive = call->keep_alive;
-        ask.n_ctx      = call->n_ctx;
-        ask.gone       = [&req] { return req.is_connection_closed(); };
-        auto lease     = router.acquire(call->model, ask);
+        auto lease = lease_model(router, call->model, req, call->keep_alive, call->n_ctx);
         if (!lease) return send_error(res, lease.error());
         ollama::Durations d;
         d.load       = Clock::now() - t0;
@@ -95,10 +91,7 @@ void embed_route(httplib::Server & http, router::Router & router, const char * r
         const auto t0   = Clock::now();
         auto       call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        router::Ask ask;
-        ask.keep_alive = call->keep_alive;
-        ask.gone       = [&req] { return req.is_connection_closed(); };
-        auto lease     = router.acquire(call->request.model, ask);
+        auto lease = lease_model(router, call->request.model, req, call->keep_alive);  // embeddings: the model's own context
         if (!lease) return send_error(res, lease.error());
         const auto    load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
         const auto    id      = (*lease)->info().id;
@@ -117,45 +110,62 @@ void embed_route(httplib::Server & http, router::Router & router, const char * r
 }
 
 // /api/show, /api/delete, /api/copy: the catalog's models (each request opens its own catalog).
+// The catalog and the entry a body's "model" names; false (and the error written) when either is missing.
+struct Found {
+    std::unique_ptr<store::Catalog> catalog;
+    store::ModelEntry               entry;
+    std::string                     name;  // as the request gave it
+};
+
+bool find_entry(const std::filesystem::path & home, const std::string & name, httplib::Response & res, Found & out) {
+    auto catalog = store::Catalog::open(home);
+    if (!catalog) {
+        send_error(res, catalog.error());
+        return false;
+    }
+    auto entry = (*catalog)->find(name);
+    if (!entry) {
+        send_error(res, entry.error());
+        return false;
+    }
+    out = {std::move(*catalog), std::move(*entry), name};
+    return true;
+}
+
 void catalog_routes(httplib::Server & http, router::Router & router, const std::filesystem::path & home) {
-    auto open = [home]() { return store::Catalog::open(home); };
-    http.Post("/api/show", [open](const httplib::Request & req, httplib::Response & res) {
-        auto name = ollama::parse_model_name(req.body);
+    http.Post("/api/show", [home](const httplib::Request & req, httplib::Response & res) {
+        auto  name = ollama::parse_model_name(req.body);
+        Found f;
         if (!name) return send_error(res, name.error());
-        auto catalog = open();
-        if (!catalog) return send_error(res, catalog.error());
-        auto entry = (*catalog)->find(*name);
-        if (!entry) return send_error(res, entry.error());
-        res.set_content(ollama::show_response(*entry, (*catalog)->absolute(entry->files.front()).string()),
+        if (!find_entry(home, *name, res, f)) return;
+        res.set_content(ollama::show_response(f.entry, f.catalog->absolute(f.entry.files.front()).string()),
                         "application/json");
     });
-    http.Delete("/api/delete", [open, &router](const httplib::Request & req, httplib::Response & res) {
-        auto name = ollama::parse_model_name(req.body);
+    http.Delete("/api/delete", [home, &router](const httplib::Request & req, httplib::Response & res) {
+        auto  name = ollama::parse_model_name(req.body);
+        Found f;
         if (!name) return send_error(res, name.error());
-        auto catalog = open();
-        if (!catalog) return send_error(res, catalog.error());
-        auto entry = (*catalog)->find(*name);
-        if (!entry) return send_error(res, entry.error());
+        if (!find_entry(home, *name, res, f)) return;
+        auto & entry   = f.entry;
+        auto & catalog = f.catalog;
         // A copy (an alias) goes alone. The model itself is unloaded first
         // (once its requests end), so no file is deleted under a running model.
-        const bool alias = std::any_of(entry->aliases.begin(), entry->aliases.end(),
+        const bool alias = std::any_of(entry.aliases.begin(), entry.aliases.end(),
                                        [&](const std::string & a) { return utf8::ascii_lower(a) == utf8::ascii_lower(*name); });
         if (!alias) {
-            if (auto gone = router.unload(entry->name); !gone && gone.error().code != ErrorCode::not_found) {
+            if (auto gone = router.unload(entry.name); !gone && gone.error().code != ErrorCode::not_found) {
                 return send_error(res, gone.error());
             }
         }
-        if (Status st = (*catalog)->remove(alias ? *name : entry->name, true); !st) return send_error(res, st.error());
+        if (Status st = catalog->remove(alias ? *name : entry.name, true); !st) return send_error(res, st.error());
         res.status = 200;
     });
-    http.Post("/api/copy", [open](const httplib::Request & req, httplib::Response & res) {
-        auto call = ollama::parse_copy(req.body);
+    http.Post("/api/copy", [home](const httplib::Request & req, httplib::Response & res) {
+        auto  call = ollama::parse_copy(req.body);
+        Found f;
         if (!call) return send_error(res, call.error());
-        auto catalog = open();
-        if (!catalog) return send_error(res, catalog.error());
-        auto entry = (*catalog)->find(call->source);
-        if (!entry) return send_error(res, entry.error());
-        if (Status st = (*catalog)->add_alias(call->destination, entry->name); !st) return send_error(res, st.error());
+        if (!find_entry(home, call->source, res, f)) return;
+        if (Status st = f.catalog->add_alias(call->destination, f.entry.name); !st) return send_error(res, st.error());
         res.status = 200;
     });
 }

@@ -20,15 +20,6 @@ namespace oai = api::openai;
 
 void send_error(httplib::Response & res, const Error & e) { send_openai_error(res, e); }
 
-// The model a request names, leased for as long as its response runs.
-Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
-                                                   std::optional<router::KeepAlive> keep_alive,
-                                                   const httplib::Request & req) {
-    router::Ask ask;
-    ask.keep_alive = keep_alive;
-    ask.gone       = [&req] { return req.is_connection_closed(); };
-    return router.acquire(model, ask);
-}
 
 // How one kind of response (chat or completion) is rendered, streamed or whole.
 struct ResponseKind {
@@ -96,7 +87,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
     return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
         auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, call->keep_alive, req);
+        auto lease = lease_model(router, call->request.model, req, call->keep_alive);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         if (call->n > 1) {
@@ -242,7 +233,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
     auto embeddings = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = oai::parse_embeddings(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, call->keep_alive, req);
+        auto lease = lease_model(router, call->request.model, req, call->keep_alive);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         auto channel = (*lease)->backend().submit(std::move(call->request));
@@ -260,7 +251,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
     auto rerank = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::rerank::parse(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, std::nullopt, req);
+        auto lease = lease_model(router, call->request.model, req);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         auto channel = (*lease)->backend().submit(call->request);

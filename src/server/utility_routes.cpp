@@ -4,6 +4,7 @@
 
 #include "api/openai.h"
 #include "api/utility.h"
+#include "server/channel_io.h"
 #include "server/openai_routes.h"
 
 namespace kiln::server {
@@ -11,20 +12,13 @@ namespace {
 
 namespace utility = api::utility;
 
-Result<std::shared_ptr<router::Lease>> lease_for(router::Router & router, const std::string & model,
-                                                 const httplib::Request & req) {
-    router::Ask ask;
-    ask.gone = [&req] { return req.is_connection_closed(); };
-    return router.acquire(model, ask);
-}
-
 }  // namespace
 
 void register_utility_routes(httplib::Server & http, router::Router & router) {
     http.Post("/tokenize", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = utility::parse_tokenize(req.body);
         if (!call) return send_openai_error(res, call.error());
-        auto lease = lease_for(router, call->model, req);
+        auto lease = lease_model(router, call->model, req);
         if (!lease) return send_openai_error(res, lease.error());
         auto & backend = (*lease)->backend();
         auto   tokens  = backend.tokenize(call->content, call->add_special);
@@ -41,7 +35,7 @@ void register_utility_routes(httplib::Server & http, router::Router & router) {
     http.Post("/detokenize", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = utility::parse_detokenize(req.body);
         if (!call) return send_openai_error(res, call.error());
-        auto lease = lease_for(router, call->model, req);
+        auto lease = lease_model(router, call->model, req);
         if (!lease) return send_openai_error(res, lease.error());
         auto text = (*lease)->backend().detokenize(call->tokens);
         if (!text) return send_openai_error(res, text.error());
@@ -50,14 +44,14 @@ void register_utility_routes(httplib::Server & http, router::Router & router) {
     http.Post("/apply-template", [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::openai::parse_chat(req.body);
         if (!call) return send_openai_error(res, call.error());
-        auto lease = lease_for(router, call->request.model, req);
+        auto lease = lease_model(router, call->request.model, req);
         if (!lease) return send_openai_error(res, lease.error());
         auto prompt = (*lease)->backend().apply_template(call->request);
         if (!prompt) return send_openai_error(res, prompt.error());
         res.set_content(utility::apply_template_response(*prompt), "application/json");
     });
     http.Get("/props", [&router](const httplib::Request & req, httplib::Response & res) {
-        auto lease = lease_for(router, req.get_param_value("model"), req);
+        auto lease = lease_model(router, req.get_param_value("model"), req);
         if (!lease) return send_openai_error(res, lease.error());
         res.set_content(utility::props_response((*lease)->info()), "application/json");
     });

@@ -45,7 +45,7 @@ TEST(OpenAIParse, ErrorsNameTheField) {
         {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", "temperature"},
         {R"({"messages": [{"role": "user", "content": "x"}], "temperature": 3})", "temperature"},
         {R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", "stop"},
-        {R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", "n"},
+        {R"({"messages": [{"role": "user", "content": "x"}], "n": 17})", "n"},
         {R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
     };
     for (const auto & c : cases) {
