@@ -1,5 +1,6 @@
 #include "api/anthropic.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "api/errors.h"
@@ -54,8 +55,9 @@ json stop_sequence(const backend::Event & done) {
     return done.stop_sequence.empty() ? json(nullptr) : json(done.stop_sequence);
 }
 
+// Anthropic counts cache reads apart: input_tokens + cache_read_input_tokens is the prompt.
 json usage(const backend::Event & done) {
-    return {{"input_tokens", done.usage.prompt_tokens},
+    return {{"input_tokens", std::max(0, done.usage.prompt_tokens - done.usage.cached_tokens)},
             {"output_tokens", done.usage.completion_tokens},
             {"cache_read_input_tokens", done.usage.cached_tokens},
             {"cache_creation_input_tokens", 0}};
