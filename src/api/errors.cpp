@@ -18,6 +18,7 @@ FamilyError family_error(std::string_view path, const Error & e) {
         const char * type = r.status == 401   ? "authentication_error"
                             : r.status == 403 ? "permission_error"
                             : r.status == 404 ? "not_found_error"
+                            : r.status == 429 ? "rate_limit_error"
                             : r.status < 500  ? "invalid_request_error"
                                               : "api_error";
         return {r.status, nlohmann::json{{"type", "error"}, {"error", {{"type", type}, {"message", e.message}}}}.dump()};

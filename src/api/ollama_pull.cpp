@@ -64,6 +64,7 @@ ErrorBody error_body(const Error & e) {
         case ErrorCode::cancelled:        status = 499; break;
         case ErrorCode::unauthorized:     status = 401; break;
         case ErrorCode::forbidden:        status = 403; break;
+        case ErrorCode::rate_limited:     status = 429; break;
         case ErrorCode::io:
         case ErrorCode::internal:         status = 500; break;
     }

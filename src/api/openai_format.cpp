@@ -185,6 +185,7 @@ ErrorResponse error_response(const Error & e) {
         case ErrorCode::cancelled:        status = 499; type = "server_error"; break;
         case ErrorCode::unauthorized:     status = 401; type = "authentication_error"; code = "invalid_api_key"; break;
         case ErrorCode::forbidden:        status = 403; type = "permission_error"; break;
+        case ErrorCode::rate_limited:     status = 429; type = "rate_limit_error"; code = "rate_limit_exceeded"; break;
         case ErrorCode::io:
         case ErrorCode::internal:         status = 500; type = "server_error"; break;
     }

@@ -82,8 +82,9 @@ int serve(const SettingsFlags & flags) {
     auto port     = settings->get_int("server.port");
     auto cache    = settings->get_int("model.cache_ram");
     auto budget   = settings->get_int("router.memory_budget");
+    auto rate     = settings->get_int("server.rate_limit");
     auto max_mods = settings->get_int("router.max_models");
-    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache, &budget, &max_mods}) {
+    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache, &budget, &max_mods, &rate}) {
         if (!*r) {
             log::error("{}", r->error().message);
             return usage;
@@ -147,6 +148,11 @@ int serve(const SettingsFlags & flags) {
     access.allowed_hosts = split_commas(settings->get("server.allowed_hosts"));
     access.cors_origins  = split_commas(settings->get("server.cors_origins"));
     access.loopback_bind = server::loopback_host(settings->get("server.host"));
+    if (*rate < 0 || *rate > 1000000) {
+        log::error("server.rate_limit is requests per minute, 0 to 1000000, got {}", *rate);
+        return usage;
+    }
+    access.rate_limit = static_cast<int32_t>(*rate);
     std::vector<std::pair<std::string, int>> also;
     for (const auto & item : split_commas(settings->get("server.listen"))) {
         const size_t colon = item.rfind(':');
@@ -348,6 +354,8 @@ void add_serve(CLI::App & app, int & exit_code) {
                "ADDRS");
     flags->add(*cmd, "server.api_key", "--api-key", "API keys clients must send (comma-separated)", "KEYS");
     flags->add(*cmd, "server.api_keys_file", "--api-keys-file", "a file of API keys, one a line", "PATH");
+    flags->add(*cmd, "server.rate_limit", "--rate-limit", "requests per minute per API key or client address (0: none)",
+               "INT");
     flags->add(*cmd, "server.allowed_hosts", "--allowed-hosts", "Host names answered besides loopback ones", "HOSTS");
     flags->add(*cmd, "server.cors_origins", "--cors-origins", "browser origins allowed besides loopback ones (* for any)",
                "ORIGINS");

@@ -33,6 +33,7 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"server.cors_origins", "KILN_CORS_ORIGINS", "",
          "browser origins allowed besides loopback ones (comma-separated; * for any)"},
         {"server.insecure", "KILN_INSECURE", "false", "listen on a non-loopback address without an API key"},
+        {"server.rate_limit", "KILN_RATE_LIMIT", "0", "requests per minute per API key (or client address); 0: no limit"},
         {"model.ctx_size", "KILN_CTX_SIZE", "0", "KV pool in tokens, shared by all requests (0: the model's context, up to 32768)"},
         {"model.slot_ctx", "KILN_SLOT_CTX", "0", "context of one request (0: the whole pool)"},
         {"model.slots", "KILN_SLOTS", "4", "requests decoded together"},

@@ -12,6 +12,7 @@ const char * error_code_name(ErrorCode code) {
         case ErrorCode::cancelled:        return "cancelled";
         case ErrorCode::unauthorized:     return "unauthorized";
         case ErrorCode::forbidden:        return "forbidden";
+        case ErrorCode::rate_limited:     return "rate_limited";
         case ErrorCode::io:               return "io";
         case ErrorCode::internal:         return "internal";
     }

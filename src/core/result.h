@@ -17,6 +17,7 @@ enum class ErrorCode {
     cancelled,         // the requester went away
     unauthorized,      // no API key, or a wrong one
     forbidden,         // a Host or Origin this server does not answer
+    rate_limited,      // more requests than a key may make per minute
     io,                // file system or network failure
     internal,          // a bug or an unexpected library failure
 };

@@ -1,7 +1,12 @@
 #include "server/access.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include <cpp-httplib/httplib.h>
 
@@ -127,9 +132,45 @@ Result<std::vector<std::string>> load_api_keys(const std::string & list, const s
     return keys;
 }
 
+namespace {
+
+// A token bucket per key: `per_minute` requests, refilled evenly.
+class RateLimiter {
+  public:
+    explicit RateLimiter(int32_t per_minute) : rate_(per_minute / 60.0), capacity_(per_minute) {}
+    // 0 when the request may go, else the seconds until it could.
+    int take(const std::string & who) {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        auto [it, fresh] = buckets_.try_emplace(who, Bucket{capacity_, now});
+        Bucket & b       = it->second;
+        b.tokens         = std::min(capacity_, b.tokens + std::chrono::duration<double>(now - b.at).count() * rate_);
+        b.at             = now;
+        if (b.tokens >= 1.0) {
+            b.tokens -= 1.0;
+            return 0;
+        }
+        if (buckets_.size() > 100000) buckets_.clear();  // bounded memory; a reset forgives everyone
+        return static_cast<int>(std::ceil((1.0 - b.tokens) / rate_));
+    }
+
+  private:
+    struct Bucket {
+        double                                tokens;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::mutex                              mutex_;
+    double                                  rate_;
+    double                                  capacity_;
+    std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace
+
 void install_access(httplib::Server & http, AccessOptions options) {
-    auto o = std::make_shared<const AccessOptions>(std::move(options));
-    http.set_pre_routing_handler([o](const httplib::Request & req, httplib::Response & res) {
+    auto o       = std::make_shared<const AccessOptions>(std::move(options));
+    auto limiter = o->rate_limit > 0 ? std::make_shared<RateLimiter>(o->rate_limit) : nullptr;
+    http.set_pre_routing_handler([o, limiter](const httplib::Request & req, httplib::Response & res) {
         using R = httplib::Server::HandlerResponse;
         if (o->loopback_bind) {
             const std::string host = host_only(req.get_header_value("Host"));
@@ -166,6 +207,16 @@ void install_access(httplib::Server & http, AccessOptions options) {
                        ? "the API key is not valid"
                        : "an API key is required: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'");
             return R::Handled;
+        }
+        if (limiter && !open_route) {
+            const std::string who = o->api_keys.empty() ? "addr " + req.remote_addr : "key " + given_key(req);
+            if (const int wait = limiter->take(who); wait > 0) {
+                refuse(req, res, ErrorCode::rate_limited,
+                       "more than " + std::to_string(o->rate_limit) + " requests a minute; try again in " +
+                           std::to_string(wait) + " s");
+                res.set_header("Retry-After", std::to_string(wait));
+                return R::Handled;
+            }
         }
         return R::Unhandled;
     });

@@ -4,6 +4,9 @@
 //   in constant time); 401 in the family's envelope otherwise.
 // - DNS rebinding: on a loopback bind, a request whose Host is not a
 //   loopback name (localhost, 127.x, ::1) or an allowed host gets 403.
+// - Rate limit: with rate_limit set, each key (each client address when no
+//   keys are set) may make that many requests a minute (a bucket refilled
+//   evenly); more get 429 with Retry-After.
 // - Browsers: a request with an Origin that is not a loopback origin or an
 //   allowed one gets 403; allowed ones get Access-Control-Allow-Origin (the
 //   origin itself, or * when "*" is allowed, never with credentials) and
@@ -28,6 +31,7 @@ struct AccessOptions {
     std::vector<std::string> allowed_hosts;  // Host names besides the loopback ones
     std::vector<std::string> cors_origins;   // origins besides the loopback ones; "*": any
     bool                     loopback_bind = true;  // the Host check applies only then
+    int32_t                  rate_limit    = 0;     // requests per minute per key (or address); 0: none
 };
 
 void install_access(httplib::Server & http, AccessOptions options);

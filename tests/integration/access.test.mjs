@@ -160,4 +160,25 @@ describe('access', { timeout: 300_000 }, () => {
       await anyway.stop();
     }
   });
+
+  it('a rate limit per key: 429 with Retry-After past it, each key its own', async () => {
+    const limited = await startServer({ model: model.path, args: ['--api-key', 'k1,k2', '--rate-limit', '3'] });
+    try {
+      const get = (key, route = '/v1/models') => raw(limited.baseURL, { path: route, headers: { Authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 3; i++) assert.equal((await get('k1')).status, 200);
+      const over = await get('k1');
+      assert.equal(over.status, 429);
+      assert.ok(Number(over.headers['retry-after']) >= 1);
+      const body = JSON.parse(over.body);
+      assert.equal(body.error.code, 'rate_limit_exceeded');
+      assert.match(body.error.message, /more than 3 requests a minute/);
+      const ollama = await get('k1', '/api/tags');
+      assert.equal(ollama.status, 429);
+      assert.match(JSON.parse(ollama.body).error, /more than 3 requests/);
+      assert.equal((await get('k2')).status, 200, 'another key has its own budget');
+      for (let i = 0; i < 5; i++) assert.equal((await raw(limited.baseURL, { path: '/health' })).status, 200);
+    } finally {
+      await limited.stop();
+    }
+  });
 });
