@@ -23,7 +23,8 @@ struct ChatCall {
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
-    int                              n = 1;
+    int                              n     = 1;
+    int32_t                          n_ctx = 0;  // extension "num_ctx": the context the model should have
 };
 
 struct CompletionCall {
@@ -31,7 +32,8 @@ struct CompletionCall {
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
-    int                              n = 1;
+    int                              n     = 1;
+    int32_t                          n_ctx = 0;
 };
 
 struct EmbedCall {

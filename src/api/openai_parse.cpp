@@ -23,6 +23,8 @@ Status parse_common(const json & j, Call & call) {
     KILN_TRY(auto model, get_string(j, "model"));
     call.request.model = model.value_or("");
     KILN_TRY(call.keep_alive, get_keep_alive(j));
+    KILN_TRY(auto num_ctx, get_int(j, "num_ctx", 1, 1 << 24));
+    call.n_ctx = static_cast<int32_t>(num_ctx.value_or(0));
 
     KILN_CHECK(get_sampling(j, s));
 

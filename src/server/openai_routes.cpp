@@ -87,7 +87,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
     return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
         auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, req, call->keep_alive);
+        auto lease = lease_model(router, call->request.model, req, call->keep_alive, call->n_ctx);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         if (call->n > 1) {

@@ -308,6 +308,9 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     assert.equal(small.instance_id, 'test/b:F16');
     assert.equal(small.context_length, 256);
     assert.equal((await ps(server)).find((m) => m.name === 'test/b:F16').context_length, 256);
+    const viaChat = await ask(server, 'test/b', { num_ctx: 512 });
+    assert.equal(viaChat.model, 'test/b:F16');
+    assert.equal((await ps(server)).find((m) => m.name === 'test/b:F16').context_length, 512, 'num_ctx in a chat request');
     const big = await load({ model: 'test/b', context_length: 100000 });
     assert.equal(big.context_length, 1024, 'at most the trained context');
     const bad = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'test/b', context_length: 'long' });
