@@ -163,9 +163,7 @@ int remove(const std::string & name) {
     if (!c) return failure;
     auto e = c->find(name);
     if (!e) return fail(e.error());
-    const bool alias = std::any_of(e->aliases.begin(), e->aliases.end(),
-                                   [&](const std::string & a) { return utf8::ascii_lower(a) == utf8::ascii_lower(name); });
-    if (alias) {
+    if (store::named_by_alias(*e, name)) {
         if (auto st = c->remove(name, true); !st) return fail(st.error());
         std::printf("removed the name %s; the model stays as %s\n", name.c_str(), e->name.c_str());
         return ok;

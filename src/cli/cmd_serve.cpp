@@ -14,26 +14,13 @@
 #include "core/log.h"
 #include "core/paths.h"
 #include "core/units.h"
+#include "core/utf8.h"
 #include "router/backend_loader.h"
 #include "router/resolver.h"
 #include "server/http_server.h"
 
 namespace kiln::cli {
 namespace {
-
-std::vector<std::string> split_commas(const std::string & list) {
-    std::vector<std::string> out;
-    std::string              item;
-    for (char c : list + ",") {
-        if (c != ',') {
-            if (c != ' ') item += c;
-            continue;
-        }
-        if (!item.empty()) out.push_back(item);
-        item.clear();
-    }
-    return out;
-}
 
 // 80% of the memory available now (MemAvailable), leaving the rest to the
 // system and to kiln itself.
@@ -105,7 +92,7 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     if (*cache < -1 || *cache > int64_t{1} << 30) {
-        log::error("model.cache_ram is MiB: -1 (a quarter of RAM, at most 8192), 0 (off) or more, got {}", *cache);
+        log::error("model.cache_ram is MiB: -1 (a share of the memory budget), 0 (off) or more, got {}", *cache);
         return usage;
     }
     if (*budget < 0 || *budget > int64_t{1} << 40 || *max_mods < 1 || *max_mods > 64) {
@@ -145,8 +132,8 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     access.api_keys      = std::move(*keys);
-    access.allowed_hosts = split_commas(settings->get("server.allowed_hosts"));
-    access.cors_origins  = split_commas(settings->get("server.cors_origins"));
+    access.allowed_hosts = utf8::split_list(settings->get("server.allowed_hosts"));
+    access.cors_origins  = utf8::split_list(settings->get("server.cors_origins"));
     access.loopback_bind = server::loopback_host(settings->get("server.host"));
     if (*rate < 0 || *rate > 1000000) {
         log::error("server.rate_limit is requests per minute, 0 to 1000000, got {}", *rate);
@@ -154,7 +141,7 @@ int serve(const SettingsFlags & flags) {
     }
     access.rate_limit = static_cast<int32_t>(*rate);
     std::vector<std::pair<std::string, int>> also;
-    for (const auto & item : split_commas(settings->get("server.listen"))) {
+    for (const auto & item : utf8::split_list(settings->get("server.listen"))) {
         const size_t colon = item.rfind(':');
         std::string  host  = colon == std::string::npos ? settings->get("server.host") : item.substr(0, colon);
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -332,14 +319,14 @@ void add_serve(CLI::App & app, int & exit_code) {
                "others load on demand", "MODEL");
     flags->add(*cmd, "server.alias", "-a,--alias", "model id clients use (default: file name)", "NAME");
     flags->add(*cmd, "model.ctx_size", "-c,--ctx-size",
-               "KV pool in tokens, shared by all requests (0: the model's context, up to 32768)", "INT");
+               "KV pool in tokens per model, shared by its requests (0: the trained context if the memory budget allows, else the most that fits)", "INT");
     flags->add(*cmd, "model.slot_ctx", "--slot-ctx", "context of one request (0: the whole pool)", "INT");
     flags->add(*cmd, "model.slots", "--slots,--parallel", "requests decoded together", "INT");
     flags->add(*cmd, "model.max_queue", "--max-queue", "requests that may wait; more get 503", "INT");
     flags->add(*cmd, "model.threads", "-t,--threads", "CPU threads (0: one per core)", "INT");
     flags->add(*cmd, "model.batch_size", "-b,--batch-size", "prompt tokens per decode step", "INT");
     flags->add(*cmd, "model.cache_ram", "--cache-ram",
-               "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of RAM, at most 8192; 0: off)",
+               "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of the memory budget over max_models, at most 8192; 0: off)",
                "MIB");
     flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: llama.cpp decides; on for CPU)",
                "MODE");

@@ -70,4 +70,20 @@ std::string ascii_upper(std::string_view s) {
     return out;
 }
 
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> out;
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    for (;;) {
+        const size_t comma = list.find(',');
+        const auto   item  = trim(list.substr(0, comma));
+        if (!item.empty()) out.emplace_back(item);
+        if (comma == std::string_view::npos) return out;
+        list.remove_prefix(comma + 1);
+    }
+}
+
 }  // namespace kiln::utf8

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace kiln::utf8 {
@@ -20,6 +21,9 @@ std::string sanitize(std::string_view s);
 // ASCII letters case-folded, other bytes (UTF-8 included) unchanged: for
 // names, hosts and quantization labels compared case-insensitively.
 std::string ascii_lower(std::string_view s);
+// "a, b,,c" -> {"a", "b", "c"}: comma-separated items, spaces around them
+// trimmed, empty ones dropped (settings lists, stored capability lists).
+std::vector<std::string> split_list(std::string_view list);
 std::string ascii_upper(std::string_view s);
 
 }  // namespace kiln::utf8

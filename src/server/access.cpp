@@ -22,18 +22,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::vector<std::string> split_list(std::string_view list) {
-    std::vector<std::string> out;
-    while (!list.empty()) {
-        const size_t comma = list.find(',');
-        const auto   item  = trim(list.substr(0, comma));
-        if (!item.empty()) out.emplace_back(item);
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    return out;
-}
-
 // "host:port", "[v6]:port", "host" -> the host, lower case, without brackets.
 std::string host_only(std::string_view h) {
     h = trim(h);
@@ -114,7 +102,7 @@ bool key_matches(std::string_view given, const std::vector<std::string> & keys) 
 }
 
 Result<std::vector<std::string>> load_api_keys(const std::string & list, const std::string & file) {
-    std::vector<std::string> keys = split_list(list);
+    std::vector<std::string> keys = utf8::split_list(list);
     if (!file.empty()) {
         std::ifstream in(file);
         if (!in) return make_error(ErrorCode::invalid_request, "cannot read the API keys file " + file);

@@ -150,8 +150,7 @@ void catalog_routes(httplib::Server & http, router::Router & router, const std::
         auto & catalog = f.catalog;
         // A copy (an alias) goes alone. The model itself is unloaded first
         // (once its requests end), so no file is deleted under a running model.
-        const bool alias = std::any_of(entry.aliases.begin(), entry.aliases.end(),
-                                       [&](const std::string & a) { return utf8::ascii_lower(a) == utf8::ascii_lower(*name); });
+        const bool alias = store::named_by_alias(entry, *name);
         if (!alias) {
             if (auto gone = router.unload(entry.name); !gone && gone.error().code != ErrorCode::not_found) {
                 return send_error(res, gone.error());

@@ -125,17 +125,6 @@ std::string join(const std::vector<std::string> & v, const char * sep) {
     return out;
 }
 
-std::vector<std::string> split_commas(const std::string & s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start < s.size()) {
-        const auto end = std::min(s.find(',', start), s.size());
-        if (end > start) out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
-
 size_t edit_distance(const std::string & a, const std::string & b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -228,15 +217,19 @@ Status Catalog::insert(const ModelEntry & e) {
     return {};
 }
 
+bool named_by_alias(const ModelEntry & entry, std::string_view name) {
+    const std::string n = ascii_lower(name);
+    return n != ascii_lower(entry.name) &&
+           std::any_of(entry.aliases.begin(), entry.aliases.end(), [&](const std::string & a) { return ascii_lower(a) == n; });
+}
+
 Status Catalog::remove(const std::string & name, bool delete_files) {
     auto entry = find(name);
     if (!entry) return entry.error();
     Transaction tx(db_);
     if (!tx.ok()) return db_error(db_, "busy");
     // A second name (kiln cp, Ollama's copy) goes alone; the model stays.
-    const bool alias = std::any_of(entry->aliases.begin(), entry->aliases.end(),
-                                   [&](const std::string & a) { return ascii_lower(a) == ascii_lower(name); });
-    if (alias && ascii_lower(name) != ascii_lower(entry->name)) {
+    if (named_by_alias(*entry, name)) {
         Stmt del(db_, "DELETE FROM aliases WHERE alias = ?");
         if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "remove alias " + name);
         return tx.commit();
@@ -415,7 +408,7 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
         i.chat_template    = q.text(8);
         i.split_count      = static_cast<uint16_t>(q.integer(9));
         i.projector        = q.integer(10) != 0;
-        i.capabilities     = split_commas(q.text(11));
+        i.capabilities     = utf8::split_list(q.text(11));
         return i;
     }
     auto info = read_gguf_info(path);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -40,6 +41,9 @@ struct ModelEntry {
     uint64_t                 size = 0;      // all files
     GgufInfo                 info;          // of the first model file
 };
+
+// Whether `name` reaches `entry` through one of its aliases (not its own name).
+bool named_by_alias(const ModelEntry & entry, std::string_view name);
 
 class Catalog {
   public:

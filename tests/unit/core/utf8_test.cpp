@@ -30,3 +30,10 @@ TEST(Utf8, SanitizeReplacesInvalidSequences) {
     EXPECT_EQ(sanitize("\xE4\xB8"), "\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(sanitize("\xE4\xB8\xAD"), "\xE4\xB8\xAD");
 }
+
+TEST(Utf8, SplitListTrimsAndDropsEmptyItems) {
+    using kiln::utf8::split_list;
+    EXPECT_EQ(split_list(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(split_list(""), std::vector<std::string>{});
+    EXPECT_EQ(split_list("completion,tools"), (std::vector<std::string>{"completion", "tools"}));
+}
