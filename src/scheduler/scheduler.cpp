@@ -339,15 +339,30 @@ std::vector<SeqChunk> Scheduler::plan() const {
         chunks.push_back({a->seq, static_cast<int32_t>(seqs_[a->seq].tokens.size()), {a->pending}, true});
         --budget;
     }
-    // Prompt chunks, oldest request first, in what the step has left.
+    // Prompt chunks in what the step has left: the prompt with the fewest
+    // tokens left first (oldest first among equals), and no more prompts
+    // once the step holds prefill_step_tokens of them. A step's cost grows
+    // with its tokens, so prompts finished one after another give their
+    // first tokens sooner, on average, than prompts advanced side by side;
+    // and the answers already streaming ride along in every step.
+    std::vector<const Active *> waiting;
     for (const auto & a : active_) {
-        if (a->decoding || budget <= 0) continue;
+        if (!a->decoding) waiting.push_back(a.get());
+    }
+    auto left = [&](const Active * a) {
+        return static_cast<int32_t>(a->tokens.size()) - static_cast<int32_t>(seqs_[a->seq].tokens.size());
+    };
+    std::stable_sort(waiting.begin(), waiting.end(), [&](const Active * x, const Active * y) { return left(x) < left(y); });
+    int32_t prefill = 0;
+    for (const Active * a : waiting) {
+        if (budget <= 0 || prefill >= opts_.prefill_step_tokens) break;
         const auto done = static_cast<int32_t>(seqs_[a->seq].tokens.size());
-        const auto n    = std::min<int32_t>(budget, static_cast<int32_t>(a->tokens.size()) - done);
+        const auto n    = std::min<int32_t>(budget, left(a));
         SeqChunk c{a->seq, done, {a->tokens.begin() + done, a->tokens.begin() + done + n}, false};
         c.logits = done + n == static_cast<int32_t>(a->tokens.size());
         chunks.push_back(std::move(c));
         budget -= n;
+        prefill += n;
     }
     return chunks;
 }

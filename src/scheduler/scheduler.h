@@ -5,7 +5,7 @@
 // snapshot(). Each step: take new jobs and cancellations, admit queued jobs
 // while fewer than `slots` run (reusing the longest cached prefix of any
 // sequence, running or finished), plan one batch (one token per decoding job,
-// then prompt chunks oldest first, bounded by max_batch_tokens), make KV room
+// then prompt chunks shortest remaining first, bounded by max_batch_tokens), make KV room
 // (evict cached prefixes least recently used first, then pause the youngest
 // job, to be recomputed later, never failed), decode, sample, and finish jobs.
 //
@@ -75,6 +75,10 @@ struct SchedulerOptions {
     int32_t cache_seqs       = 8;    // sequence ids beyond `slots`, for cached prefixes
     int32_t max_queue        = 64;   // waiting jobs; more are refused (unavailable)
     int32_t max_batch_tokens = 512;  // tokens per decode step
+    // A step takes no further prompt once it holds this many prompt tokens
+    // (prompts go shortest remaining first): big enough that a step's fixed
+    // cost is spread, small enough that prompts finish one after another.
+    int32_t prefill_step_tokens = 128;
     int32_t n_ctx_seq        = 0;    // context of one request; 0: the whole KV pool
     // Host memory for cached prefixes moved out of the KV pool. With it, an
     // idle cached sequence leaves the pool while requests run (every cell in
