@@ -2,13 +2,16 @@
 // events) and POST /v1/messages/count_tokens. Pure functions; the routes
 // live in server/anthropic_routes.
 //
-// Not yet taken (a 400 that says so): tools, tool_use / tool_result
-// blocks, images and documents, extended thinking.
+// Tools (custom ones) with tool_use / tool_result blocks, and thinking
+// (for models whose template thinks) map onto the chat template. Not yet
+// taken (a 400 that says so): images and documents, server tools.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "backend/types.h"
 #include "core/result.h"
@@ -31,13 +34,28 @@ std::string new_message_id();
 
 // A whole answer.
 std::string message_response(const Meta & m, const std::string & text, const backend::Event & done);
-// Streamed: message_start, content_block_start and a ping; then one
-// content_block_delta per delta; then content_block_stop, message_delta
-// and message_stop; or an error event.
+// Streamed: message_start and a ping; then content blocks (thinking, text,
+// tool_use), each opened by content_block_start, fed by content_block_delta
+// (thinking_delta, text_delta, input_json_delta) and closed by
+// content_block_stop as the answer moves from one to the next; then
+// message_delta and message_stop; or an error event.
 std::string stream_start(const Meta & m, int32_t input_tokens);
-std::string stream_delta(const std::string & text);
-std::string stream_end(const backend::Event & done);
 std::string stream_error(const Error & error);
+
+// The block state of one streamed answer.
+class Stream {
+  public:
+    std::string delta(const backend::Event & delta);
+    std::string end(const backend::Event & done);
+
+  private:
+    enum class Block { none, thinking, text, tool };
+    std::string open(Block kind, const nlohmann::json & block);
+    std::string close();
+    std::string piece(const nlohmann::json & delta);
+    Block       open_  = Block::none;
+    int         index_ = 0;
+};
 
 std::string count_tokens_response(int32_t input_tokens);
 

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include <cctype>
 #include <cmath>
 
 namespace kiln::api {
@@ -123,6 +124,111 @@ Status get_sampling(const json & obj, engine::SamplingParams & s) {
         s.set |= engine::SamplingParams::seed_set;
     }
     return {};
+}
+
+Status check_tool_name(const std::string & tool, const std::string & param) {
+    bool ok = !tool.empty() && tool.size() <= 64;
+    for (unsigned char c : tool) ok = ok && (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':');
+    if (!ok) {
+        return make_error(ErrorCode::invalid_request,
+                          "'" + param + "' must be 1 to 64 letters, digits, '_', '-', '.' or ':' (got '" + tool.substr(0, 80) + "')",
+                          param);
+    }
+    return {};
+}
+
+Result<std::vector<engine::ChatTool>> get_function_tools(const json & obj, const char * name) {
+    std::vector<engine::ChatTool> tools;
+    auto it = obj.find(name);
+    if (it == obj.end() || it->is_null()) return tools;
+    if (!it->is_array()) return field_error(name, "must be an array of tools");
+    if (it->size() > kMaxTools) {
+        return field_error(name, "holds " + std::to_string(it->size()) + " tools; the limit is " + std::to_string(kMaxTools));
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json &      t     = (*it)[i];
+        const std::string param = std::string(name) + "[" + std::to_string(i) + "]";
+        if (!t.is_object() || t.value("type", "function") != "function" || !t.contains("function") || !t["function"].is_object()) {
+            return make_error(ErrorCode::invalid_request,
+                              "'" + param + "' must be {\"type\": \"function\", \"function\": {\"name\": ...}}", param);
+        }
+        const json & f = t["function"];
+        if (!f.contains("name") || !f["name"].is_string()) {
+            return make_error(ErrorCode::invalid_request, "'" + param + ".function.name' is required", param + ".function.name");
+        }
+        engine::ChatTool tool;
+        tool.name = f["name"].get<std::string>();
+        KILN_CHECK(check_tool_name(tool.name, param + ".function.name"));
+        if (auto d = f.find("description"); d != f.end() && !d->is_null()) {
+            if (!d->is_string()) {
+                return make_error(ErrorCode::invalid_request, "'" + param + ".function.description' must be a string",
+                                  param + ".function.description");
+            }
+            tool.description = d->get<std::string>();
+        }
+        if (auto p = f.find("parameters"); p != f.end() && !p->is_null()) {
+            if (!p->is_object()) {
+                return make_error(ErrorCode::invalid_request, "'" + param + ".function.parameters' must be a JSON schema object",
+                                  param + ".function.parameters");
+            }
+            tool.parameters = p->dump();
+        }
+        for (const auto & other : tools) {
+            if (other.name == tool.name) {
+                return make_error(ErrorCode::invalid_request, "'" + param + "' repeats the tool name '" + tool.name + "'",
+                                  param + ".function.name");
+            }
+        }
+        tools.push_back(std::move(tool));
+    }
+    return tools;
+}
+
+Status get_tool_choice(const json & obj, engine::ChatOptions & options) {
+    KILN_TRY(auto parallel, get_bool(obj, "parallel_tool_calls"));
+    options.parallel_tool_calls = parallel.value_or(true);
+    auto it = obj.find("tool_choice");
+    if (it == obj.end() || it->is_null()) return {};
+    if (it->is_string()) {
+        const std::string c = it->get<std::string>();
+        if (c == "auto") options.tool_choice = engine::ToolChoice::automatic;
+        else if (c == "none") options.tool_choice = engine::ToolChoice::none;
+        else if (c == "required") options.tool_choice = engine::ToolChoice::required;
+        else return field_error("tool_choice", "must be auto, none, required or {\"type\": \"function\", ...} (got '" + c.substr(0, 40) + "')");
+        if (options.tool_choice == engine::ToolChoice::required && options.tools.empty()) {
+            return field_error("tool_choice", "is 'required' but no tools were given");
+        }
+        return {};
+    }
+    const json * fn = it->is_object() ? &*it : nullptr;
+    if (fn && fn->contains("function") && (*fn)["function"].is_object()) fn = &(*fn)["function"];
+    if (!fn || !fn->contains("name") || !(*fn)["name"].is_string()) {
+        return field_error("tool_choice", "must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+    }
+    const std::string want = (*fn)["name"].get<std::string>();
+    for (auto & t : options.tools) {
+        if (t.name != want) continue;
+        engine::ChatTool keep = std::move(t);
+        options.tools         = {std::move(keep)};
+        options.tool_choice   = engine::ToolChoice::required;
+        return {};
+    }
+    return field_error("tool_choice", "names the function '" + want.substr(0, 64) + "', which is not in 'tools'");
+}
+
+Result<std::string> tool_arguments(const json & value, const std::string & param) {
+    if (value.is_null()) return std::string("{}");
+    if (value.is_object()) return value.dump();
+    if (value.is_string()) {
+        const std::string text = value.get<std::string>();
+        if (text.empty()) return std::string("{}");
+        json parsed = json::parse(text, nullptr, false);
+        if (parsed.is_discarded() || !parsed.is_object()) {
+            return make_error(ErrorCode::invalid_request, "'" + param + "' must hold a JSON object", param);
+        }
+        return text;
+    }
+    return make_error(ErrorCode::invalid_request, "'" + param + "' must be a JSON object or a string holding one", param);
 }
 
 }  // namespace kiln::api

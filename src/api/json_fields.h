@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
+#include "engine/chat_template.h"
 #include "engine/sampler.h"
 
 namespace kiln::api {
@@ -39,5 +40,20 @@ Result<std::vector<std::string>> get_stop_list(const json & obj, const char * na
 Status check_message_count(const json & list, const char * name);
 // A string or an array of strings (as OpenAI's "stop").
 Result<std::vector<std::string>>   get_string_list(const json & obj, const char * name);
+
+// Function tools, in the form OpenAI and Ollama share:
+// [{"type": "function", "function": {"name", "description", "parameters"}}],
+// at most kMaxTools. Absent or empty: none.
+constexpr size_t kMaxTools = 128;
+Result<std::vector<engine::ChatTool>> get_function_tools(const json & obj, const char * name);
+// A tool's name: 1 to 64 letters, digits, '_', '-', '.' or ':'.
+Status check_tool_name(const std::string & tool, const std::string & param);
+// OpenAI's "tool_choice": "auto", "none", "required", or
+// {"type": "function", "function": {"name"}}, which leaves only that tool
+// and requires it. Also reads "parallel_tool_calls" (default true).
+Status get_tool_choice(const json & obj, engine::ChatOptions & options);
+// A tool call's arguments as JSON text: a string holding JSON (OpenAI) or
+// an object (Ollama, Anthropic's input).
+Result<std::string> tool_arguments(const json & value, const std::string & param);
 
 }  // namespace kiln::api

@@ -56,11 +56,57 @@ Status parse_common(const json & j, GenerateCall & call, backend::GenerateParams
             return bad("'format' must be \"json\" or a JSON schema object", "format");
         }
     }
-    if (auto t = j.find("tools"); t != j.end() && !t->is_null() && !(t->is_array() && t->empty())) {
-        return not_yet("tool calling", "tools");
+    return {};
+}
+
+// Tools and think, for the chat template. `think` is a boolean, or (for
+// models that take an effort) "low" | "medium" | "high", which think.
+Status parse_chat_options(const json & j, backend::ChatRequest & request) {
+    KILN_TRY(request.options.tools, get_function_tools(j, "tools"));
+    // Extension: OpenAI's tool_choice and parallel_tool_calls (Ollama has
+    // neither; its default is auto).
+    KILN_CHECK(get_tool_choice(j, request.options));
+    if (auto t = j.find("think"); t != j.end() && !t->is_null()) {
+        if (t->is_boolean()) {
+            request.options.think = t->get<bool>();
+        } else if (t->is_string() && (*t == "low" || *t == "medium" || *t == "high")) {
+            request.options.think = true;
+        } else {
+            return bad("'think' must be true, false, \"low\", \"medium\" or \"high\"", "think");
+        }
+        request.must_think = *request.options.think;
     }
-    KILN_TRY(auto think, get_bool(j, "think"));
-    if (think.value_or(false)) return bad("model '" + call.model + "' does not support thinking", "think");
+    return {};
+}
+
+// An assistant message's tool_calls ({function: {name, arguments}}) and
+// thinking; a tool message's tool_name.
+Status message_extras(const json & m, const std::string & param, engine::ChatMessage & msg) {
+    if (msg.role == "tool") {
+        KILN_TRY(auto name, get_string(m, "tool_name"));
+        msg.tool_name = name.value_or("");
+        return {};
+    }
+    if (msg.role != "assistant") return {};
+    KILN_TRY(auto thinking, get_string(m, "thinking"));
+    msg.reasoning = thinking.value_or("");
+    auto tc = m.find("tool_calls");
+    if (tc == m.end() || tc->is_null()) return {};
+    if (!tc->is_array()) return bad("'" + param + ".tool_calls' must be an array", param + ".tool_calls");
+    for (size_t k = 0; k < tc->size(); ++k) {
+        const json &      c  = (*tc)[k];
+        const std::string pc = param + ".tool_calls[" + std::to_string(k) + "]";
+        if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
+            !c["function"]["name"].is_string()) {
+            return bad("'" + pc + "' must be {\"function\": {\"name\", \"arguments\"}}", pc);
+        }
+        engine::ToolCall call;
+        call.name = c["function"]["name"].get<std::string>();
+        KILN_CHECK(check_tool_name(call.name, pc + ".function.name"));
+        KILN_TRY(call.arguments, tool_arguments(c["function"].value("arguments", json()), pc + ".function.arguments"));
+        if (auto id = c.find("id"); id != c.end() && id->is_string()) call.id = id->get<std::string>();
+        msg.tool_calls.push_back(std::move(call));
+    }
     return {};
 }
 
@@ -96,6 +142,7 @@ Result<GenerateCall> parse_generate(std::string_view body) {
         if (system && !system->empty()) call.messages.messages.push_back({"system", *system});
         call.messages.messages.push_back({"user", *prompt});
         call.messages.params = std::move(params);
+        KILN_CHECK(parse_chat_options(j, call.messages));
     }
     return call;
 }
@@ -126,13 +173,13 @@ Result<GenerateCall> parse_chat(std::string_view body) {
         if (auto im = m.find("images"); im != m.end() && !im->is_null() && !(im->is_array() && im->empty())) {
             return bad("model '" + call.model + "' takes text only", param + ".images");
         }
-        if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null() && !(tc->is_array() && tc->empty())) {
-            return not_yet("tool calling", param + ".tool_calls");
-        }
-        call.messages.messages.push_back({*role, content.value_or("")});
+        engine::ChatMessage msg(*role, content.value_or(""));
+        KILN_CHECK(message_extras(m, param, msg));
+        call.messages.messages.push_back(std::move(msg));
     }
     call.messages.model  = call.model;
     call.messages.params = std::move(params);
+    KILN_CHECK(parse_chat_options(j, call.messages));
     return call;
 }
 
@@ -142,12 +189,26 @@ json head(const std::string & model) {
     return json{{"model", model}, {"created_at", rfc3339(std::chrono::system_clock::now())}};
 }
 
-void put_text(json & j, const GenerateCall & call, const std::string & text) {
+void put_text(json & j, const GenerateCall & call, const std::string & text, const std::string & thinking = {}) {
     if (call.chat) {
         j["message"] = {{"role", "assistant"}, {"content", text}};
+        if (!thinking.empty()) j["message"]["thinking"] = thinking;
     } else {
         j["response"] = text;
+        if (!thinking.empty()) j["thinking"] = thinking;
     }
+}
+
+// Ollama's tool calls carry their arguments as an object; a call cut off
+// by the token limit (arguments that do not parse) is left out.
+json tool_calls_json(const std::vector<engine::ToolCall> & calls) {
+    json out = json::array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+        json args = json::parse(calls[i].arguments, nullptr, false);
+        if (!args.is_object()) continue;
+        out.push_back({{"id", calls[i].id}, {"function", {{"index", i}, {"name", calls[i].name}, {"arguments", std::move(args)}}}});
+    }
+    return out;
 }
 
 int64_t ns(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
@@ -163,10 +224,32 @@ std::string delta_line(const GenerateCall & call, const std::string & model, con
     return dump(j) + "\n";
 }
 
+std::string event_line(const GenerateCall & call, const std::string & model, const backend::Event & ev) {
+    if (ev.tool_index >= 0) return {};
+    json j = head(model);
+    put_text(j, call, ev.text, ev.reasoning);
+    j["done"] = false;
+    return dump(j) + "\n";
+}
+
 std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,
                          const backend::Event & done, const Durations & d) {
-    json j = head(model);
-    put_text(j, call, text);
+    std::string calls_line;
+    json        j = head(model);
+    // Whole: the thinking and tool calls go with the text. Streamed: the
+    // thinking went out as it came, and the calls go in a line of their own.
+    put_text(j, call, text, call.stream ? std::string() : done.reasoning);
+    if (!done.tool_calls.empty() && call.chat) {
+        if (call.stream) {
+            json line = head(model);
+            put_text(line, call, "");
+            line["message"]["tool_calls"] = tool_calls_json(done.tool_calls);
+            line["done"]                  = false;
+            calls_line                    = dump(line) + "\n";
+        } else {
+            j["message"]["tool_calls"] = tool_calls_json(done.tool_calls);
+        }
+    }
     j["done"]                 = true;
     j["done_reason"]          = done.finish == backend::FinishReason::length ? "length" : "stop";
     j["total_duration"]       = ns(d.total);
@@ -175,7 +258,7 @@ std::string final_object(const GenerateCall & call, const std::string & model, c
     j["prompt_eval_duration"] = static_cast<int64_t>(done.timings.prompt_ms * 1e6);
     j["eval_count"]           = done.usage.completion_tokens;
     j["eval_duration"]        = static_cast<int64_t>(done.timings.generation_ms * 1e6);
-    return dump(j) + (call.stream ? "\n" : "");
+    return calls_line + dump(j) + (call.stream ? "\n" : "");
 }
 
 std::string load_object(const GenerateCall & call, const std::string & model, bool unloaded) {

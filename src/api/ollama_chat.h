@@ -2,8 +2,10 @@
 // requests, events to NDJSON lines (or one whole object). Pure functions; the
 // routes live in server/ollama_routes.
 //
-// Not yet taken (a 400 that says so): `tools`,
-// `images`, `think: true`, `suffix`, `context`, `template`.
+// Tools (auto: Ollama has no tool_choice) and `think` go to the chat
+// template; answers carry `thinking` and `tool_calls` (arguments as
+// objects). Not yet taken (a 400 that says so): `images`, `suffix`,
+// `context`, `template`.
 #pragma once
 
 #include <chrono>
@@ -41,6 +43,9 @@ struct Durations {
 
 // One streamed line (with its newline) of text.
 std::string delta_line(const GenerateCall & call, const std::string & model, const std::string & text);
+// The line for a delta event: text or thinking. Pieces of tool calls give
+// nothing: Ollama sends each call whole, in a line before the final one.
+std::string event_line(const GenerateCall & call, const std::string & model, const backend::Event & delta);
 // The final object: done, done_reason, counts and durations; `text` is the
 // whole answer for a non-streamed call (empty when streamed).
 std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,

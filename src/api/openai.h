@@ -58,6 +58,8 @@ struct ResponseMeta {
 // Streams (Server-Sent Events). Each function returns one whole event.
 std::string sse_chat_role(const ResponseMeta & m);
 std::string sse_chat_delta(const ResponseMeta & m, const std::string & text);
+// A delta event: text, reasoning_content, or a piece of a tool call.
+std::string sse_chat_event(const ResponseMeta & m, const backend::Event & delta);
 std::string sse_chat_finish(const ResponseMeta & m, backend::FinishReason finish);
 std::string sse_completion_delta(const ResponseMeta & m, const std::string & text);
 std::string sse_completion_finish(const ResponseMeta & m, backend::FinishReason finish);
@@ -70,6 +72,8 @@ std::string sse_error(const Error & error);
 // Whole responses.
 std::string chat_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                           const backend::Usage & usage);
+// With the done event's reasoning and tool calls.
+std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Event & done);
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
 // n whole answers (each with its one choice) as one with n choices and `usage`.

@@ -26,7 +26,15 @@ json usage_json(const backend::Usage & u) {
 }
 
 const char * finish_name(backend::FinishReason f) {
-    return f == backend::FinishReason::length ? "length" : "stop";
+    switch (f) {
+        case backend::FinishReason::length:     return "length";
+        case backend::FinishReason::tool_calls: return "tool_calls";
+        default:                                return "stop";
+    }
+}
+
+json tool_call_json(const engine::ToolCall & c) {
+    return json{{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
 }
 
 json chat_chunk(const ResponseMeta & m, json delta, json finish) {
@@ -51,6 +59,23 @@ std::string sse_chat_role(const ResponseMeta & m) {
 
 std::string sse_chat_delta(const ResponseMeta & m, const std::string & text) {
     return sse(chat_chunk(m, json{{"content", text}}, nullptr));
+}
+
+std::string sse_chat_event(const ResponseMeta & m, const backend::Event & ev) {
+    if (!ev.reasoning.empty()) return sse(chat_chunk(m, json{{"reasoning_content", ev.reasoning}}, nullptr));
+    if (ev.tool_index >= 0) {
+        json call = {{"index", ev.tool_index}};
+        json fn   = json::object();
+        if (!ev.tool.name.empty()) {
+            call["id"]   = ev.tool.id;
+            call["type"] = "function";
+            fn["name"]   = ev.tool.name;
+        }
+        fn["arguments"]  = ev.tool.arguments;
+        call["function"] = std::move(fn);
+        return sse(chat_chunk(m, json{{"tool_calls", json::array({std::move(call)})}}, nullptr));
+    }
+    return sse_chat_delta(m, ev.text);
 }
 
 std::string sse_chat_finish(const ResponseMeta & m, backend::FinishReason finish) {
@@ -84,6 +109,22 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
                                      {"logprobs", nullptr},
                                      {"finish_reason", finish_name(finish)}}});
     j["usage"]   = usage_json(usage);
+    return dump(j);
+}
+
+std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Event & done) {
+    json msg = {{"role", "assistant"}, {"content", text}};
+    if (!done.reasoning.empty()) msg["reasoning_content"] = done.reasoning;
+    if (!done.tool_calls.empty()) {
+        if (text.empty()) msg["content"] = nullptr;
+        json calls = json::array();
+        for (const auto & c : done.tool_calls) calls.push_back(tool_call_json(c));
+        msg["tool_calls"] = std::move(calls);
+    }
+    json j       = base(m, "chat.completion");
+    j["choices"] = json::array({json{{"index", m.index}, {"message", std::move(msg)}, {"logprobs", nullptr},
+                                     {"finish_reason", finish_name(done.finish)}}});
+    j["usage"]   = usage_json(done.usage);
     return dump(j);
 }
 

@@ -35,9 +35,6 @@ Status parse_common(const json & j, Call & call) {
     if (auto lb = j.find("logit_bias"); lb != j.end() && !lb->is_null() && !(lb->is_object() && lb->empty())) {
         return bad("'logit_bias' is not supported yet", "logit_bias");
     }
-    if (auto tools = j.find("tools"); tools != j.end() && !tools->is_null() && !(tools->is_array() && tools->empty())) {
-        return bad("'tools' (function calling) is not supported yet", "tools");
-    }
     if (max_completion) max_tokens = max_completion;
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
 
@@ -92,6 +89,56 @@ Result<std::string> message_content(const json & m, size_t index) {
     return text;
 }
 
+// An assistant's tool_calls and reasoning_content; a tool result's
+// tool_call_id and name.
+Status message_tools(const json & m, const std::string & param, engine::ChatMessage & msg) {
+    if (msg.role == "assistant") {
+        if (auto it = m.find("reasoning_content"); it != m.end() && it->is_string()) msg.reasoning = it->get<std::string>();
+        auto it = m.find("tool_calls");
+        if (it == m.end() || it->is_null()) return {};
+        if (!it->is_array()) return bad("'" + param + ".tool_calls' must be an array", param + ".tool_calls");
+        for (size_t k = 0; k < it->size(); ++k) {
+            const json &      c  = (*it)[k];
+            const std::string pc = param + ".tool_calls[" + std::to_string(k) + "]";
+            if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+                !c["function"].contains("name") || !c["function"]["name"].is_string()) {
+                return bad("'" + pc + "' must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}", pc);
+            }
+            engine::ToolCall call;
+            call.name = c["function"]["name"].get<std::string>();
+            KILN_CHECK(check_tool_name(call.name, pc + ".function.name"));
+            KILN_TRY(call.arguments, tool_arguments(c["function"].value("arguments", json()), pc + ".function.arguments"));
+            if (auto id = c.find("id"); id != c.end() && id->is_string()) call.id = id->get<std::string>();
+            msg.tool_calls.push_back(std::move(call));
+        }
+    } else if (msg.role == "tool") {
+        auto id = m.find("tool_call_id");
+        if (id != m.end() && !id->is_null() && !id->is_string()) {
+            return bad("'" + param + ".tool_call_id' must be a string", param + ".tool_call_id");
+        }
+        if (id != m.end() && id->is_string()) msg.tool_call_id = id->get<std::string>();
+        if (auto n = m.find("name"); n != m.end() && n->is_string()) msg.tool_name = n->get<std::string>();
+    }
+    return {};
+}
+
+// Tools, tool_choice, and whether a thinking model thinks: the extension
+// "think", reasoning_effort ("none" turns it off), or llama-server's
+// chat_template_kwargs.enable_thinking.
+Status chat_options(const json & j, engine::ChatOptions & o) {
+    KILN_TRY(o.tools, get_function_tools(j, "tools"));
+    KILN_CHECK(get_tool_choice(j, o));
+    KILN_TRY(auto think, get_bool(j, "think"));
+    KILN_TRY(auto effort, get_string(j, "reasoning_effort"));
+    if (effort) think = *effort != "none";
+    if (auto k = j.find("chat_template_kwargs"); k != j.end() && k->is_object()) {
+        KILN_TRY(auto enable, get_bool(*k, "enable_thinking"));
+        if (enable) think = enable;
+    }
+    o.think = think;
+    return {};
+}
+
 }  // namespace
 
 Result<ChatCall> parse_chat(std::string_view body) {
@@ -117,8 +164,11 @@ Result<ChatCall> parse_chat(std::string_view body) {
                        param + ".role");
         }
         KILN_TRY(std::string content, message_content(m, i));
-        call.request.messages.push_back({std::move(r), std::move(content)});
+        engine::ChatMessage msg(std::move(r), std::move(content));
+        KILN_CHECK(message_tools(m, param, msg));
+        call.request.messages.push_back(std::move(msg));
     }
+    KILN_CHECK(chat_options(j, call.request.options));
     return call;
 }
 

@@ -7,6 +7,7 @@ const char * finish_reason_name(FinishReason reason) {
         case FinishReason::stop:      return "stop";
         case FinishReason::length:    return "length";
         case FinishReason::cancelled: return "cancelled";
+        case FinishReason::tool_calls: return "tool_calls";
     }
     return "stop";
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "engine/chat_output.h"
 #include "engine/text_stream.h"
 #include "gguf.h"
 
@@ -150,6 +151,17 @@ Result<HeaderFacts> header_facts(const std::filesystem::path & path) {
     return f;
 }
 
+Event to_event(engine::AnswerDelta d) {
+    Event e;
+    e.text           = std::move(d.content);
+    e.reasoning      = std::move(d.reasoning);
+    e.tool_index     = d.tool_index;
+    e.tool.id        = std::move(d.tool_id);
+    e.tool.name      = std::move(d.tool_name);
+    e.tool.arguments = std::move(d.tool_arguments);
+    return e;
+}
+
 }  // namespace
 
 Status LlamaBackend::start_generation(const LlamaOptions & o, int32_t n_train) {
@@ -273,18 +285,15 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
 }
 
 Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & request,
-                                                           std::vector<std::string> * stops) const {
+                                                           engine::RenderedChat * rendered) const {
     if (request.messages.empty()) {
         return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     }
-    auto rendered = template_->apply(request.messages, true);
-    if (!rendered) return rendered.error();
-    if (stops) {
-        for (auto & s : rendered->additional_stops) stops->push_back(std::move(s));
-    }
+    KILN_TRY(auto r, template_->apply(request.messages, request.options));
     // Control tokens the template wrote as text become their ids. Templates
     // that write BOS themselves would get a second one from add_special.
-    auto tokens = model_->tokenize(rendered->prompt, true, true);
+    auto tokens = model_->tokenize(r.prompt, true, true);
+    if (rendered) *rendered = std::move(r);
     const llama_token bos = llama_vocab_bos(model_->vocab());
     if (tokens.size() >= 2 && tokens[0] == bos && tokens[1] == bos) tokens.erase(tokens.begin());
     return tokens;
@@ -292,9 +301,40 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
 
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
     if (!scheduler_) return wrong_kind();
-    const size_t user_stops = request.params.stop.size();
-    KILN_TRY(auto tokens, chat_tokens(request, &request.params.stop));
-    return enqueue(std::move(tokens), std::move(request.params), user_stops);
+    const size_t         user_stops = request.params.stop.size();
+    engine::RenderedChat rendered;
+    KILN_TRY(auto tokens, chat_tokens(request, &rendered));
+    for (auto & s : rendered.additional_stops) request.params.stop.push_back(std::move(s));
+    GenerateParams & p = request.params;
+    const bool wants_tools = !request.options.tools.empty() && request.options.tool_choice != engine::ToolChoice::none;
+    if (request.must_think && !rendered.thinks) {
+        return make_error(ErrorCode::invalid_request, "model '" + info_.id + "' does not support thinking", "think");
+    }
+    if (wants_tools && rendered.grammar.gbnf.empty()) {
+        return make_error(ErrorCode::invalid_request,
+                          "model '" + info_.id + "' does not support tools: its chat template has no tool-call format "
+                          "(give it one with a preset's chat_template)",
+                          "tools");
+    }
+    if (!rendered.grammar.gbnf.empty()) {
+        if (!p.json_schema.empty()) {
+            return make_error(ErrorCode::invalid_request, "'response_format' cannot be combined with tools", "response_format");
+        }
+        p.sampling.grammar                  = std::move(rendered.grammar.gbnf);
+        p.sampling.grammar_lazy             = rendered.grammar.lazy;
+        p.sampling.grammar_trigger_patterns = std::move(rendered.grammar.trigger_patterns);
+        p.sampling.grammar_trigger_tokens.assign(rendered.grammar.trigger_tokens.begin(), rendered.grammar.trigger_tokens.end());
+        p.sampling.grammar_prefix = std::move(rendered.grammar.prefix);
+    }
+    log::debug("chat: {} prompt tokens, tool grammar {} bytes{}, {} parser", tokens.size(), p.sampling.grammar.size(),
+               p.sampling.grammar_lazy ? " (lazy)" : "", rendered.format ? "with a" : "no");
+    AnswerFormat answer;
+    answer.format = std::move(rendered.format);
+    for (const auto & t : rendered.preserved_tokens) {
+        auto ids = model_->tokenize(t, false, true);
+        if (ids.size() == 1) answer.shown.push_back(ids[0]);
+    }
+    return enqueue(std::move(tokens), std::move(request.params), user_stops, std::move(answer));
 }
 
 Result<std::vector<int32_t>> LlamaBackend::tokenize(const std::string & text, bool add_special) {
@@ -317,7 +357,7 @@ Result<std::string> LlamaBackend::detokenize(const std::vector<int32_t> & tokens
 
 Result<std::string> LlamaBackend::apply_template(const ChatRequest & request) {
     if (request.messages.empty()) return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
-    KILN_TRY(auto rendered, template_->apply(request.messages, true));
+    KILN_TRY(auto rendered, template_->apply(request.messages, request.options));
     return rendered.prompt;
 }
 
@@ -335,7 +375,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request)
 }
 
 Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params,
-                                                       size_t user_stops) {
+                                                       size_t user_stops, AnswerFormat answer) {
     if (!params.json_schema.empty()) {
         KILN_TRY(params.sampling.grammar, engine::json_schema_grammar(params.json_schema));
     }
@@ -346,7 +386,8 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
     engine::apply_defaults(params.sampling, sampling_defaults_);
     auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
     if (!sampling->sampler.valid()) {
-        return make_error(ErrorCode::invalid_request, "the output grammar could not be built for this model", "response_format");
+        return make_error(ErrorCode::invalid_request, "the output grammar could not be built for this model",
+                          params.sampling.grammar_prefix.empty() && !params.sampling.grammar_lazy ? "response_format" : "tools");
     }
     for (llama_token t : prompt) sampling->sampler.accept(t);  // penalties look back into the prompt
     job->prompt     = std::move(prompt);
@@ -358,24 +399,42 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
 
     // Both callbacks run on the scheduler's thread, one request at a time.
     auto text     = std::make_shared<engine::TextStream>(*model_, std::move(params.stop), params.ignore_eos);
-    job->on_token = [text, ch = channel.get()](scheduler::Token t) {
+    text->show(std::move(answer.shown));
+    // With a format, the text goes through its parser and comes out as
+    // thinking, text and tool calls.
+    std::shared_ptr<engine::ChatOutput> parsed;
+    if (answer.format) parsed = std::make_shared<engine::ChatOutput>(answer.format);
+    auto emit = [parsed](Channel & ch, std::string piece) {
+        if (!parsed) {
+            if (!piece.empty()) ch.push(Event::delta(std::move(piece)));
+            return;
+        }
+        for (auto & d : parsed->push(piece)) ch.push(to_event(std::move(d)));
+    };
+    job->on_token = [text, emit, ch = channel.get()](scheduler::Token t) {
         auto step = text->push(t);
-        if (!step.text.empty()) ch->push(Event::delta(std::move(step.text)));
+        emit(*ch, std::move(step.text));
         return step.stop ? scheduler::Verdict::stop : scheduler::Verdict::more;
     };
-    job->on_done = [text, channel, given = std::move(given)](scheduler::Finish f, const scheduler::JobStats & st,
-                                                             const Error * error) {
+    job->on_done = [text, emit, parsed, channel, given = std::move(given)](
+                       scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
         if (error) {  // a failed decode, or shutdown
             channel->push(Event::fail(*error));
             return;
         }
-        if (f != scheduler::Finish::cancelled) {
-            if (std::string tail = text->finish(); !tail.empty()) channel->push(Event::delta(std::move(tail)));
-        }
         Event done;
+        if (f != scheduler::Finish::cancelled) {
+            emit(*channel, text->finish());
+            if (parsed) {
+                for (auto & d : parsed->finish()) channel->push(to_event(std::move(d)));
+                done.reasoning  = parsed->answer().reasoning;
+                done.tool_calls = parsed->answer().tool_calls;
+            }
+        }
         done.kind                    = Event::Kind::done;
         done.finish                  = f == scheduler::Finish::length    ? FinishReason::length
                                        : f == scheduler::Finish::cancelled ? FinishReason::cancelled
+                                       : !done.tool_calls.empty()          ? FinishReason::tool_calls
                                                                            : FinishReason::stop;
         const std::string & matched = text->stop_string();
         if (!matched.empty() && std::find(given.begin(), given.end(), matched) != given.end()) done.stop_sequence = matched;

@@ -85,8 +85,16 @@ class LlamaBackend final : public Backend {
     Result<std::vector<llama_token>> embed_tokens(const std::string & text, size_t index, const char * field) const;
     // `user_stops`: how many of params.stop the request gave (the rest come
     // from the chat template and end a turn like EOS).
-    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params, size_t user_stops);
-    Result<std::vector<llama_token>> chat_tokens(const ChatRequest & request, std::vector<std::string> * stops) const;
+    // How a chat's answer is read (thinking, tool calls), when it is more
+    // than text.
+    struct AnswerFormat {
+        std::shared_ptr<const engine::ChatFormat> format;
+        std::vector<llama_token>                  shown;  // control tokens its parser must see
+    };
+    Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params, size_t user_stops,
+                                             AnswerFormat answer = {});
+    // The chat's prompt tokens; `rendered` gets the rest of the rendering.
+    Result<std::vector<llama_token>> chat_tokens(const ChatRequest & request, engine::RenderedChat * rendered) const;
 
     ModelInfo                             info_;
     engine::SamplingParams                sampling_defaults_;

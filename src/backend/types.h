@@ -20,7 +20,7 @@
 
 namespace kiln::backend {
 
-enum class FinishReason { stop, length, cancelled };
+enum class FinishReason { stop, length, cancelled, tool_calls };
 const char * finish_reason_name(FinishReason reason);
 
 // What a generation asks for, besides its prompt.
@@ -34,9 +34,11 @@ struct GenerateParams {
 };
 
 struct ChatRequest {
-    std::string                       model;  // empty: the backend's model
-    std::vector<engine::ChatMessage>  messages;
-    GenerateParams            params;
+    std::string                      model;  // empty: the backend's model
+    std::vector<engine::ChatMessage> messages;
+    engine::ChatOptions              options;  // tools, tool choice, thinking
+    bool                             must_think = false;  // thinking asked for outright: an error when the model cannot
+    GenerateParams                   params;
 };
 
 struct CompletionRequest {
@@ -70,19 +72,34 @@ struct Timings {
     double generation_ms = 0;
 };
 
+// A delta carries one of: text, thinking, or a piece of a tool call (the
+// first piece of a call has its id and name, later ones more arguments).
 struct Event {
     enum class Kind { delta, done, error };
     Kind                 kind = Kind::delta;
-    std::string          text;                                  // delta
-    FinishReason finish = FinishReason::stop;  // done
-    std::string          stop_sequence;                         // done: the request's stop string that ended it, if one did
-    Usage                usage;                                 // done
-    Timings              timings;                               // done
-    Error                error;                                 // error
-    std::vector<std::vector<float>> embeddings;                 // done, for an EmbedRequest (one per input)
+    std::string          text;                       // delta: more of the answer's text
+    std::string          reasoning;                  // delta: more thinking; done: all of it
+    int32_t              tool_index = -1;            // delta: >= 0 for a piece of that tool call
+    engine::ToolCall     tool;                       // delta: the piece
+    std::vector<engine::ToolCall> tool_calls;        // done: every call the answer made
+    FinishReason         finish = FinishReason::stop;  // done
+    std::string          stop_sequence;              // done: the request's stop string that ended it, if one did
+    Usage                usage;                      // done
+    Timings              timings;                    // done
+    Error                error;                      // error
+    std::vector<std::vector<float>> embeddings;      // done, for an EmbedRequest (one per input)
 
-    static Event delta(std::string t) { return Event{Kind::delta, std::move(t), {}, {}, {}, {}, {}, {}}; }
-    static Event fail(Error e) { return Event{Kind::error, {}, {}, {}, {}, {}, std::move(e), {}}; }
+    static Event delta(std::string t) {
+        Event e;
+        e.text = std::move(t);
+        return e;
+    }
+    static Event fail(Error e) {
+        Event ev;
+        ev.kind  = Kind::error;
+        ev.error = std::move(e);
+        return ev;
+    }
 };
 
 // One request's way back from the run loop: the loop pushes events, the

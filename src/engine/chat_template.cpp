@@ -1,8 +1,10 @@
 #include "engine/chat_template.h"
 
 #include <exception>
+#include <regex>
 
 #include "chat.h"
+#include "engine/chat_format.h"
 #include "engine/model.h"
 
 namespace kiln::engine {
@@ -22,20 +24,106 @@ ChatTemplate::~ChatTemplate() {
     if (tmpls_) common_chat_templates_free(tmpls_);
 }
 
-Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messages, bool add_generation_prompt) const {
+namespace {
+
+common_chat_msg to_common(const ChatMessage & m) {
+    common_chat_msg msg;
+    msg.role              = m.role;
+    msg.content           = m.content;
+    msg.reasoning_content = m.reasoning;
+    msg.tool_call_id      = m.tool_call_id;
+    msg.tool_name         = m.tool_name;
+    for (const auto & c : m.tool_calls) msg.tool_calls.push_back({c.name, c.arguments.empty() ? "{}" : c.arguments, c.id});
+    return msg;
+}
+
+common_chat_tool_choice to_common(ToolChoice c) {
+    switch (c) {
+        case ToolChoice::none:      return COMMON_CHAT_TOOL_CHOICE_NONE;
+        case ToolChoice::required:  return COMMON_CHAT_TOOL_CHOICE_REQUIRED;
+        case ToolChoice::automatic: break;
+    }
+    return COMMON_CHAT_TOOL_CHOICE_AUTO;
+}
+
+// llama.cpp's tool grammars let free text come before the calls
+// (`root ::= ... until-N? tool-calls`); when a call is required, the answer
+// is the calls, as OpenAI answers, and that text goes. Its JSON formats with
+// a marker per call (Qwen's <tool_call>) repeat the call whatever
+// parallel_tool_calls says (`tool-calls ::= (tool-call space)+`); without
+// parallel calls, one it is.
+std::string adjust_tool_grammar(std::string gbnf, bool required, bool parallel) {
+    if (required) {
+        static const std::regex before_calls(R"((^|\n)(root ::= [^\n]*?)until-[0-9]+\? (tool-calls)[ \t]*(\n|$))");
+        gbnf = std::regex_replace(gbnf, before_calls, "$1$2$3$4", std::regex_constants::format_first_only);
+    }
+    if (!parallel) {
+        static const std::regex repeated(R"((^|\n)tool-calls ::= \((tool-call space)\)\+[ \t]*(\n|$))");
+        gbnf = std::regex_replace(gbnf, repeated, "$1tool-calls ::= $2$3", std::regex_constants::format_first_only);
+    }
+    return gbnf;
+}
+
+OutputGrammar to_grammar(const common_chat_params & p, const ChatOptions & o) {
+    OutputGrammar g;
+    if (p.grammar.empty()) return g;
+    g.gbnf   = adjust_tool_grammar(p.grammar, o.tool_choice == ToolChoice::required, o.parallel_tool_calls);
+    g.lazy   = p.grammar_lazy;
+    g.prefix = p.generation_prompt;
+    for (const auto & t : p.grammar_triggers) {
+        switch (t.type) {
+            case COMMON_GRAMMAR_TRIGGER_TYPE_TOKEN: g.trigger_tokens.push_back(t.token); break;
+            case COMMON_GRAMMAR_TRIGGER_TYPE_WORD: g.trigger_patterns.push_back(regex_escape(t.value)); break;
+            case COMMON_GRAMMAR_TRIGGER_TYPE_PATTERN: g.trigger_patterns.push_back(t.value); break;
+            case COMMON_GRAMMAR_TRIGGER_TYPE_PATTERN_FULL: {
+                std::string a = t.value;
+                if (a.empty() || a.front() != '^') a.insert(0, "^");
+                if (a.back() != '$') a += "$";
+                g.trigger_patterns.push_back(std::move(a));
+                break;
+            }
+        }
+    }
+    return g;
+}
+
+}  // namespace
+
+Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messages, const ChatOptions & options) const {
     common_chat_templates_inputs in;
     in.use_jinja             = true;
-    in.add_generation_prompt = add_generation_prompt;
-    for (const auto & m : messages) {
-        common_chat_msg msg;
-        msg.role    = m.role;
-        msg.content = m.content;
-        in.messages.push_back(std::move(msg));
+    in.add_generation_prompt = options.add_generation_prompt;
+    in.reasoning_format      = COMMON_REASONING_FORMAT_DEEPSEEK;
+    in.enable_thinking       = options.think.value_or(true);
+    in.tool_choice           = to_common(options.tool_choice);
+    in.parallel_tool_calls   = options.parallel_tool_calls;
+    for (const auto & m : messages) in.messages.push_back(to_common(m));
+    for (const auto & t : options.tools) {
+        in.tools.push_back({t.name, t.description, t.parameters.empty() ? R"({"type":"object","properties":{}})" : t.parameters});
     }
+    const bool tools = !in.tools.empty() && options.tool_choice != ToolChoice::none;
     try {
-        std::lock_guard       lock(mutex_);
-        common_chat_params    p = common_chat_templates_apply(tmpls_, in);
-        return RenderedChat{std::move(p.prompt), std::move(p.additional_stops)};
+        std::lock_guard    lock(mutex_);
+        common_chat_params p = common_chat_templates_apply(tmpls_, in);
+        RenderedChat       out;
+        out.prompt           = std::move(p.prompt);
+        out.additional_stops = std::move(p.additional_stops);
+        out.preserved_tokens = p.preserved_tokens;
+        if (tools) out.grammar = to_grammar(p, options);
+        // A parser is needed where the answer can hold more than text.
+        const bool thinks = p.supports_thinking && in.enable_thinking;
+        out.thinks        = thinks;
+        if (tools || thinks) {
+            auto f                     = std::make_shared<ChatFormat>();
+            f->params                  = common_chat_parser_params(p);
+            f->params.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
+            f->params.parse_tool_calls = tools;
+            if (!p.parser.empty()) f->params.parser.load(p.parser);
+            f->has_tools = tools;
+            f->thinks    = thinks;
+            out.format   = std::move(f);
+        }
+        return out;
     } catch (const std::exception & e) {
         return make_error(ErrorCode::invalid_request, std::string("chat template failed: ") + e.what(), "messages");
     }
@@ -44,6 +132,17 @@ Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messag
 std::string ChatTemplate::source() const {
     std::lock_guard lock(mutex_);
     return common_chat_templates_source(tmpls_);
+}
+
+bool ChatTemplate::supports_tools() const {
+    std::lock_guard lock(mutex_);
+    auto caps = common_chat_templates_get_caps(tmpls_);
+    return caps["supports_tools"] || caps["supports_tool_calls"];
+}
+
+bool ChatTemplate::supports_thinking() const {
+    std::lock_guard lock(mutex_);
+    return common_chat_templates_support_enable_thinking(tmpls_);
 }
 
 }  // namespace kiln::engine

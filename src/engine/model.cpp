@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <climits>
 #include <system_error>
 
@@ -98,7 +99,8 @@ std::string Model::detokenize(const std::vector<llama_token> & tokens, bool spec
 bool Model::is_eog(llama_token token) const { return llama_vocab_is_eog(vocab_, token); }
 
 std::string Detokenizer::push(llama_token token) {
-    pending_ += model_.token_to_piece(token);
+    const bool special = !shown_.empty() && std::find(shown_.begin(), shown_.end(), token) != shown_.end();
+    pending_ += model_.token_to_piece(token, special);
     const size_t n = utf8::complete_prefix(pending_);
     std::string  out = pending_.substr(0, n);
     pending_.erase(0, n);

@@ -59,14 +59,18 @@ class Model {
 class Detokenizer {
   public:
     explicit Detokenizer(const Model & model) : model_(model) {}
+    // Control tokens to render as their text (a chat format's markers, which
+    // its parser must see); others render as nothing.
+    void show(std::vector<llama_token> tokens) { shown_ = std::move(tokens); }
     // Text that became complete with this token (may be empty).
     std::string push(llama_token token);
     // Whatever is still held at the end, invalid bytes replaced by U+FFFD.
     std::string flush();
 
   private:
-    const Model & model_;
-    std::string   pending_;
+    const Model &            model_;
+    std::string              pending_;
+    std::vector<llama_token> shown_;
 };
 
 }  // namespace kiln::engine

@@ -1,5 +1,6 @@
 #include "engine/sampler.h"
 
+#include <cctype>
 #include <random>
 
 #include "engine/model.h"
@@ -60,7 +61,7 @@ Sampler::Sampler(const Model & model, const SamplingParams & p) {
     n_vocab_ = model.n_vocab();
     if (!p.grammar.empty()) {
         grammar_wanted_ = true;
-        grammar_        = llama_sampler_init_grammar(model.vocab(), p.grammar.c_str(), "root");
+        init_grammar(model, p);
     }
 
     llama_sampler_chain_params cp = llama_sampler_chain_default_params();
@@ -81,6 +82,36 @@ Sampler::Sampler(const Model & model, const SamplingParams & p) {
     if (p.min_p > 0.0f) llama_sampler_chain_add(chain_, llama_sampler_init_min_p(p.min_p, 1));
     llama_sampler_chain_add(chain_, llama_sampler_init_temp(p.temperature));
     llama_sampler_chain_add(chain_, llama_sampler_init_dist(seed_));
+}
+
+void Sampler::init_grammar(const Model & model, const SamplingParams & p) {
+    if (p.grammar_lazy) {
+        std::vector<const char *> patterns;
+        for (const auto & s : p.grammar_trigger_patterns) patterns.push_back(s.c_str());
+        grammar_ = llama_sampler_init_grammar_lazy_patterns(model.vocab(), p.grammar.c_str(), "root", patterns.data(),
+                                                            patterns.size(), p.grammar_trigger_tokens.data(),
+                                                            p.grammar_trigger_tokens.size());
+        return;
+    }
+    grammar_ = llama_sampler_init_grammar(model.vocab(), p.grammar.c_str(), "root");
+    if (!grammar_ || p.grammar_prefix.empty()) return;
+    // The grammar describes the assistant's turn from its opening, which the
+    // prompt already holds: walk it past those tokens. (A tokenizer may add a
+    // space before the first piece; that one is not part of the text.)
+    const auto tokens = model.tokenize(p.grammar_prefix, false, true);
+    try {
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            const std::string piece = model.token_to_piece(tokens[i], true);
+            if (i == 0 && !piece.empty() && std::isspace(static_cast<unsigned char>(piece[0])) &&
+                !std::isspace(static_cast<unsigned char>(p.grammar_prefix[0]))) {
+                continue;
+            }
+            llama_sampler_accept(grammar_, tokens[i]);
+        }
+    } catch (const std::exception &) {
+        llama_sampler_free(grammar_);
+        grammar_ = nullptr;
+    }
 }
 
 Sampler::~Sampler() {

@@ -35,6 +35,14 @@ struct SamplingParams {
     float    frequency_penalty = 0.0f;
     std::optional<uint32_t> seed;        // unset: a random seed per generation
     std::string             grammar;     // GBNF the output must follow (root rule "root"); empty: none
+    // A lazy grammar applies only once the output matches one of these
+    // regexes or samples one of these tokens (a tool call starting).
+    bool                     grammar_lazy = false;
+    std::vector<std::string> grammar_trigger_patterns;
+    std::vector<llama_token> grammar_trigger_tokens;
+    // Text the template already put before the output, which the grammar
+    // starts with: its tokens are fed to the grammar first.
+    std::string              grammar_prefix;
 };
 
 // A JSON schema (serialized) as GBNF, through llama-common's converter.
@@ -76,6 +84,8 @@ class Sampler {
     uint32_t    seed() const { return seed_; }
 
   private:
+    void init_grammar(const Model & model, const SamplingParams & p);
+
     llama_sampler *                  chain_   = nullptr;
     llama_sampler *                  grammar_ = nullptr;  // kept apart: prompt tokens must not advance it
     bool                             grammar_wanted_ = false;

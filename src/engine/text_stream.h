@@ -15,6 +15,8 @@ namespace kiln::engine {
 class TextStream {
   public:
     TextStream(const Model & model, std::vector<std::string> stops, bool ignore_eos);
+    // Control tokens that come out as their text (see Detokenizer::show).
+    void show(std::vector<llama_token> tokens) { detok_.show(std::move(tokens)); }
 
     struct Step {
         std::string text;  // final text to emit now (may be empty)

@@ -30,11 +30,11 @@ void register_anthropic_routes(httplib::Server & http, router::Router & router) 
         if (!channel) return send_error(res, channel.error());
         const anthropic::Meta meta{anthropic::new_message_id(), (*lease)->info().id};
         if (call->stream) {
-            auto render = [](const backend::Event & ev) -> std::string {
+            auto render = [blocks = std::make_shared<anthropic::Stream>()](const backend::Event & ev) -> std::string {
                 switch (ev.kind) {
-                    case backend::Event::Kind::delta: return anthropic::stream_delta(ev.text);
+                    case backend::Event::Kind::delta: return blocks->delta(ev);
                     case backend::Event::Kind::error: return anthropic::stream_error(ev.error);
-                    case backend::Event::Kind::done:  return anthropic::stream_end(ev);
+                    case backend::Event::Kind::done:  return blocks->end(ev);
                 }
                 return {};
             };

@@ -66,7 +66,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
         if (call->stream) {
             auto render = [call = *call, id, t0, d](const backend::Event & ev) mutable -> std::string {
                 switch (ev.kind) {
-                    case backend::Event::Kind::delta: return ollama::delta_line(call, id, ev.text);
+                    case backend::Event::Kind::delta: return ollama::event_line(call, id, ev);
                     case backend::Event::Kind::error: return ollama::error_line(ev.error);
                     case backend::Event::Kind::done:
                         d.total = Clock::now() - t0;

@@ -26,17 +26,26 @@ struct ResponseKind {
     const char * id_prefix;
     const char * object;  // of the streamed usage chunk
     std::string (*start)(const oai::ResponseMeta &);
-    std::string (*delta)(const oai::ResponseMeta &, const std::string &);
+    std::string (*delta)(const oai::ResponseMeta &, const backend::Event &);
     std::string (*finish)(const oai::ResponseMeta &, backend::FinishReason);
-    std::string (*whole)(const oai::ResponseMeta &, const std::string &, backend::FinishReason, const backend::Usage &);
+    std::string (*whole)(const oai::ResponseMeta &, const std::string &, const backend::Event &);
 };
 
 std::string no_start(const oai::ResponseMeta &) { return {}; }
+std::string completion_delta(const oai::ResponseMeta & m, const backend::Event & ev) {
+    return oai::sse_completion_delta(m, ev.text);
+}
+std::string chat_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
+    return oai::chat_response(m, text, done);
+}
+std::string completion_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
+    return oai::completion_response(m, text, done.finish, done.usage);
+}
 
-const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_delta,
-                         oai::sse_chat_finish, oai::chat_response};
-const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, oai::sse_completion_delta,
-                               oai::sse_completion_finish, oai::completion_response};
+const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_event,
+                         oai::sse_chat_finish, chat_whole};
+const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_delta, oai::sse_completion_finish,
+                               completion_whole};
 
 // Writes the channel's events as SSE until the response ends or the client
 // goes away, in which case the request is cancelled.
@@ -44,7 +53,7 @@ void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> 
                      const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease) {
     auto render = [meta, &format, include_usage](const backend::Event & ev) -> std::string {
         switch (ev.kind) {
-            case backend::Event::Kind::delta: return format.delta(meta, ev.text);
+            case backend::Event::Kind::delta: return format.delta(meta, ev);
             case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
             case backend::Event::Kind::done:
                 return format.finish(meta, ev.finish) +
@@ -101,7 +110,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         std::string    text;
         backend::Event done;
         if (collect(res, **channel, req, text, done)) {
-            std::string body = kind.whole(meta, text, done.finish, done.usage);
+            std::string body = kind.whole(meta, text, done);
             if (lmstudio) body = api::lmstudio::add_v0_stats(body, done, (*lease)->info());
             res.set_content(body, "application/json");
         }
@@ -143,7 +152,7 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
                 return;
             }
             meta.index = i;
-            answers.push_back(kind.whole(meta, text, done.finish, done.usage));
+            answers.push_back(kind.whole(meta, text, done));
             dones.push_back(std::move(done));
         }
         return res.set_content(oai::merge_choices(answers, usage_of(dones)), "application/json");
@@ -169,7 +178,7 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
                     if (!ev) continue;
                     meta.index = i;
                     if (ev->kind == backend::Event::Kind::delta) {
-                        if (!write(kind.delta(meta, ev->text))) return false;
+                        if (!write(kind.delta(meta, *ev))) return false;
                     } else if (ev->kind == backend::Event::Kind::error) {
                         write(oai::sse_error(ev->error) + oai::sse_done());
                         sink.done();

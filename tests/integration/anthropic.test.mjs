@@ -90,7 +90,7 @@ describe('anthropic messages', { timeout: 300_000 }, () => {
       [{ model: model.id, max_tokens: 5, messages: [] }, /must not be empty/],
       [{ model: model.id, max_tokens: 5, messages: [{ role: 'system', content: 'x' }] }, /user or assistant/],
       [{ model: model.id, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }, /text only/],
-      [{ model: model.id, max_tokens: 5, tools: [{ name: 't', input_schema: {} }], messages: [{ role: 'user', content: 'x' }] }, /not supported yet/],
+      [{ model: model.id, max_tokens: 5, tools: [{ name: 't', input_schema: {} }], messages: [{ role: 'user', content: 'x' }] }, /does not support tools/],
       [{ model: model.id, max_tokens: 5, temperature: 3, messages: [{ role: 'user', content: 'x' }] }, /temperature/],
     ];
     for (const [body, message] of cases) {

@@ -113,7 +113,7 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
       [{ model: 'test/a', messages: 'hi' }, 400, /'messages' must be an array/],
       [{ model: 'test/a', messages: [{ role: 'wizard', content: 'x' }] }, 400, /role/],
       [{ model: 'test/a', messages: [{ role: 'user', content: 'x' }], options: { temperature: 'hot' } }, 400, /temperature/],
-      [{ model: 'test/a', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }, 400, /not supported yet/],
+      [{ model: 'test/a', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }, 400, /does not support tools/],
       [{ messages: [{ role: 'user', content: 'x' }] }, 400, /'model' is required/],
     ];
     for (const [body, status, message] of cases) {

@@ -67,10 +67,16 @@ int main(int argc, char ** argv) {
     app.add_option("--name", spec.name, "general.name (default: derived from the arguments)");
     auto * tt = app.add_option("--chat-template", template_text, "Jinja chat template (default: ChatML for llama)");
     auto * tf = app.add_option("--chat-template-file", template_file, "read the chat template from a file");
+    std::string template_of;
+    auto *      to = app.add_option("--chat-template-of", template_of,
+                                    "a real model's template from llama.cpp's models/templates (e.g. Qwen-Qwen2.5-7B-Instruct, "
+                                    "Qwen-Qwen3-0.6B): tool calls and thinking in that model's format");
     app.add_flag("--no-chat-template", no_template, "write no chat template");
     app.add_flag("--reranker", spec.reranker, "bert: add a classification head and rank pooling (for /v1/rerank)");
     app.add_option("-t,--threads", threads, "threads for quantization (does not change the output)");
     tt->excludes(tf);
+    to->excludes(tt);
+    to->excludes(tf);
     CLI11_PARSE(app, argc, argv);
 
     if (demo) {
@@ -88,6 +94,10 @@ int main(int argc, char ** argv) {
         return 2;
     }
 
+    if (!template_of.empty()) {
+        const auto dir = vocab_dir.empty() ? kiln::modelmaker::default_vocab_dir() : std::filesystem::path(vocab_dir);
+        template_file  = (dir / "templates" / (template_of + ".jinja")).string();
+    }
     if (no_template) spec.chat_template = "";
     else if (!template_text.empty()) spec.chat_template = template_text;
     else if (!template_file.empty()) {

@@ -53,6 +53,34 @@ backend::Event done_event(backend::FinishReason finish, std::string stop = {}) {
     return e;
 }
 
+// An answer that thought, said a little and called two tools, as the
+// backend streams it, and its done event.
+std::vector<backend::Event> tool_answer() {
+    std::vector<backend::Event> evs;
+    backend::Event              e;
+    e.reasoning = "The user wants weather.";
+    evs.push_back(e);
+    evs.push_back(backend::Event::delta("Checking."));
+    auto piece = [&](int index, std::string id, std::string name, std::string args) {
+        backend::Event p;
+        p.tool_index = index;
+        p.tool       = {std::move(id), std::move(name), std::move(args)};
+        evs.push_back(std::move(p));
+    };
+    piece(0, "call_a", "get_weather", "");
+    piece(0, "", "", R"({"city": )");
+    piece(0, "", "", R"("Paris"})");
+    piece(1, "call_b", "get_time", R"({"tz": "cet"})");
+    return evs;
+}
+
+backend::Event tool_done() {
+    backend::Event d = done_event(backend::FinishReason::tool_calls);
+    d.reasoning      = "The user wants weather.";
+    d.tool_calls     = {{"call_a", "get_weather", R"({"city": "Paris"})"}, {"call_b", "get_time", R"({"tz": "cet"})"}};
+    return d;
+}
+
 backend::ModelInfo model_info() {
     backend::ModelInfo m;
     m.id          = "org/tiny:Q8_0";
@@ -97,8 +125,10 @@ TEST(Golden, OllamaChatAndGenerate) {
 TEST(Golden, AnthropicMessages) {
     const api::anthropic::Meta m{"msg_test", "org/tiny:Q8_0"};
     std::string out = api::anthropic::message_response(m, "Hello", done_event(backend::FinishReason::stop, "END")) + "\n";
-    out += api::anthropic::stream_start(m, 29) + api::anthropic::stream_delta("Hel") +
-           api::anthropic::stream_end(done_event(backend::FinishReason::length));
+    api::anthropic::Stream blocks;
+    out += api::anthropic::stream_start(m, 29);
+    out += blocks.delta(backend::Event::delta("Hel"));  // one call after the other: a Stream has state
+    out += blocks.end(done_event(backend::FinishReason::length));
     out += api::anthropic::stream_error(make_error(ErrorCode::unavailable, "the server is shutting down"));
     expect_golden("anthropic_messages", out);
 }
@@ -126,4 +156,38 @@ TEST(Golden, OllamaPsAndTags) {
     m.load_ms              = 90;
     std::string out        = api::ps_response({m}, {{"org/tiny:Q8_0", 1}}) + "\n" + api::tags_response({model_info()});
     expect_golden("ollama_ps_tags", out);
+}
+
+TEST(Golden, OpenAIToolCallsAndReasoning) {
+    const api::openai::ResponseMeta m{"chatcmpl-test", "org/tiny:Q8_0", 1796000000, 0};
+    std::string out = api::openai::chat_response(m, "Checking.", tool_done()) + "\n";
+    out += api::openai::sse_chat_role(m);
+    for (const auto & e : tool_answer()) out += api::openai::sse_chat_event(m, e);
+    out += api::openai::sse_chat_finish(m, backend::FinishReason::tool_calls) + api::openai::sse_done();
+    expect_golden("openai_tools", out);
+}
+
+TEST(Golden, OllamaToolCallsAndThinking) {
+    auto chat = api::ollama::parse_chat(
+        R"({"model":"org/tiny","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"get_weather"}}]})");
+    ASSERT_TRUE(chat) << chat.error().message;
+    auto whole = api::ollama::parse_chat(R"({"model":"org/tiny","stream":false,"messages":[{"role":"user","content":"hi"}]})");
+    ASSERT_TRUE(whole);
+    api::ollama::Durations d;
+    d.total         = std::chrono::milliseconds(300);
+    std::string out;
+    for (const auto & e : tool_answer()) out += api::ollama::event_line(*chat, "org/tiny:Q8_0", e);
+    out += api::ollama::final_object(*chat, "org/tiny:Q8_0", "", tool_done(), d);
+    out += api::ollama::final_object(*whole, "org/tiny:Q8_0", "Checking.", tool_done(), d) + "\n";
+    expect_golden("ollama_tools", out);
+}
+
+TEST(Golden, AnthropicToolUseAndThinking) {
+    const api::anthropic::Meta m{"msg_test", "org/tiny:Q8_0"};
+    std::string out = api::anthropic::message_response(m, "Checking.", tool_done()) + "\n";
+    api::anthropic::Stream blocks;
+    out += api::anthropic::stream_start(m, 29);
+    for (const auto & e : tool_answer()) out += blocks.delta(e);
+    out += blocks.end(tool_done());
+    expect_golden("anthropic_tools", out);
 }
