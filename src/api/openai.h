@@ -20,6 +20,7 @@ constexpr int kMaxChoices = 16;
 
 struct ChatCall {
     backend::ChatRequest             request;
+    bool                             logprobs = false;
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
@@ -29,6 +30,7 @@ struct ChatCall {
 
 struct CompletionCall {
     backend::CompletionRequest       request;
+    bool                             logprobs = false;
     bool                             stream        = false;
     bool                             include_usage = false;
     std::optional<router::KeepAlive> keep_alive;
@@ -53,7 +55,14 @@ struct ResponseMeta {
     std::string model;
     int64_t     created = 0;
     int         index   = 0;  // the choice this chunk or answer is (n > 1)
+    bool        logprobs = false;  // the request asked for them: answers carry a logprobs object
 };
+
+// logprobs (chat: a bool, with top_logprobs 0 to kMaxTopLogprobs;
+// completions: an int, 0 to kMaxCompletionLogprobs) and logit_bias
+// ({"token id": -100 to 100}).
+constexpr int kMaxTopLogprobs        = 20;
+constexpr int kMaxCompletionLogprobs = 5;
 
 // Streams (Server-Sent Events). Each function returns one whole event.
 std::string sse_chat_role(const ResponseMeta & m);
@@ -76,6 +85,9 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
 std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Event & done);
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
+// With the done event's logprobs (those of the whole answer).
+std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Event & done);
+std::string sse_completion_event(const ResponseMeta & m, const backend::Event & delta);
 // n whole answers (each with its one choice) as one with n choices and `usage`.
 std::string merge_choices(const std::vector<std::string> & answers, const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);

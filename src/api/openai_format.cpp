@@ -33,6 +33,42 @@ const char * finish_name(backend::FinishReason f) {
     }
 }
 
+json bytes_of(const std::string & s) {
+    json b = json::array();
+    for (unsigned char c : s) b.push_back(static_cast<int>(c));
+    return b;
+}
+
+// Chat's form: {"content": [{token, logprob, bytes, top_logprobs: [...]}], "refusal": null}.
+json chat_logprobs(const std::vector<backend::TokenLogprob> & lps) {
+    json content = json::array();
+    for (const auto & lp : lps) {
+        json top = json::array();
+        for (const auto & [token, logprob] : lp.top) {
+            top.push_back({{"token", token}, {"logprob", logprob}, {"bytes", bytes_of(token)}});
+        }
+        content.push_back({{"token", lp.token}, {"logprob", lp.logprob}, {"bytes", bytes_of(lp.token)}, {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+// Completions' (legacy) form: parallel lists, offsets into the answer text.
+json completion_logprobs(const std::vector<backend::TokenLogprob> & lps) {
+    json   tokens = json::array(), token_logprobs = json::array(), top = json::array(), offsets = json::array();
+    size_t offset = 0;
+    for (const auto & lp : lps) {
+        tokens.push_back(lp.token);
+        token_logprobs.push_back(lp.logprob);
+        json alts = json::object();
+        for (const auto & [token, logprob] : lp.top) alts[token] = logprob;
+        top.push_back(std::move(alts));
+        offsets.push_back(offset);
+        offset += lp.token.size();
+    }
+    return {{"tokens", std::move(tokens)}, {"token_logprobs", std::move(token_logprobs)}, {"top_logprobs", std::move(top)},
+            {"text_offset", std::move(offsets)}};
+}
+
 json tool_call_json(const engine::ToolCall & c) {
     return json{{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}};
 }
@@ -62,6 +98,11 @@ std::string sse_chat_delta(const ResponseMeta & m, const std::string & text) {
 }
 
 std::string sse_chat_event(const ResponseMeta & m, const backend::Event & ev) {
+    if (m.logprobs && !ev.logprobs.empty() && ev.tool_index < 0 && ev.reasoning.empty()) {
+        json j                        = chat_chunk(m, json{{"content", ev.text}}, nullptr);
+        j["choices"][0]["logprobs"] = chat_logprobs(ev.logprobs);
+        return sse(j);
+    }
     if (!ev.reasoning.empty()) return sse(chat_chunk(m, json{{"reasoning_content", ev.reasoning}}, nullptr));
     if (ev.tool_index >= 0) {
         json call = {{"index", ev.tool_index}};
@@ -122,7 +163,8 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, cons
         msg["tool_calls"] = std::move(calls);
     }
     json j       = base(m, "chat.completion");
-    j["choices"] = json::array({json{{"index", m.index}, {"message", std::move(msg)}, {"logprobs", nullptr},
+    j["choices"] = json::array({json{{"index", m.index}, {"message", std::move(msg)},
+                                     {"logprobs", m.logprobs ? chat_logprobs(done.logprobs) : json(nullptr)},
                                      {"finish_reason", finish_name(done.finish)}}});
     j["usage"]   = usage_json(done.usage);
     return dump(j);
@@ -138,6 +180,19 @@ std::string merge_choices(const std::vector<std::string> & answers, const backen
     out["choices"] = std::move(all);
     out["usage"]   = usage_json(usage);
     return dump(out);
+}
+
+std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Event & done) {
+    json j = completion_chunk(m, text, finish_name(done.finish));
+    if (m.logprobs) j["choices"][0]["logprobs"] = completion_logprobs(done.logprobs);
+    j["usage"] = usage_json(done.usage);
+    return dump(j);
+}
+
+std::string sse_completion_event(const ResponseMeta & m, const backend::Event & ev) {
+    json j = completion_chunk(m, ev.text, nullptr);
+    if (m.logprobs && !ev.logprobs.empty()) j["choices"][0]["logprobs"] = completion_logprobs(ev.logprobs);
+    return sse(j);
 }
 
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,

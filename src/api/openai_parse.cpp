@@ -1,4 +1,5 @@
 // Request parsing for the OpenAI adapter: JSON in, native types out.
+#include <cstdlib>
 #include <limits>
 
 #include "api/json_fields.h"
@@ -12,6 +13,44 @@ constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
 Error bad(const std::string & msg, const std::string & param) {
     return make_error(ErrorCode::invalid_request, msg, param);
+}
+
+// {"token id": bias}, bias -100 to 100 (ids are checked against the vocabulary by the backend).
+Status parse_logit_bias(const json & j, engine::SamplingParams & s) {
+    auto lb = j.find("logit_bias");
+    if (lb == j.end() || lb->is_null()) return {};
+    if (!lb->is_object()) return bad("'logit_bias' must be an object of token id to bias", "logit_bias");
+    if (lb->size() > 1024) return bad("'logit_bias' holds more than 1024 tokens", "logit_bias");
+    for (const auto & [key, value] : lb->items()) {
+        char *     end = nullptr;
+        const long id  = std::strtol(key.c_str(), &end, 10);
+        if (key.empty() || *end != '\0' || id < 0 || id > kMaxInt) {
+            return bad("'logit_bias' keys must be token ids (got '" + key.substr(0, 40) + "')", "logit_bias");
+        }
+        if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100) {
+            return bad("'logit_bias' values must be numbers between -100 and 100", "logit_bias");
+        }
+        s.logit_bias.emplace_back(static_cast<llama_token>(id), value.get<float>());
+    }
+    return {};
+}
+
+// Chat: logprobs (bool) and top_logprobs; completions: logprobs (0 to 5 alternatives).
+template <typename Call>
+Status parse_logprobs(const json & j, Call & call, bool chat) {
+    engine::SamplingParams & s = call.request.params.sampling;
+    if (chat) {
+        KILN_TRY(auto want, get_bool(j, "logprobs"));
+        KILN_TRY(auto top, get_int(j, "top_logprobs", 0, kMaxTopLogprobs));
+        if (top && !want.value_or(false)) return bad("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+        call.logprobs = want.value_or(false);
+        if (call.logprobs) s.n_probs = static_cast<int32_t>(top.value_or(0));
+        return {};
+    }
+    KILN_TRY(auto n, get_int(j, "logprobs", 0, kMaxCompletionLogprobs));
+    call.logprobs = n.has_value();
+    if (n) s.n_probs = static_cast<int32_t>(*n);
+    return {};
 }
 
 // Fields chat and completions share: sampling, limits, stop, streaming.
@@ -30,11 +69,7 @@ Status parse_common(const json & j, Call & call) {
 
     KILN_TRY(auto max_tokens, get_int(j, "max_tokens", 0, kMaxOutputTokens));
     KILN_TRY(auto max_completion, get_int(j, "max_completion_tokens", 0, kMaxOutputTokens));
-    KILN_TRY(auto logprobs, get_bool(j, "logprobs"));
-    if (logprobs.value_or(false)) return bad("'logprobs' is not supported yet", "logprobs");
-    if (auto lb = j.find("logit_bias"); lb != j.end() && !lb->is_null() && !(lb->is_object() && lb->empty())) {
-        return bad("'logit_bias' is not supported yet", "logit_bias");
-    }
+    KILN_CHECK(parse_logit_bias(j, s));
     if (max_completion) max_tokens = max_completion;
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
 
@@ -169,6 +204,7 @@ Result<ChatCall> parse_chat(std::string_view body) {
         call.request.messages.push_back(std::move(msg));
     }
     KILN_CHECK(chat_options(j, call.request.options));
+    KILN_CHECK(parse_logprobs(j, call, true));
     return call;
 }
 
@@ -189,6 +225,7 @@ Result<CompletionCall> parse_completion(std::string_view body) {
         return bad("'prompt' must be a string", "prompt");
     }
     if (call.request.prompt.empty()) return bad("'prompt' must not be empty", "prompt");
+    KILN_CHECK(parse_logprobs(j, call, false));
     return call;
 }
 

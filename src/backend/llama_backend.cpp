@@ -162,6 +162,92 @@ Event to_event(engine::AnswerDelta d) {
     return e;
 }
 
+// One answer from its tokens to its channel, on the run-loop thread: text
+// (EOS, stop strings), then the chat format's parser when there is one
+// (thinking, tool calls), and each token's log-probability, given to the
+// first event its text shows up in.
+class AnswerWriter {
+  public:
+    AnswerWriter(const engine::Model & model, std::shared_ptr<Channel> channel, std::vector<std::string> stops,
+                 bool ignore_eos, std::vector<llama_token> shown, std::shared_ptr<const engine::ChatFormat> format,
+                 std::vector<std::string> given_stops)
+        : model_(model), channel_(std::move(channel)), text_(model, std::move(stops), ignore_eos),
+          given_(std::move(given_stops)) {
+        text_.show(std::move(shown));
+        if (format) parsed_.emplace(std::move(format));
+    }
+
+    // True when the answer is complete.
+    bool token(llama_token t, const engine::TokenLogprobs * lp) {
+        auto step = text_.push(t);
+        if (lp && !model_.is_eog(t)) pending_.push_back(logprob_of(*lp));
+        emit(std::move(step.text));
+        return step.stop;
+    }
+
+    void done(scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
+        if (error) {  // a failed decode, or shutdown
+            channel_->push(Event::fail(*error));
+            return;
+        }
+        Event done;
+        if (f != scheduler::Finish::cancelled) {
+            emit(text_.finish());
+            if (parsed_) {
+                send(parsed_->finish());
+                done.reasoning  = parsed_->answer().reasoning;
+                done.tool_calls = parsed_->answer().tool_calls;
+            }
+        }
+        done.kind   = Event::Kind::done;
+        done.finish = f == scheduler::Finish::length      ? FinishReason::length
+                      : f == scheduler::Finish::cancelled ? FinishReason::cancelled
+                      : !done.tool_calls.empty()          ? FinishReason::tool_calls
+                                                          : FinishReason::stop;
+        const std::string & matched = text_.stop_string();
+        if (!matched.empty() && std::find(given_.begin(), given_.end(), matched) != given_.end()) done.stop_sequence = matched;
+        done.usage.prompt_tokens     = st.n_prompt;
+        done.usage.completion_tokens = st.n_generated;
+        done.usage.cached_tokens     = st.n_cached;
+        done.timings.prompt_ms       = st.prompt_ms;
+        done.timings.generation_ms   = st.generation_ms;
+        channel_->push(std::move(done));
+    }
+
+  private:
+    TokenLogprob logprob_of(const engine::TokenLogprobs & lp) const {
+        TokenLogprob out{model_.token_to_piece(lp.chosen.id, true), lp.chosen.logprob, {}};
+        for (const auto & alt : lp.top) out.top.emplace_back(model_.token_to_piece(alt.id, true), alt.logprob);
+        return out;
+    }
+
+    void emit(std::string piece) {
+        if (!parsed_) {
+            if (!piece.empty()) send({Event::delta(std::move(piece))});
+            return;
+        }
+        send(parsed_->push(piece));
+    }
+    void send(std::vector<engine::AnswerDelta> deltas) {
+        std::vector<Event> evs;
+        for (auto & d : deltas) evs.push_back(to_event(std::move(d)));
+        send(std::move(evs));
+    }
+    void send(std::vector<Event> evs) {
+        if (evs.empty()) return;
+        evs.front().logprobs = std::move(pending_);
+        pending_.clear();
+        for (auto & e : evs) channel_->push(std::move(e));
+    }
+
+    const engine::Model &                  model_;
+    std::shared_ptr<Channel>               channel_;
+    engine::TextStream                     text_;
+    std::optional<engine::ChatOutput>      parsed_;
+    std::vector<std::string>               given_;
+    std::vector<TokenLogprob>              pending_;
+};
+
 }  // namespace
 
 Status LlamaBackend::start_generation(const LlamaOptions & o, int32_t n_train) {
@@ -384,6 +470,14 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
     std::vector<std::string> given(params.stop.begin(), params.stop.begin() + static_cast<std::ptrdiff_t>(std::min(user_stops, params.stop.size())));
     auto job     = std::make_unique<scheduler::Job>();
     engine::apply_defaults(params.sampling, sampling_defaults_);
+    for (const auto & [token, bias] : params.sampling.logit_bias) {
+        if (token < 0 || token >= model_->n_vocab()) {
+            return make_error(ErrorCode::invalid_request,
+                              "'logit_bias' names token " + std::to_string(token) + ", outside the vocabulary (0 to " +
+                                  std::to_string(model_->n_vocab() - 1) + ")",
+                              "logit_bias");
+        }
+    }
     auto sampling = std::make_unique<LlamaSampling>(*model_, params.sampling);
     if (!sampling->sampler.valid()) {
         return make_error(ErrorCode::invalid_request, "the output grammar could not be built for this model",
@@ -398,52 +492,15 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
     job->cancelled  = channel->cancel_flag();
 
     // Both callbacks run on the scheduler's thread, one request at a time.
-    auto text     = std::make_shared<engine::TextStream>(*model_, std::move(params.stop), params.ignore_eos);
-    text->show(std::move(answer.shown));
-    // With a format, the text goes through its parser and comes out as
-    // thinking, text and tool calls.
-    std::shared_ptr<engine::ChatOutput> parsed;
-    if (answer.format) parsed = std::make_shared<engine::ChatOutput>(answer.format);
-    auto emit = [parsed](Channel & ch, std::string piece) {
-        if (!parsed) {
-            if (!piece.empty()) ch.push(Event::delta(std::move(piece)));
-            return;
-        }
-        for (auto & d : parsed->push(piece)) ch.push(to_event(std::move(d)));
+    auto writer = std::make_shared<AnswerWriter>(*model_, channel, std::move(params.stop), params.ignore_eos,
+                                                 std::move(answer.shown), std::move(answer.format), std::move(given));
+    const engine::Sampler * sampler = params.sampling.n_probs >= 0 ? &static_cast<LlamaSampling &>(*job->sampling).sampler : nullptr;
+    job->on_token = [writer, sampler](scheduler::Token t) {
+        return writer->token(t, sampler ? &sampler->last_logprobs() : nullptr) ? scheduler::Verdict::stop
+                                                                                : scheduler::Verdict::more;
     };
-    job->on_token = [text, emit, ch = channel.get()](scheduler::Token t) {
-        auto step = text->push(t);
-        emit(*ch, std::move(step.text));
-        return step.stop ? scheduler::Verdict::stop : scheduler::Verdict::more;
-    };
-    job->on_done = [text, emit, parsed, channel, given = std::move(given)](
-                       scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
-        if (error) {  // a failed decode, or shutdown
-            channel->push(Event::fail(*error));
-            return;
-        }
-        Event done;
-        if (f != scheduler::Finish::cancelled) {
-            emit(*channel, text->finish());
-            if (parsed) {
-                for (auto & d : parsed->finish()) channel->push(to_event(std::move(d)));
-                done.reasoning  = parsed->answer().reasoning;
-                done.tool_calls = parsed->answer().tool_calls;
-            }
-        }
-        done.kind                    = Event::Kind::done;
-        done.finish                  = f == scheduler::Finish::length    ? FinishReason::length
-                                       : f == scheduler::Finish::cancelled ? FinishReason::cancelled
-                                       : !done.tool_calls.empty()          ? FinishReason::tool_calls
-                                                                           : FinishReason::stop;
-        const std::string & matched = text->stop_string();
-        if (!matched.empty() && std::find(given.begin(), given.end(), matched) != given.end()) done.stop_sequence = matched;
-        done.usage.prompt_tokens     = st.n_prompt;
-        done.usage.completion_tokens = st.n_generated;
-        done.usage.cached_tokens     = st.n_cached;
-        done.timings.prompt_ms       = st.prompt_ms;
-        done.timings.generation_ms   = st.generation_ms;
-        channel->push(std::move(done));
+    job->on_done = [writer](scheduler::Finish f, const scheduler::JobStats & st, const Error * error) {
+        writer->done(f, st, error);
     };
     if (Status st = scheduler_->submit(std::move(job)); !st) {
         Error e = st.error();

@@ -72,6 +72,14 @@ struct Timings {
     double generation_ms = 0;
 };
 
+// One generated token's log-probability, and its most likely alternatives
+// (logprobs): the token's bytes, which may be part of a UTF-8 character.
+struct TokenLogprob {
+    std::string                               token;
+    float                                     logprob = 0;
+    std::vector<std::pair<std::string, float>> top;
+};
+
 // A delta carries one of: text, thinking, or a piece of a tool call (the
 // first piece of a call has its id and name, later ones more arguments).
 struct Event {
@@ -82,6 +90,7 @@ struct Event {
     int32_t              tool_index = -1;            // delta: >= 0 for a piece of that tool call
     engine::ToolCall     tool;                       // delta: the piece
     std::vector<engine::ToolCall> tool_calls;        // done: every call the answer made
+    std::vector<TokenLogprob> logprobs;              // delta: the tokens that made it (when asked for)
     FinishReason         finish = FinishReason::stop;  // done
     std::string          stop_sequence;              // done: the request's stop string that ended it, if one did
     Usage                usage;                      // done

@@ -1,6 +1,8 @@
 #include "engine/sampler.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <random>
 
 #include "engine/model.h"
@@ -67,6 +69,13 @@ Sampler::Sampler(const Model & model, const SamplingParams & p) {
     llama_sampler_chain_params cp = llama_sampler_chain_default_params();
     cp.no_perf                    = true;
     chain_                        = llama_sampler_chain_init(cp);
+    n_probs_                      = p.n_probs;
+
+    if (!p.logit_bias.empty()) {
+        std::vector<llama_logit_bias> bias;
+        for (const auto & [token, b] : p.logit_bias) bias.push_back({token, b});
+        llama_sampler_chain_add(chain_, llama_sampler_init_logit_bias(n_vocab_, static_cast<int32_t>(bias.size()), bias.data()));
+    }
 
     const bool penalties = p.repeat_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
     if (penalties && p.repeat_last_n != 0) {
@@ -120,6 +129,30 @@ Sampler::~Sampler() {
 }
 
 llama_token Sampler::sample(llama_context * ctx, int32_t idx) {
+    const llama_token token = pick(ctx, idx);
+    if (n_probs_ >= 0) record_logprobs(llama_get_logits_ith(ctx, idx), token);
+    return token;
+}
+
+// log p(t) = l(t) - max - log(sum(exp(l - max))), over the raw logits.
+void Sampler::record_logprobs(const float * logits, llama_token token) {
+    float max = logits[0];
+    for (int32_t t = 1; t < n_vocab_; ++t) max = std::max(max, logits[t]);
+    double sum = 0;
+    for (int32_t t = 0; t < n_vocab_; ++t) sum += std::exp(static_cast<double>(logits[t] - max));
+    const float log_z = max + static_cast<float>(std::log(sum));
+    last_.chosen      = {token, logits[token] - log_z};
+    last_.top.clear();
+    if (n_probs_ == 0) return;
+    const auto k = static_cast<size_t>(std::min(n_probs_, n_vocab_));
+    scratch_.resize(static_cast<size_t>(n_vocab_));
+    for (int32_t t = 0; t < n_vocab_; ++t) scratch_[static_cast<size_t>(t)] = {t, logits[t]};
+    std::partial_sort(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k), scratch_.end(),
+                      [](const TokenProb & a, const TokenProb & b) { return a.logprob > b.logprob; });
+    for (size_t i = 0; i < k; ++i) last_.top.push_back({scratch_[i].id, scratch_[i].logprob - log_z});
+}
+
+llama_token Sampler::pick(llama_context * ctx, int32_t idx) {
     // llama_sampler_sample also accepts the token into the chain.
     if (!grammar_) return llama_sampler_sample(chain_, ctx, idx);
     // With a grammar: mask what it does not allow, then the chain picks, and

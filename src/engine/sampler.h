@@ -43,6 +43,21 @@ struct SamplingParams {
     // Text the template already put before the output, which the grammar
     // starts with: its tokens are fed to the grammar first.
     std::string              grammar_prefix;
+    // Added to a token's logit before sampling (OpenAI's logit_bias); -100
+    // bans it, +100 all but forces it.
+    std::vector<std::pair<llama_token, float>> logit_bias;
+    // >= 0: each sampled token's log-probability is kept, with this many
+    // most likely alternatives (the model's distribution, before sampling).
+    int32_t                  n_probs = -1;
+};
+
+struct TokenProb {
+    llama_token id      = 0;
+    float       logprob = 0;
+};
+struct TokenLogprobs {
+    TokenProb              chosen;
+    std::vector<TokenProb> top;  // most likely first
 };
 
 // A JSON schema (serialized) as GBNF, through llama-common's converter.
@@ -81,17 +96,24 @@ class Sampler {
     llama_token sample(llama_context * ctx, int32_t idx);
     // Adds prompt tokens to the penalty history without sampling.
     void        accept(llama_token token);
+    // The last sampled token's log-probability and alternatives (with n_probs >= 0).
+    const TokenLogprobs & last_logprobs() const { return last_; }
     uint32_t    seed() const { return seed_; }
 
   private:
-    void init_grammar(const Model & model, const SamplingParams & p);
+    void        init_grammar(const Model & model, const SamplingParams & p);
+    llama_token pick(llama_context * ctx, int32_t idx);
+    void        record_logprobs(const float * logits, llama_token token);
 
     llama_sampler *                  chain_   = nullptr;
     llama_sampler *                  grammar_ = nullptr;  // kept apart: prompt tokens must not advance it
     bool                             grammar_wanted_ = false;
     uint32_t                         seed_    = 0;
     int32_t                          n_vocab_ = 0;
+    int32_t                          n_probs_ = -1;
     std::vector<llama_token_data>    candidates_;
+    TokenLogprobs                    last_;
+    std::vector<TokenProb>           scratch_;
 };
 
 }  // namespace kiln::engine

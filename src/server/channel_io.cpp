@@ -45,6 +45,7 @@ void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> ch
 
 bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last) {
     auto next_check = std::chrono::steady_clock::now() + 100ms;
+    std::vector<backend::TokenLogprob> logprobs;
     for (;;) {
         auto ev = channel.pop(100ms);
         // Checks about every 100 ms, between events too, whether the client left.
@@ -58,9 +59,11 @@ bool collect(backend::Channel & channel, const httplib::Request & req, std::stri
         if (!ev) continue;
         if (ev->kind == backend::Event::Kind::delta) {
             text += ev->text;
+            for (auto & lp : ev->logprobs) logprobs.push_back(std::move(lp));
             continue;
         }
-        last = std::move(*ev);
+        last          = std::move(*ev);
+        last.logprobs = std::move(logprobs);
         return true;
     }
 }

@@ -33,7 +33,8 @@ void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> ch
                    std::string prefix, RenderEvent render, std::shared_ptr<void> keep);
 
 // Waits for the whole answer: the deltas' text and the last event (done or
-// error). False when the client left first (the request is cancelled).
+// error), which gets the deltas' logprobs. False when the client left first
+// (the request is cancelled).
 bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last);
 
 }  // namespace kiln::server

@@ -33,13 +33,13 @@ struct ResponseKind {
 
 std::string no_start(const oai::ResponseMeta &) { return {}; }
 std::string completion_delta(const oai::ResponseMeta & m, const backend::Event & ev) {
-    return oai::sse_completion_delta(m, ev.text);
+    return oai::sse_completion_event(m, ev);
 }
 std::string chat_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
     return oai::chat_response(m, text, done);
 }
 std::string completion_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
-    return oai::completion_response(m, text, done.finish, done.usage);
+    return oai::completion_response(m, text, done);
 }
 
 const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_event,
@@ -83,8 +83,10 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
               const Request & request, int n, const ResponseKind & kind, bool stream, bool include_usage,
               oai::ResponseMeta meta);
 
-oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease) {
-    return {oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
+oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease, bool logprobs) {
+    oai::ResponseMeta m{oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
+    m.logprobs = logprobs;
+    return m;
 }
 
 // One generation endpoint: parse, check the model, submit, then stream the
@@ -101,11 +103,11 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
         if (call->n > 1) {
             return answer_n(req, res, *lease, call->request, call->n, kind, call->stream, call->include_usage,
-                            make_meta(kind.id_prefix, **lease));
+                            make_meta(kind.id_prefix, **lease, call->logprobs));
         }
         auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
-        auto meta = make_meta(kind.id_prefix, **lease);
+        auto meta = make_meta(kind.id_prefix, **lease, call->logprobs);
         if (call->stream) return stream_response(res, *channel, meta, kind, call->include_usage, *lease);
         std::string    text;
         backend::Event done;

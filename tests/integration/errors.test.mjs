@@ -44,8 +44,8 @@ describe('errors', { timeout: 300_000 }, () => {
       [{ ...chat(), stop: [''] }, 'stop', /1 to 512 bytes/],
       [{ ...chat(), messages: Array.from({ length: 4097 }, () => ({ role: 'user', content: 'x' })) }, 'messages', /4097 messages; the limit is 4096/],
       [{ ...chat(), max_tokens: 2000000 }, 'max_tokens', /between 0 and 1048576/],
-      [{ ...chat(), logprobs: true }, 'logprobs', /not supported yet/],
-      [{ ...chat(), logit_bias: { 5: 10 } }, 'logit_bias', /not supported yet/],
+      [{ ...chat(), logprobs: true, top_logprobs: 21 }, 'top_logprobs', /between 0 and 20/],
+      [{ ...chat(), logit_bias: Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [i, 1])) }, 'logit_bias', /more than 1024/],
       [{ ...chat(), tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools', /does not support tools/],
     ];
     for (const [body, param, message] of cases) {
