@@ -10,12 +10,14 @@
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
+#include "server/responses_routes.h"
 #include "server/utility_routes.h"
 
 namespace kiln::server {
 
 HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerOptions options)
-    : router_(router), list_models_(std::move(list_models)), options_(std::move(options)) {
+    : router_(router), list_models_(std::move(list_models)), options_(std::move(options)),
+      responses_(std::make_unique<ResponseStore>()) {
     listeners_.push_back({options_.host, options_.port, nullptr});
     for (const auto & [host, port] : options_.also) listeners_.push_back({host, port, nullptr});
     for (auto & l : listeners_) {
@@ -45,6 +47,7 @@ void HttpServer::register_routes(httplib::Server & http, bool loopback) {
     register_openai_routes(http, router_, list_models_);
     register_model_routes(http, router_);
     register_anthropic_routes(http, router_);
+    register_responses_routes(http, router_, *responses_);
     register_utility_routes(http, router_);
     if (options_.store) register_ollama_routes(http, router_, list_models_, options_.store->home);
     if (options_.store) register_store_routes(http, *options_.store);

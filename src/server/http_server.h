@@ -14,6 +14,7 @@
 #include "core/result.h"
 #include "router/router.h"
 #include "server/access.h"
+#include "server/responses_routes.h"
 #include "server/openai_routes.h"
 #include "server/store_routes.h"
 
@@ -62,6 +63,7 @@ class HttpServer {
     ModelLister           list_models_;
     ServerOptions         options_;
     std::vector<Listener> listeners_;  // the main address first
+    std::unique_ptr<ResponseStore> responses_;  // shared by the listeners
     std::atomic<bool>     stop_requested_{false};
 };
 

@@ -212,6 +212,35 @@ describe('tool calls and thinking', { timeout: 300_000 }, () => {
     assert.equal(after.content[0].type, 'text');
   });
 
+  it('responses API: function tools give function_call items, and function_call_output goes back', async () => {
+    const tools = [
+      { type: 'function', name: 'get_weather', description: 'Weather in a city', parameters: weather },
+      { type: 'function', name: 'get_time', description: 'Time in a zone', parameters: clock },
+    ];
+    const r = await openai.responses.create({ model: 'test/tools:F16', input: 'Weather in Lima?', tools,
+      tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 300 });
+    assert.equal(r.status, 'completed');
+    const calls = r.output.filter((o) => o.type === 'function_call');
+    assert.equal(calls.length, 1, JSON.stringify(r.output));
+    assert.match(calls[0].call_id, /^call_/);
+    assertCall(calls[0].name, JSON.parse(calls[0].arguments), 'responses');
+
+    const stream = openai.responses.stream({ model: 'test/tools:F16', input: 'Time?', tools,
+      tool_choice: { type: 'function', name: 'get_time' }, parallel_tool_calls: false, max_output_tokens: 300 });
+    let args = '';
+    for await (const ev of stream) if (ev.type === 'response.function_call_arguments.delta') args += ev.delta;
+    const final = await stream.finalResponse();
+    const call = final.output.find((o) => o.type === 'function_call');
+    assert.equal(call.name, 'get_time');
+    assert.equal(call.arguments, args);
+    assertCall('get_time', JSON.parse(args), 'responses stream');
+
+    const next = await openai.responses.create({ model: 'test/tools:F16', previous_response_id: final.id, tools,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: '09:00' }], tool_choice: 'none',
+      max_output_tokens: 4 });
+    assert.equal(next.output[0].type, 'message');
+  });
+
   it('thinking: the template decides; think asked of a model that cannot is a 400', async () => {
     const on = await (await postJSON(server.baseURL, '/apply-template',
       { model: 'test/think:F16', messages: [{ role: 'user', content: 'Hi' }] })).json();

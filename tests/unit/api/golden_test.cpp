@@ -15,6 +15,7 @@
 #include "api/models_api.h"
 #include "api/ollama_chat.h"
 #include "api/openai.h"
+#include "api/responses.h"
 
 using namespace kiln;
 namespace fs = std::filesystem;
@@ -25,6 +26,7 @@ const fs::path kGolden = fs::path(KILN_SOURCE_DIR) / "tests" / "unit" / "api" / 
 
 std::string normalize(std::string s) {
     s = std::regex_replace(s, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)"), "<time>");
+    s = std::regex_replace(s, std::regex(R"(\b(msg|fc|rs)_[A-Za-z0-9]{24}\b)"), "$1_<id>");
     return s;
 }
 
@@ -190,4 +192,16 @@ TEST(Golden, AnthropicToolUseAndThinking) {
     for (const auto & e : tool_answer()) out += blocks.delta(e);
     out += blocks.end(tool_done());
     expect_golden("anthropic_tools", out);
+}
+
+TEST(Golden, ResponsesWholeAndStreamed) {
+    auto call = api::responses::parse(R"({"model":"org/tiny","input":"hi","instructions":"Be brief.","max_output_tokens":6})");
+    ASSERT_TRUE(call) << call.error().message;
+    const api::responses::Meta m{"resp_test", "org/tiny:Q8_0", 1796000000, ""};
+    std::string out = api::responses::response_object(*call, m, "Checking.", tool_done()) + "\n";
+    api::responses::Stream stream(*call, m);
+    out += stream.start();
+    for (const auto & e : tool_answer()) out += stream.delta(e);
+    out += stream.end(tool_done());
+    expect_golden("responses", out);
 }
