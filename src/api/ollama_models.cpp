@@ -1,5 +1,7 @@
 #include "api/ollama_models.h"
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "api/json_fields.h"
@@ -54,6 +56,96 @@ std::string show_response(const store::ModelEntry & e, const std::string & path)
                 {"capabilities", std::move(caps)},
                 {"modified_at", rfc3339(std::chrono::system_clock::from_time_t(e.modified))}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string show_preset_response(const PresetTable & preset, const store::ModelEntry & entry) {
+    json j = json::parse(show_response(entry, entry.name));
+    j["modelfile"] = "# Modelfile for " + preset.name + " (kiln)\n" + store::preset_modelfile(preset);
+    std::string       params;
+    std::stringstream lines(store::preset_modelfile(preset));
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("PARAMETER ", 0) == 0) params += line.substr(10) + "\n";
+    }
+    j["parameters"] = params;
+    if (auto it = preset.values.find("system"); it != preset.values.end()) j["system"] = it->second;
+    if (auto it = preset.values.find("chat_template"); it != preset.values.end()) j["template"] = it->second;
+    if (auto it = preset.values.find("license"); it != preset.values.end()) j["license"] = it->second;
+    j["details"]["parent_model"] = entry.name;
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<CreateCall> parse_create(std::string_view body) {
+    KILN_TRY(json j, parse_object(body));
+    CreateCall call;
+    KILN_TRY(call.name, parse_model_name(body));
+    KILN_TRY(auto stream, get_bool(j, "stream"));
+    call.stream = stream.value_or(true);
+    for (const char * refused : {"quantize", "files", "adapters"}) {
+        auto it = j.find(refused);
+        if (it == j.end() || it->is_null() || (it->is_object() && it->empty()) || (it->is_string() && it->get<std::string>().empty())) continue;
+        return make_error(ErrorCode::invalid_request,
+                          std::string("'") + refused + "' is not supported: create from a pulled model's name or a GGUF path "
+                                                       "(FROM), then set parameters, system, template and messages",
+                          refused);
+    }
+    store::Modelfile & mf = call.modelfile;
+    KILN_TRY(auto text, get_string(j, "modelfile"));
+    if (text && !text->empty()) {
+        KILN_TRY(mf, store::parse_modelfile(*text));
+    }
+    KILN_TRY(auto from, get_string(j, "from"));
+    if (from && !from->empty()) mf.from = *from;
+    if (mf.from.empty()) return make_error(ErrorCode::invalid_request, "'from' (or a modelfile with FROM) is required", "from");
+    KILN_TRY(auto system, get_string(j, "system"));
+    if (system) mf.system = *system;
+    KILN_TRY(auto tmpl, get_string(j, "template"));
+    if (tmpl) mf.chat_template = *tmpl;
+    if (auto lic = j.find("license"); lic != j.end() && !lic->is_null()) {
+        if (lic->is_string()) {
+            mf.license = lic->get<std::string>();
+        } else if (lic->is_array()) {
+            for (const auto & l : *lic) {
+                if (l.is_string()) mf.license += (mf.license.empty() ? "" : "\n") + l.get<std::string>();
+            }
+        }
+    }
+    if (auto params = j.find("parameters"); params != j.end() && !params->is_null()) {
+        if (!params->is_object()) return make_error(ErrorCode::invalid_request, "'parameters' must be an object", "parameters");
+        for (const auto & [k, v] : params->items()) {
+            auto add = [&](const json & one) -> Status {
+                if (one.is_string()) mf.parameters.emplace_back(k, one.get<std::string>());
+                else if (one.is_number() || one.is_boolean()) mf.parameters.emplace_back(k, one.dump());
+                else return make_error(ErrorCode::invalid_request, "'parameters." + k + "' must be a string, number or list", "parameters");
+                return {};
+            };
+            if (v.is_array()) {
+                for (const auto & one : v) KILN_CHECK(add(one));
+            } else {
+                KILN_CHECK(add(v));
+            }
+        }
+    }
+    if (auto msgs = j.find("messages"); msgs != j.end() && !msgs->is_null()) {
+        if (!msgs->is_array()) return make_error(ErrorCode::invalid_request, "'messages' must be an array", "messages");
+        for (size_t i = 0; i < msgs->size(); ++i) {
+            const json & m = (*msgs)[i];
+            const std::string role = m.is_object() ? m.value("role", "") : "";
+            if ((role != "system" && role != "user" && role != "assistant") || !m.contains("content") || !m["content"].is_string()) {
+                return make_error(ErrorCode::invalid_request,
+                                  "'messages[" + std::to_string(i) + "]' must be {role: system | user | assistant, content}", "messages");
+            }
+            mf.messages.emplace_back(role, m["content"].get<std::string>());
+        }
+    }
+    return call;
+}
+
+std::string create_response(const CreateCall & call, const std::string & from) {
+    const std::vector<std::string> steps = {"using model " + from, "writing preset " + call.name, "success"};
+    if (!call.stream) return json{{"status", "success"}}.dump();
+    std::string out;
+    for (const auto & s : steps) out += json{{"status", s}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    return out;
 }
 
 namespace {

@@ -11,7 +11,9 @@
 #include "backend/types.h"
 #include "core/result.h"
 #include "router/model_spec.h"
+#include "core/config.h"
 #include "store/catalog.h"
+#include "store/modelfile.h"
 
 namespace kiln::api::ollama {
 
@@ -26,6 +28,22 @@ Result<CopyCall> parse_copy(std::string_view body);
 
 // {license, modelfile, parameters, template, details, model_info, capabilities, modified_at}
 std::string show_response(const store::ModelEntry & entry, const std::string & path);
+// The same for a created preset over its model's entry: its Modelfile,
+// parameters, system prompt and template.
+std::string show_preset_response(const PresetTable & preset, const store::ModelEntry & entry);
+
+// POST /api/create: {model (or name), modelfile} (the older form) and/or
+// {from, system, template, parameters: {name: value}, messages: [{role,
+// content}], license}; stream (default true). quantize, files and adapters
+// are refused (kiln builds on pulled models and GGUF paths).
+struct CreateCall {
+    std::string      name;
+    store::Modelfile modelfile;
+    bool             stream = true;
+};
+Result<CreateCall> parse_create(std::string_view body);
+// The NDJSON lines (streamed) or the one object of a successful create.
+std::string create_response(const CreateCall & call, const std::string & from);
 
 struct EmbedCall {
     backend::EmbedRequest            request;

@@ -35,6 +35,7 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     }
 
     b->sampling_defaults_ = o.sampling;
+    b->preset_            = {o.system, o.messages, o.stop, o.max_tokens};
     ModelInfo & i = b->info_;
     i.file_name   = o.model_path.filename().string();
     i.id          = !o.alias.empty() ? o.alias : o.model_path.stem().string();
@@ -385,8 +386,17 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
     return tokens;
 }
 
+void LlamaBackend::with_preset_turns(std::vector<engine::ChatMessage> & messages) const {
+    if (preset_.system.empty() && preset_.messages.empty()) return;
+    const bool has_system = !messages.empty() && messages.front().role == "system";
+    auto       at         = messages.begin() + (has_system ? 1 : 0);
+    at                    = messages.insert(at, preset_.messages.begin(), preset_.messages.end());
+    if (!has_system && !preset_.system.empty()) messages.insert(messages.begin(), engine::ChatMessage("system", preset_.system));
+}
+
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
     if (!scheduler_) return wrong_kind();
+    with_preset_turns(request.messages);
     const size_t         user_stops = request.params.stop.size();
     engine::RenderedChat rendered;
     KILN_TRY(auto tokens, chat_tokens(request, &rendered));
@@ -443,13 +453,17 @@ Result<std::string> LlamaBackend::detokenize(const std::vector<int32_t> & tokens
 
 Result<std::string> LlamaBackend::apply_template(const ChatRequest & request) {
     if (request.messages.empty()) return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
-    KILN_TRY(auto rendered, template_->apply(request.messages, request.options));
+    auto messages = request.messages;
+    with_preset_turns(messages);
+    KILN_TRY(auto rendered, template_->apply(messages, request.options));
     return rendered.prompt;
 }
 
 Result<int32_t> LlamaBackend::count_tokens(const ChatRequest & request) {
     if (!scheduler_) return wrong_kind();
-    KILN_TRY(auto tokens, chat_tokens(request, nullptr));
+    ChatRequest r = request;
+    with_preset_turns(r.messages);
+    KILN_TRY(auto tokens, chat_tokens(r, nullptr));
     return static_cast<int32_t>(tokens.size());
 }
 
@@ -464,6 +478,12 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
                                                        size_t user_stops, AnswerFormat answer) {
     if (!params.json_schema.empty()) {
         KILN_TRY(params.sampling.grammar, engine::json_schema_grammar(params.json_schema));
+    }
+    // A preset's defaults, for what the request leaves out.
+    if (params.max_tokens < 0) params.max_tokens = preset_.max_tokens;
+    if (user_stops == 0 && !preset_.stop.empty()) {
+        params.stop.insert(params.stop.begin(), preset_.stop.begin(), preset_.stop.end());
+        user_stops = preset_.stop.size();
     }
     auto channel           = std::make_shared<Channel>();
     channel->prompt_tokens = static_cast<int32_t>(prompt.size());

@@ -34,6 +34,14 @@ struct LlamaOptions {
     int64_t               cache_ram_mib = -1;  // host memory for cached prompts; -1: a quarter of RAM, at most 8 GiB
     std::string           chat_template;  // override; empty: the model's
     engine::SamplingParams sampling;      // defaults for what a request leaves out (its `set` fields)
+    // A preset's defaults for requests (a Modelfile's SYSTEM, MESSAGE,
+    // PARAMETER stop and num_predict): the system prompt when a chat has
+    // none, turns put before every chat's, stop strings and a token limit
+    // when a request gives none.
+    std::string                      system;
+    std::vector<engine::ChatMessage> messages;
+    std::vector<std::string>         stop;
+    int32_t                          max_tokens = -1;
     static constexpr int32_t max_default_ctx = 32768;
 };
 
@@ -98,6 +106,14 @@ class LlamaBackend final : public Backend {
 
     ModelInfo                             info_;
     engine::SamplingParams                sampling_defaults_;
+    struct PresetDefaults {
+        std::string                      system;
+        std::vector<engine::ChatMessage> messages;
+        std::vector<std::string>         stop;
+        int32_t                          max_tokens = -1;
+    } preset_;
+    // The preset's system prompt (when the chat has none) and turns, first.
+    void with_preset_turns(std::vector<engine::ChatMessage> & messages) const;
     std::unique_ptr<engine::Model>        model_;
     std::unique_ptr<engine::ChatTemplate> template_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop

@@ -1,4 +1,5 @@
-// kiln list | show | rm | cp | import: the local model catalog.
+// kiln list | show | rm | cp | import | create: the local model catalog and
+// the presets made from Modelfiles.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,7 +11,10 @@
 #include "core/paths.h"
 #include "core/units.h"
 #include "core/utf8.h"
+#include "core/config.h"
+#include "router/create_preset.h"
 #include "store/catalog.h"
+#include "store/modelfile.h"
 #include "store/model_ref.h"
 #include "store/sha256.h"
 
@@ -103,6 +107,13 @@ int list(bool json) {
                     e.info.quant.c_str(), e.info.architecture.c_str(), store::format_params(e.info.n_params).c_str(),
                     ago(e.modified).c_str());
     }
+    if (auto made = store::created_presets(paths::home()); made && !made->empty()) {
+        std::printf("\ncreated (kiln create):\n");
+        for (const auto & t : *made) {
+            const auto from = t.values.count("model") ? t.values.at("model") : std::string("?");
+            std::printf("  %s  (from %s)\n", t.name.c_str(), from.c_str());
+        }
+    }
     return ok;
 }
 
@@ -158,7 +169,45 @@ int show(const std::string & name, bool json, bool template_only) {
     return ok;
 }
 
+// kiln create NAME -f Modelfile: a preset in $KILN_HOME/presets.toml, which a
+// running server picks up at its next request for it.
+int create(const std::string & name, const std::string & file) {
+    std::FILE * f = std::fopen(file.c_str(), "rb");
+    if (!f) {
+        std::fprintf(stderr, "kiln: cannot read %s (give the Modelfile with -f)\n", file.c_str());
+        return usage;
+    }
+    std::string text;
+    char        buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    auto mf = store::parse_modelfile(text);
+    if (!mf) return fail(mf.error());
+    // FROM ./model.gguf is relative to the Modelfile.
+    std::error_code ec;
+    const fs::path  relative = fs::absolute(file, ec).parent_path() / mf->from;
+    if (!fs::path(mf->from).is_absolute() && fs::is_regular_file(relative, ec)) mf->from = fs::weakly_canonical(relative, ec).string();
+
+    auto settings = Settings::load(paths::config_file().string());
+    if (!settings) return fail(settings.error());
+    auto presets = router::parse_presets(settings->presets(), {}, settings->file_name());
+    if (!presets) return fail(presets.error());
+    router::CatalogResolver resolver(paths::home(), {}, std::move(*presets), {});
+    auto made = router::create_preset(paths::home(), resolver, name, *mf, {});
+    if (!made) return fail(made.error());
+    std::printf("created %s from %s (%s); run it with: kiln run %s\n", name.c_str(), mf->from.c_str(),
+                store::presets_path(paths::home()).c_str(), name.c_str());
+    return ok;
+}
+
 int remove(const std::string & name) {
+    // A created preset goes alone; its model stays.
+    if (auto gone = store::remove_preset(paths::home(), name); !gone) {
+        return fail(gone.error());
+    } else if (*gone) {
+        std::printf("deleted the preset %s (its model stays)\n", name.c_str());
+        return ok;
+    }
     auto c = open_catalog();
     if (!c) return failure;
     auto e = c->find(name);
@@ -305,7 +354,16 @@ void add_models(CLI::App & app, int & exit_code) {
         cmd->callback([&exit_code, name, json, tmpl] { exit_code = show(*name, *json, *tmpl); });
     }
     {
-        auto * cmd  = app.add_subcommand("rm", "Delete a model and its files");
+        auto * cmd  = app.add_subcommand("create", "Make a model from a Modelfile: a preset over a pulled model or GGUF");
+        auto   name = std::make_shared<std::string>();
+        auto   file = std::make_shared<std::string>("Modelfile");
+        cmd->add_option("NAME", *name, "the new model's name")->required();
+        cmd->add_option("-f,--file", *file, "the Modelfile (FROM, PARAMETER, SYSTEM, TEMPLATE, MESSAGE, LICENSE)")
+            ->capture_default_str();
+        cmd->callback([&exit_code, name, file] { exit_code = create(*name, *file); });
+    }
+    {
+        auto * cmd  = app.add_subcommand("rm", "Delete a model and its files (a created model: just its preset)");
         auto   name = std::make_shared<std::string>();
         cmd->add_option("NAME", *name, "model to delete")->required();
         cmd->callback([&exit_code, name] { exit_code = remove(*name); });

@@ -35,15 +35,14 @@ int run(RunOptions & o, CLI::App & cmd) {
     }
     if (cmd.count("--seed") > 0) o.request.params.sampling.seed = o.seed;
 
-    auto model = resolve_model(o.model);
-    if (!model) {
-        std::fprintf(stderr, "kiln run: %s\n", model.error().message.c_str());
+    auto resolved = resolve_llama(o.model);
+    if (!resolved) {
+        std::fprintf(stderr, "kiln run: %s\n", resolved.error().message.c_str());
         return failure;
     }
-    backend::LlamaOptions opts;
-    opts.model_path = model->path;
-    opts.n_ctx      = o.ctx_size;
-    opts.n_threads  = o.threads;
+    backend::LlamaOptions opts = std::move(*resolved);
+    if (o.ctx_size > 0 || opts.n_ctx == 0) opts.n_ctx = o.ctx_size;
+    if (o.threads > 0 || opts.n_threads == 0) opts.n_threads = o.threads;
     opts.flash_attn = *engine::parse_flash_attn(o.flash_attn);  // checked by the flag
     auto backend    = backend::LlamaBackend::create(opts);
     if (!backend) {

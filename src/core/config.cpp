@@ -1,6 +1,11 @@
 #include "core/config.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <sstream>
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -102,6 +107,68 @@ Status read_presets(const toml::table & models, const std::string & shown, std::
 }
 
 }  // namespace
+
+Result<std::vector<PresetTable>> read_preset_file(const std::string & path) {
+    std::vector<PresetTable> out;
+    std::error_code          ec;
+    if (!std::filesystem::exists(path, ec)) return out;
+    const std::string shown = std::filesystem::path(path).filename().string();
+    toml::table       table;
+    try {
+        table = toml::parse_file(path);
+    } catch (const toml::parse_error & e) {
+        return make_error(ErrorCode::invalid_request, "presets file " + shown + ": " + std::string(e.description()) +
+                                                          " at line " + std::to_string(e.source().begin.line));
+    }
+    for (const auto & [section, node] : table) {
+        if (section.str() != "models" || !node.is_table()) {
+            return make_error(ErrorCode::invalid_request, "presets file " + shown + " holds only [models.NAME] tables");
+        }
+        KILN_CHECK(read_presets(*node.as_table(), shown, out));
+    }
+    return out;
+}
+
+Status write_preset_file(const std::string & path, const std::vector<PresetTable> & tables) {
+    toml::table models;
+    for (const auto & t : tables) {
+        toml::table one;
+        for (const auto & [k, v] : t.values) one.insert_or_assign(k, v);
+        for (const auto & [k, list] : t.lists) {
+            toml::array arr;
+            for (const auto & item : list) arr.push_back(item);
+            one.insert_or_assign(k, std::move(arr));
+        }
+        models.insert_or_assign(t.name, std::move(one));
+    }
+    toml::table root;
+    root.insert_or_assign("models", std::move(models));
+    std::ostringstream text;
+    text << "# Presets made by `kiln create` and Ollama's /api/create; kiln rewrites this file.\n" << root << "\n";
+
+    const std::string tmp = path + ".tmp";
+    std::error_code   ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return make_error(ErrorCode::internal, "cannot write " + tmp + ": " + std::strerror(errno));
+    const std::string data = text.str();
+    bool              ok   = true;
+    for (size_t done = 0; ok && done < data.size();) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) done += static_cast<size_t>(n);
+    }
+    ok = ok && ::fsync(fd) == 0;
+    const int err = errno;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int why = ok ? errno : err;
+        ::unlink(tmp.c_str());
+        return make_error(ErrorCode::internal, "cannot write " + path + ": " + std::strerror(why));
+    }
+    return {};
+}
 
 std::string Settings::file_name() const { return std::filesystem::path(path_).filename().string(); }
 

@@ -30,6 +30,14 @@ struct PresetTable {
     std::map<std::string, std::vector<std::string>> lists;
 };
 
+// A file of `[models.NAME]` tables alone (the presets `kiln create` and
+// Ollama's /api/create make, in $KILN_HOME/presets.toml). A missing file has
+// none. Errors name the file.
+Result<std::vector<PresetTable>> read_preset_file(const std::string & path);
+// Writes `tables` as such a file: to a temp file first, synced, then renamed
+// over it, so a reader sees the old file or the new one, never half of one.
+Status write_preset_file(const std::string & path, const std::vector<PresetTable> & tables);
+
 class Settings {
   public:
     // The settings kiln knows; unknown keys in the file are an error.

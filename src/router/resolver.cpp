@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "core/utf8.h"
 #include "store/catalog.h"
 #include "store/gguf_info.h"
@@ -182,6 +183,20 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
         o.flash_attn = *f;
     }
     if (const auto * tmpl = r.text("chat_template")) o.chat_template = *tmpl;
+    if (const auto * sys = r.text("system")) o.system = *sys;
+    if (const auto * msgs = r.list("messages")) {
+        for (const auto & m : *msgs) {
+            const size_t colon = m.find(": ");
+            const std::string role = colon == std::string::npos ? "" : m.substr(0, colon);
+            if (role != "system" && role != "user" && role != "assistant") {
+                return r.fail("'messages' entries are \"role: content\" (system, user or assistant), got '" + m.substr(0, 40) + "'");
+            }
+            o.messages.emplace_back(role, m.substr(colon + 2));
+        }
+    }
+    if (const auto * stops = r.list("stop")) o.stop = *stops;
+    KILN_CHECK(r.integer("max_tokens", o.max_tokens, -1, 1 << 20));
+    r.text("license");  // shown by /api/show, nothing to run
     KILN_CHECK(parse_sampling(r, o.sampling));
     if (const auto * ka = r.text("keep_alive")) {
         auto k = parse_keep_alive(*ka, "keep_alive");
@@ -254,6 +269,32 @@ Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
     return spec;
 }
 
+std::vector<Preset> CatalogResolver::presets() {
+    const fs::path file = home_ / "presets.toml";
+    struct stat    st{};
+    const int64_t  stamp = ::stat(file.c_str(), &st) == 0
+                               ? static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec + st.st_size
+                               : 0;
+    std::lock_guard lock(created_mutex_);
+    if (stamp != created_stamp_) {
+        created_stamp_ = stamp;
+        created_.clear();
+        auto tables = read_preset_file(file.string());
+        auto parsed = tables ? parse_presets(*tables, defaults_, "presets.toml") : Result<std::vector<Preset>>(tables.error());
+        if (parsed) {
+            created_ = std::move(*parsed);
+        } else {
+            log::warn("{} (its presets are left out)", parsed.error().message);
+        }
+    }
+    std::vector<Preset> all = presets_;
+    for (const auto & c : created_) {
+        const bool shadowed = std::any_of(presets_.begin(), presets_.end(), [&](const Preset & p) { return same_name(p.name, c.name); });
+        if (!shadowed) all.push_back(c);
+    }
+    return all;
+}
+
 Result<ModelSpec> CatalogResolver::resolve(const std::string & name) {
     // The command line's model wins over a preset of the same name.
     for (const auto & f : fixed_) {
@@ -262,7 +303,7 @@ Result<ModelSpec> CatalogResolver::resolve(const std::string & name) {
             if (same_name(a, name)) return f;
         }
     }
-    for (const auto & p : presets_) {
+    for (const auto & p : presets()) {
         const bool alias = std::any_of(p.spec.aliases.begin(), p.spec.aliases.end(),
                                        [&](const std::string & a) { return same_name(a, name); });
         if (same_name(p.name, name) || alias) return from_preset(p);
@@ -305,7 +346,7 @@ Result<std::vector<CatalogResolver::Listing>> CatalogResolver::list() {
     auto catalog = store::Catalog::open(home_);
     if (!catalog) return catalog.error();
     KILN_TRY(auto entries, (*catalog)->list());
-    for (const auto & p : presets_) {
+    for (const auto & p : presets()) {
         const bool shadowed = std::any_of(fixed_.begin(), fixed_.end(), [&](const ModelSpec & f) { return same_name(f.id, p.name); });
         if (shadowed) continue;  // the command line's model of that name wins
         Listing l;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,11 +47,17 @@ class CatalogResolver final : public Resolver {
 
   private:
     Result<ModelSpec> from_preset(const Preset & p);
+    // The config file's presets, then the created ones ($KILN_HOME/
+    // presets.toml, read again whenever it changed) the config does not shadow.
+    std::vector<Preset> presets();
 
     std::filesystem::path  home_;
     backend::LlamaOptions  defaults_;
     std::vector<Preset>    presets_;
     std::vector<ModelSpec> fixed_;
+    std::mutex             created_mutex_;
+    std::vector<Preset>    created_;
+    int64_t                created_stamp_ = -1;  // mtime (ns) and size of the file last read
 };
 
 // A fixed spec for a GGUF path: its id is `alias`, else the file name.

@@ -137,6 +137,8 @@ class Router {
     // even alone, with the numbers), unavailable (shutting down, or no room
     // in time), a failed load.
     Result<std::shared_ptr<Lease>> acquire(const std::string & name, const Ask & ask = {});
+    // What names resolve with (for checks that load nothing).
+    Resolver & resolver() { return resolver_; }
     // Loads `name` (or keeps it) without a request.
     Result<LoadedModel> load(const std::string & name, const Ask & ask = {});
     // Unloads now if idle (returns once its memory is free), else as soon as

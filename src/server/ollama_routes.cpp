@@ -11,7 +11,9 @@
 #include "api/ollama_models.h"
 #include "api/ollama_pull.h"
 #include "core/utf8.h"
+#include "router/create_preset.h"
 #include "store/catalog.h"
+#include "store/modelfile.h"
 #include "server/channel_io.h"
 
 namespace kiln::server {
@@ -132,11 +134,36 @@ bool find_entry(const std::filesystem::path & home, const std::string & name, ht
     return true;
 }
 
+// The created preset of that name (any case), if there is one.
+std::optional<PresetTable> created_preset(const std::filesystem::path & home, const std::string & name) {
+    auto all = store::created_presets(home);
+    if (!all) return std::nullopt;
+    for (auto & t : *all) {
+        if (utf8::ascii_lower(t.name) == utf8::ascii_lower(name)) return std::move(t);
+    }
+    return std::nullopt;
+}
+
 void catalog_routes(httplib::Server & http, router::Router & router, const std::filesystem::path & home) {
+    http.Post("/api/create", [home, &router](const httplib::Request & req, httplib::Response & res) {
+        auto call = ollama::parse_create(req.body);
+        if (!call) return send_error(res, call.error());
+        auto made = router::create_preset(home, router.resolver(), call->name, call->modelfile, backend::LlamaOptions{});
+        if (!made) return send_error(res, made.error());
+        // A loaded model of that name goes, so the next request gets the new settings.
+        (void)router.unload(call->name);
+        res.set_content(ollama::create_response(*call, call->modelfile.from),
+                        call->stream ? "application/x-ndjson" : "application/json");
+    });
     http.Post("/api/show", [home](const httplib::Request & req, httplib::Response & res) {
         auto  name = ollama::parse_model_name(req.body);
         Found f;
         if (!name) return send_error(res, name.error());
+        if (auto preset = created_preset(home, *name)) {
+            const auto model = preset->values.count("model") ? preset->values.at("model") : std::string();
+            if (!find_entry(home, model, res, f)) return;
+            return res.set_content(ollama::show_preset_response(*preset, f.entry), "application/json");
+        }
         if (!find_entry(home, *name, res, f)) return;
         res.set_content(ollama::show_response(f.entry, f.catalog->absolute(f.entry.files.front()).string()),
                         "application/json");
@@ -145,6 +172,14 @@ void catalog_routes(httplib::Server & http, router::Router & router, const std::
         auto  name = ollama::parse_model_name(req.body);
         Found f;
         if (!name) return send_error(res, name.error());
+        // A created preset goes from presets.toml; its model stays.
+        if (created_preset(home, *name)) {
+            (void)router.unload(*name);
+            auto gone = store::remove_preset(home, *name);
+            if (!gone) return send_error(res, gone.error());
+            res.status = 200;
+            return;
+        }
         if (!find_entry(home, *name, res, f)) return;
         auto & entry   = f.entry;
         auto & catalog = f.catalog;
