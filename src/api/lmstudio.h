@@ -4,9 +4,11 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/types.h"
+#include "core/result.h"
 
 namespace kiln::api::lmstudio {
 
@@ -17,5 +19,60 @@ std::string models_v1(const std::vector<backend::ModelInfo> & models);
 
 // OpenAI's whole answer `body` with LM Studio's stats, model_info and runtime.
 std::string add_v0_stats(const std::string & body, const backend::Event & done, const backend::ModelInfo & model);
+
+// POST /api/v1/models/download {model (org/repo or a Hugging Face link),
+// quantization}: the reference kiln pulls ("org/repo:QUANT").
+Result<std::string> parse_download(std::string_view body);
+// A download job as LM Studio reports it.
+struct DownloadView {
+    std::string id, status;
+    uint64_t    downloaded = 0, total = 0;
+    double      bytes_per_second = 0;
+    int64_t     started_ms = 0, completed_ms = 0;  // unix ms; 0: not yet
+    std::string error;
+};
+std::string download_json(const DownloadView & job);
+// {downloading: [...], completed: [...], failed: [...], paused: []}
+std::string download_status_json(const std::vector<DownloadView> & jobs);
+
+// POST /api/v1/chat, LM Studio's native chat: {model, input (a string, or
+// text/message items), system_prompt, stream, temperature, top_p, top_k,
+// min_p, repeat_penalty, max_output_tokens, reasoning (off | on | low |
+// medium | high), context_length, store, previous_response_id}. Stateful
+// like the Responses API: an answer's response_id continues it.
+struct V1ChatCall {
+    backend::ChatRequest             request;  // system_prompt first, then the input
+    std::vector<engine::ChatMessage> input;    // the input alone
+    std::string                      previous_response_id;
+    bool                             stream = false;
+    bool                             store  = true;
+    int32_t                          n_ctx  = 0;
+};
+Result<V1ChatCall> parse_v1_chat(std::string_view body);
+
+// {model_instance_id, output: [reasoning, message], stats, response_id}
+// (response_id empty: not stored, left out).
+std::string v1_chat_result(const std::string & model, const std::string & text, const backend::Event & done,
+                           const std::string & response_id);
+
+// The named SSE events of a streamed chat: chat.start and
+// prompt_processing.start, prompt_processing.end at the first token,
+// reasoning.* and message.* (start, delta, end), then chat.end with the
+// whole result; or error.
+class V1ChatStream {
+  public:
+    explicit V1ChatStream(std::string model) : model_(std::move(model)) {}
+    std::string start();
+    std::string delta(const backend::Event & delta);
+    std::string end(const backend::Event & done, const std::string & text, const std::string & response_id);
+    std::string error(const Error & error);
+
+  private:
+    enum class Part { none, reasoning, message };
+    std::string switch_to(Part part);
+    std::string model_;
+    Part        open_    = Part::none;
+    bool        started_ = false;  // the first token came
+};
 
 }  // namespace kiln::api::lmstudio

@@ -18,6 +18,7 @@ namespace kiln::server {
 HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerOptions options)
     : router_(router), list_models_(std::move(list_models)), options_(std::move(options)),
       responses_(std::make_unique<ResponseStore>()) {
+    if (options_.store) downloads_ = std::make_unique<DownloadJobs>(*options_.store);
     listeners_.push_back({options_.host, options_.port, nullptr});
     for (const auto & [host, port] : options_.also) listeners_.push_back({host, port, nullptr});
     for (auto & l : listeners_) {
@@ -50,7 +51,7 @@ void HttpServer::register_routes(httplib::Server & http, bool loopback) {
     register_responses_routes(http, router_, *responses_);
     register_utility_routes(http, router_);
     if (options_.store) register_ollama_routes(http, router_, list_models_, options_.store->home);
-    if (options_.store) register_store_routes(http, *options_.store);
+    if (options_.store) register_store_routes(http, *options_.store, *downloads_);
 
     http.set_error_handler([json_error](const httplib::Request & req, httplib::Response & res) {
         if (!res.body.empty()) return;  // a handler already wrote an error body

@@ -64,6 +64,7 @@ class HttpServer {
     ServerOptions         options_;
     std::vector<Listener> listeners_;  // the main address first
     std::unique_ptr<ResponseStore> responses_;  // shared by the listeners
+    std::unique_ptr<DownloadJobs>  downloads_;  // with a store
     std::atomic<bool>     stop_requested_{false};
 };
 

@@ -4,6 +4,8 @@
 
 #include <cpp-httplib/httplib.h>
 
+#include "api/errors.h"
+#include "api/lmstudio.h"
 #include "api/responses.h"
 #include "server/channel_io.h"
 #include "server/openai_routes.h"
@@ -53,24 +55,90 @@ Error not_stored(const std::string & id, const char * param) {
                       param);
 }
 
+// The conversation a request continues: the stored one `previous` names
+// (its model, when the request names none), put before the request's input
+// in `messages`. Returns it with the input, to be stored with the answer.
+Result<std::vector<engine::ChatMessage>> continued(ResponseStore & store, const std::string & previous, std::string & model,
+                                                   std::vector<engine::ChatMessage> &       messages,
+                                                   const std::vector<engine::ChatMessage> & input) {
+    std::vector<engine::ChatMessage> history;
+    if (!previous.empty()) {
+        auto prev = store.get(previous);
+        if (!prev) return not_stored(previous, "previous_response_id");
+        history = std::move(prev->messages);
+        if (model.empty()) model = prev->model;
+        const auto first_input = messages.end() - static_cast<std::ptrdiff_t>(input.size());
+        messages.insert(first_input, history.begin(), history.end());
+    }
+    history.insert(history.end(), input.begin(), input.end());
+    return history;
+}
+
+void lmstudio_chat_route(httplib::Server & http, router::Router & router, ResponseStore & store) {
+    namespace lms = api::lmstudio;
+    auto send_error = [](httplib::Response & res, const Error & e) {
+        auto r     = api::family_error("/api/v1/chat", e);
+        res.status = r.status;
+        res.set_content(r.body, "application/json");
+    };
+    http.Post("/api/v1/chat", [&router, &store, send_error](const httplib::Request & req, httplib::Response & res) {
+        auto call = lms::parse_v1_chat(req.body);
+        if (!call) return send_error(res, call.error());
+        auto history = continued(store, call->previous_response_id, call->request.model, call->request.messages, call->input);
+        if (!history) return send_error(res, history.error());
+        auto lease = lease_model(router, call->request.model, req, std::nullopt, call->n_ctx);
+        if (!lease) return send_error(res, lease.error());
+        if ((*lease)->backend().upstream()) {
+            return send_error(res, make_error(ErrorCode::invalid_request, "this model's backend answers the OpenAI routes only", "model"));
+        }
+        auto channel = (*lease)->backend().submit(call->request);
+        if (!channel) return send_error(res, channel.error());
+        const std::string model = (*lease)->info().id;
+        const std::string id    = call->store ? api::responses::new_response_id() : std::string();
+        auto keep = [&store, id, model](std::vector<engine::ChatMessage> messages, const std::string & text,
+                                        const backend::Event & done, std::string object) {
+            if (id.empty()) return;
+            messages.push_back(api::responses::assistant_turn(text, done));
+            store.put(id, {model, std::move(messages), std::move(object)});
+        };
+        if (call->stream) {
+            auto state  = std::make_shared<lms::V1ChatStream>(model);
+            auto text   = std::make_shared<std::string>();
+            auto render = [state, text, keep, history = *history, id, model](const backend::Event & ev) -> std::string {
+                switch (ev.kind) {
+                    case backend::Event::Kind::delta:
+                        *text += ev.text;
+                        return state->delta(ev);
+                    case backend::Event::Kind::error: return state->error(ev.error);
+                    case backend::Event::Kind::done:
+                        keep(history, *text, ev, lms::v1_chat_result(model, *text, ev, id));
+                        return state->end(ev, *text, id);
+                }
+                return {};
+            };
+            return stream_events(res, *channel, "text/event-stream", state->start(), render, *lease);
+        }
+        std::string    text;
+        backend::Event done;
+        if (!collect(**channel, req, text, done)) return;
+        if (done.kind == backend::Event::Kind::error) return send_error(res, done.error);
+        std::string object = lms::v1_chat_result(model, text, done, id);
+        keep(std::move(*history), text, done, object);
+        res.set_content(object, "application/json");
+    });
+}
+
 }  // namespace
 
 void register_responses_routes(httplib::Server & http, router::Router & router, ResponseStore & store) {
+    lmstudio_chat_route(http, router, store);
     http.Post("/v1/responses", [&router, &store](const httplib::Request & req, httplib::Response & res) {
         auto call = responses::parse(req.body);
         if (!call) return send_openai_error(res, call.error());
         // The conversation so far: a stored response's, then this input.
-        std::vector<engine::ChatMessage> history;
-        if (!call->previous_response_id.empty()) {
-            auto prev = store.get(call->previous_response_id);
-            if (!prev) return send_openai_error(res, not_stored(call->previous_response_id, "previous_response_id"));
-            history = std::move(prev->messages);
-            if (call->request.model.empty()) call->request.model = prev->model;
-            auto & m = call->request.messages;
-            const auto first_input = m.end() - static_cast<std::ptrdiff_t>(call->input.size());
-            m.insert(first_input, history.begin(), history.end());
-        }
-        history.insert(history.end(), call->input.begin(), call->input.end());
+        auto continues = continued(store, call->previous_response_id, call->request.model, call->request.messages, call->input);
+        if (!continues) return send_openai_error(res, continues.error());
+        auto history = std::move(*continues);
 
         auto lease = lease_model(router, call->request.model, req, call->keep_alive);
         if (!lease) return send_openai_error(res, lease.error());

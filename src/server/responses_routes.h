@@ -1,5 +1,7 @@
-// OpenAI's Responses API: POST /v1/responses (whole and streamed), GET and
-// DELETE /v1/responses/{id}. Internal to server/.
+// Stored conversations: OpenAI's Responses API (POST /v1/responses, whole
+// and streamed; GET and DELETE /v1/responses/{id}) and LM Studio's native
+// POST /api/v1/chat, both continued with previous_response_id. Internal to
+// server/.
 #pragma once
 
 #include <chrono>

@@ -77,6 +77,53 @@ describe('lm studio rest api', { timeout: 300_000 }, () => {
     assert.match(tiny.params_string, /M$/);
   });
 
+  it('v1 chat: whole and streamed events, stats, continued with previous_response_id', async () => {
+    const model = 'lmstudio-community/tiny:F16';
+    const first = await (await postJSON(server.baseURL, '/api/v1/chat', { model, input: 'My name is Ada.',
+      system_prompt: 'Be brief.', max_output_tokens: 6, temperature: 0 })).json();
+    assert.equal(first.model_instance_id, model);
+    assert.equal(first.output.at(-1).type, 'message');
+    assert.equal(typeof first.output.at(-1).content, 'string');
+    assert.equal(first.stats.total_output_tokens, 6);
+    assert.ok(first.stats.input_tokens > 0);
+    assert.ok(first.stats.time_to_first_token_seconds >= 0);
+    assert.match(first.response_id, /^resp_/);
+
+    const res = await postJSON(server.baseURL, '/api/v1/chat', { model, input: 'And my name?', max_output_tokens: 4,
+      previous_response_id: first.response_id, stream: true });
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const events = (await res.text()).trim().split('\n\n').map((block) => {
+      const [ev, data] = block.split('\n');
+      return { event: ev.slice(7), data: JSON.parse(data.slice(6)) };
+    });
+    const names = events.map((e) => e.event);
+    assert.deepEqual(names.slice(0, 3), ['chat.start', 'prompt_processing.start', 'prompt_processing.end']);
+    assert.equal(names[3], 'message.start');
+    assert.deepEqual(names.slice(-2), ['message.end', 'chat.end']);
+    for (const e of events) assert.equal(e.data.type, e.event);
+    const text = events.filter((e) => e.event === 'message.delta').map((e) => e.data.content).join('');
+    const result = events.at(-1).data.result;
+    assert.equal(result.output.at(-1).content, text);
+    assert.ok(result.stats.input_tokens > first.stats.input_tokens + first.stats.total_output_tokens,
+      'the earlier turn went back in');
+
+    const nostore = await (await postJSON(server.baseURL, '/api/v1/chat', { model, input: 'x', store: false, max_output_tokens: 1 })).json();
+    assert.equal(nostore.response_id, undefined);
+    const bad = [
+      [{ input: 'x' }, 400],
+      [{ model, input: 'x', previous_response_id: 'resp_nope' }, 404],
+      [{ model, input: 'x', reasoning: 'on' }, 400],
+      [{ model, input: 'x', reasoning: 'maybe' }, 400],
+      [{ model, input: [{ type: 'image', data_url: 'x' }] }, 400],
+      [{ model, input: 'x', integrations: ['mcp/playwright'] }, 400],
+    ];
+    for (const [body, status] of bad) {
+      const r = await postJSON(server.baseURL, '/api/v1/chat', body);
+      assert.equal(r.status, status, JSON.stringify(body));
+      assert.ok((await r.json()).error.message);
+    }
+  });
+
   it('--listen serves the same routes on more addresses (as on LM Studio\'s port)', async () => {
     const home = await tempDir('kiln-home-');
     const two = await startServer({ home, args: ['--listen', '127.0.0.1:0,0', '--cache-ram', '0'] });

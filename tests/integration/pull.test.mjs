@@ -380,6 +380,44 @@ describe('pull', { timeout: 600_000 }, () => {
     }
   });
 
+  it('LM Studio downloads: a job, its status until completed, then already_downloaded', async () => {
+    const home = await freshHome();
+    const server = await startServer({ model: path.join(dir, 'tiny-Q8_0.gguf'),
+      env: { KILN_HOME: home, HF_ENDPOINT: hf.url } });
+    try {
+      const post = (body) => fetch(server.baseURL + '/api/v1/models/download', { method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' } });
+      const started = await post({ model: `${hf.url}/org/Tiny-GGUF`.replace(hf.url, 'https://huggingface.co'), quantization: 'Q4_0' });
+      assert.equal(started.status, 200);
+      const job = await started.json();
+      assert.match(job.job_id, /^job_[0-9a-f]{10}$/);
+      assert.ok(['downloading', 'completed'].includes(job.status), job.status);
+      let status = job;
+      for (let i = 0; i < 600 && status.status === 'downloading'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await (await fetch(`${server.baseURL}/api/v1/models/download/status/${job.job_id}`)).json();
+      }
+      assert.equal(status.status, 'completed', JSON.stringify(status));
+      assert.equal(status.total_size_bytes, q4.length);
+      assert.equal(status.downloaded_bytes, q4.length);
+      assert.ok(!Number.isNaN(Date.parse(status.completed_at)));
+      assert.deepEqual((await listed(home)).map((m) => m.name), ['org/Tiny-GGUF:Q4_0']);
+      const all = await (await fetch(`${server.baseURL}/api/v1/models/download/status`)).json();
+      assert.ok(all.completed.some((j) => j.job_id === job.job_id));
+      assert.deepEqual(all.downloading, []);
+
+      const again = await (await post({ model: 'org/Tiny-GGUF', quantization: 'Q4_0' })).json();
+      assert.deepEqual(again, { status: 'already_downloaded' });
+      const missing = await post({ model: 'org/Nope-GGUF' });
+      assert.equal(missing.status, 404);
+      assert.match((await missing.json()).error.message, /not found/);
+      assert.equal((await post({})).status, 400);
+      assert.equal((await fetch(`${server.baseURL}/api/v1/models/download/status/job_nope`)).status, 404);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('search lists GGUF repos by downloads, likes or author', async () => {
     hf.addRepo('other/Tiny-Chat-GGUF', {}, { downloads: 500, likes: 1, pipeline_tag: 'text-generation' });
     const home = await freshHome();
