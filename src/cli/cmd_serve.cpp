@@ -70,8 +70,9 @@ int serve(const SettingsFlags & flags) {
     auto cache    = settings->get_int("model.cache_ram");
     auto budget   = settings->get_int("router.memory_budget");
     auto rate     = settings->get_int("server.rate_limit");
+    auto tokens   = settings->get_int("server.token_limit");
     auto max_mods = settings->get_int("router.max_models");
-    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache, &budget, &max_mods, &rate}) {
+    for (const auto * r : {&ctx, &slot_ctx, &slots, &queue, &threads, &batch, &port, &cache, &budget, &max_mods, &rate, &tokens}) {
         if (!*r) {
             log::error("{}", r->error().message);
             return usage;
@@ -140,6 +141,11 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     access.rate_limit = static_cast<int32_t>(*rate);
+    if (*tokens < 0 || *tokens > 1000000000) {
+        log::error("server.token_limit is tokens per minute, 0 to 1000000000, got {}", *tokens);
+        return usage;
+    }
+    access.token_limit = static_cast<int32_t>(*tokens);
     std::vector<std::pair<std::string, int>> also;
     for (const auto & item : utf8::split_list(settings->get("server.listen"))) {
         const size_t colon = item.rfind(':');
@@ -343,6 +349,8 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "server.api_keys_file", "--api-keys-file", "a file of API keys, one a line", "PATH");
     flags->add(*cmd, "server.rate_limit", "--rate-limit", "requests per minute per API key or client address (0: none)",
                "INT");
+    flags->add(*cmd, "server.token_limit", "--token-limit",
+               "tokens (prompt and generated) per minute per API key or client address (0: none)", "INT");
     flags->add(*cmd, "server.allowed_hosts", "--allowed-hosts", "Host names answered besides loopback ones", "HOSTS");
     flags->add(*cmd, "server.cors_origins", "--cors-origins", "browser origins allowed besides loopback ones (* for any)",
                "ORIGINS");

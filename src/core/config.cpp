@@ -39,6 +39,7 @@ const std::vector<SettingSpec> & Settings::specs() {
          "browser origins allowed besides loopback ones (comma-separated; * for any)"},
         {"server.insecure", "KILN_INSECURE", "false", "listen on a non-loopback address without an API key"},
         {"server.rate_limit", "KILN_RATE_LIMIT", "0", "requests per minute per API key (or client address); 0: no limit"},
+        {"server.token_limit", "KILN_TOKEN_LIMIT", "0", "tokens (prompt and generated) per minute per API key (or client address); 0: no limit"},
         {"model.ctx_size", "KILN_CTX_SIZE", "0", "KV pool in tokens per model, shared by its requests (0: the trained context if the memory budget allows, else the most that fits)"},
         {"model.slot_ctx", "KILN_SLOT_CTX", "0", "context of one request (0: the whole pool)"},
         {"model.slots", "KILN_SLOTS", "4", "requests decoded together"},

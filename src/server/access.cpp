@@ -122,43 +122,90 @@ Result<std::vector<std::string>> load_api_keys(const std::string & list, const s
 
 namespace {
 
-// A token bucket per key: `per_minute` requests, refilled evenly.
+// A bucket per key holding up to `per_minute` units, refilled evenly: one
+// unit a request (take), or an answer's tokens after it ends (charge, which
+// may leave the bucket in debt).
 class RateLimiter {
   public:
     explicit RateLimiter(int32_t per_minute) : rate_(per_minute / 60.0), capacity_(per_minute) {}
-    // 0 when the request may go, else the seconds until it could.
-    int take(const std::string & who) {
+    // 0 when `need` units are there (and taken), else the seconds until they would be.
+    int take(const std::string & who, double need = 1.0) {
         std::lock_guard lock(mutex_);
-        const auto now = std::chrono::steady_clock::now();
-        auto [it, fresh] = buckets_.try_emplace(who, Bucket{capacity_, now});
-        Bucket & b       = it->second;
-        b.tokens         = std::min(capacity_, b.tokens + std::chrono::duration<double>(now - b.at).count() * rate_);
-        b.at             = now;
-        if (b.tokens >= 1.0) {
-            b.tokens -= 1.0;
+        Bucket & b = refill(who);
+        if (b.units >= need) {
+            b.units -= need;
             return 0;
         }
         if (buckets_.size() > 100000) buckets_.clear();  // bounded memory; a reset forgives everyone
-        return static_cast<int>(std::ceil((1.0 - b.tokens) / rate_));
+        return std::max(1, static_cast<int>(std::ceil((need - b.units) / rate_)));
+    }
+    void charge(const std::string & who, double units) {
+        std::lock_guard lock(mutex_);
+        refill(who).units -= units;
     }
 
   private:
     struct Bucket {
-        double                                tokens;
+        double                                units;
         std::chrono::steady_clock::time_point at;
     };
+    Bucket & refill(const std::string & who) {
+        const auto now   = std::chrono::steady_clock::now();
+        auto [it, fresh] = buckets_.try_emplace(who, Bucket{capacity_, now});
+        Bucket & b       = it->second;
+        b.units          = std::min(capacity_, b.units + std::chrono::duration<double>(now - b.at).count() * rate_);
+        b.at             = now;
+        return b;
+    }
     std::mutex                              mutex_;
     double                                  rate_;
     double                                  capacity_;
     std::unordered_map<std::string, Bucket> buckets_;
 };
 
+// Whose bucket a request draws on: its key, or its address without keys.
+std::string who(const httplib::Request & req, const AccessOptions & o) {
+    return o.api_keys.empty() ? "addr " + req.remote_addr : "key " + given_key(req);
+}
+
+// The token limit of the server in this process (one serve per process),
+// for answers that end long after their request passed the access check.
+struct TokenMeter {
+    std::shared_ptr<const AccessOptions> options;
+    std::shared_ptr<RateLimiter>         limiter;
+};
+std::mutex &  meter_mutex() {
+    static std::mutex m;
+    return m;
+}
+TokenMeter & meter() {
+    static TokenMeter m;
+    return m;
+}
+
 }  // namespace
+
+std::function<void(int64_t)> token_charger(const httplib::Request & req) {
+    TokenMeter m;
+    {
+        std::lock_guard lock(meter_mutex());
+        m = meter();
+    }
+    if (!m.limiter) return [](int64_t) {};
+    return [limiter = m.limiter, account = who(req, *m.options)](int64_t tokens) {
+        if (tokens > 0) limiter->charge(account, static_cast<double>(tokens));
+    };
+}
 
 void install_access(httplib::Server & http, AccessOptions options) {
     auto o       = std::make_shared<const AccessOptions>(std::move(options));
     auto limiter = o->rate_limit > 0 ? std::make_shared<RateLimiter>(o->rate_limit) : nullptr;
-    http.set_pre_routing_handler([o, limiter](const httplib::Request & req, httplib::Response & res) {
+    auto tokens  = o->token_limit > 0 ? std::make_shared<RateLimiter>(o->token_limit) : nullptr;
+    {
+        std::lock_guard lock(meter_mutex());
+        if (tokens || !meter().limiter) meter() = {o, tokens};
+    }
+    http.set_pre_routing_handler([o, limiter, tokens](const httplib::Request & req, httplib::Response & res) {
         using R = httplib::Server::HandlerResponse;
         if (o->loopback_bind) {
             const std::string host = host_only(req.get_header_value("Host"));
@@ -197,10 +244,19 @@ void install_access(httplib::Server & http, AccessOptions options) {
             return R::Handled;
         }
         if (limiter && !open_route) {
-            const std::string who = o->api_keys.empty() ? "addr " + req.remote_addr : "key " + given_key(req);
-            if (const int wait = limiter->take(who); wait > 0) {
+            if (const int wait = limiter->take(who(req, *o)); wait > 0) {
                 refuse(req, res, ErrorCode::rate_limited,
                        "more than " + std::to_string(o->rate_limit) + " requests a minute; try again in " +
+                           std::to_string(wait) + " s");
+                res.set_header("Retry-After", std::to_string(wait));
+                return R::Handled;
+            }
+        }
+        // In debt (tokens used beyond the limit): wait until the bucket has some again.
+        if (tokens && !open_route && req.method == "POST") {
+            if (const int wait = tokens->take(who(req, *o), 0.0); wait > 0) {
+                refuse(req, res, ErrorCode::rate_limited,
+                       "more than " + std::to_string(o->token_limit) + " tokens a minute; try again in " +
                            std::to_string(wait) + " s");
                 res.set_header("Retry-After", std::to_string(wait));
                 return R::Handled;

@@ -4,9 +4,11 @@
 //   in constant time); 401 in the family's envelope otherwise.
 // - DNS rebinding: on a loopback bind, a request whose Host is not a
 //   loopback name (localhost, 127.x, ::1) or an allowed host gets 403.
-// - Rate limit: with rate_limit set, each key (each client address when no
+// - Rate limits: with rate_limit set, each key (each client address when no
 //   keys are set) may make that many requests a minute (a bucket refilled
-//   evenly); more get 429 with Retry-After.
+//   evenly); with token_limit, use that many tokens a minute (prompt and
+//   generated, charged when each answer ends; a key in debt waits until the
+//   bucket refills). More get 429 with Retry-After.
 // - Browsers: a request with an Origin that is not a loopback origin or an
 //   allowed one gets 403; allowed ones get Access-Control-Allow-Origin (the
 //   origin itself, or * when "*" is allowed, never with credentials) and
@@ -14,6 +16,7 @@
 // Internal to server/.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +25,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace kiln::server {
@@ -32,9 +36,15 @@ struct AccessOptions {
     std::vector<std::string> cors_origins;   // origins besides the loopback ones; "*": any
     bool                     loopback_bind = true;  // the Host check applies only then
     int32_t                  rate_limit    = 0;     // requests per minute per key (or address); 0: none
+    int32_t                  token_limit   = 0;     // tokens per minute per key (or address); 0: none
 };
 
 void install_access(httplib::Server & http, AccessOptions options);
+
+// What charges an answer's tokens to the key (or address) of the request
+// that asked for it, against token_limit (made while the request is at
+// hand; called when the answer ends). No limit set: it does nothing.
+std::function<void(int64_t)> token_charger(const httplib::Request & req);
 
 // The pieces, for tests.
 bool loopback_host(std::string_view host_header);  // "localhost:8080", "[::1]", "127.0.0.5"

@@ -39,7 +39,7 @@ void register_anthropic_routes(httplib::Server & http, router::Router & router) 
                 return {};
             };
             const std::string start = anthropic::stream_start(meta, (*channel)->prompt_tokens);
-            return stream_events(res, *channel, "text/event-stream", start, render, *lease);
+            return stream_events(req, res, *channel, "text/event-stream", start, render, *lease);
         }
         std::string    text;
         backend::Event last;

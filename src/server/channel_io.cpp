@@ -4,6 +4,8 @@
 
 #include <cpp-httplib/httplib.h>
 
+#include "server/access.h"
+
 namespace kiln::server {
 
 using namespace std::chrono_literals;
@@ -18,13 +20,14 @@ Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, cons
     return router.acquire(model, ask);
 }
 
-void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> channel, const std::string & content_type,
-                   std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
+void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,
+                   const std::string & content_type, std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         content_type,
-        [channel, prefix = std::move(prefix), render = std::move(render)](size_t, httplib::DataSink & sink) {
+        [channel, prefix = std::move(prefix), render = std::move(render), charge = token_charger(req)](
+            size_t, httplib::DataSink & sink) {
             auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
             if (!write(prefix)) return false;
             for (;;) {
@@ -33,6 +36,7 @@ void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> ch
                     if (!sink.is_writable()) return false;  // the client left
                     continue;
                 }
+                if (ev->kind == backend::Event::Kind::done) charge(ev->usage.prompt_tokens + ev->usage.completion_tokens);
                 if (!write(render(*ev))) return false;
                 if (ev->kind != backend::Event::Kind::delta) {
                     sink.done();
@@ -64,6 +68,7 @@ bool collect(backend::Channel & channel, const httplib::Request & req, std::stri
         }
         last          = std::move(*ev);
         last.logprobs = std::move(logprobs);
+        if (last.kind == backend::Event::Kind::done) token_charger(req)(last.usage.prompt_tokens + last.usage.completion_tokens);
         return true;
     }
 }

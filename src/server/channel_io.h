@@ -29,8 +29,9 @@ using RenderEvent = std::function<std::string(const backend::Event &)>;
 
 // A chunked response of `content_type`: `prefix` first, then each event as
 // `render` writes it. `keep` (a model lease) lives until the response ends.
-void stream_events(httplib::Response & res, std::shared_ptr<backend::Channel> channel, const std::string & content_type,
-                   std::string prefix, RenderEvent render, std::shared_ptr<void> keep);
+// The answer's tokens are charged to the request's key (token_limit).
+void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,
+                   const std::string & content_type, std::string prefix, RenderEvent render, std::shared_ptr<void> keep);
 
 // Waits for the whole answer: the deltas' text and the last event (done or
 // error), which gets the deltas' logprobs. False when the client left first

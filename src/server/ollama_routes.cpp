@@ -76,7 +76,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
                 }
                 return {};
             };
-            return stream_events(res, *channel, "application/x-ndjson", "", render, *lease);
+            return stream_events(req, res, *channel, "application/x-ndjson", "", render, *lease);
         }
         std::string    text;
         backend::Event last;

@@ -9,6 +9,7 @@
 #include "api/openai.h"
 #include "api/rerank.h"
 #include "core/log.h"
+#include "server/access.h"
 #include "server/channel_io.h"
 #include "server/proxy.h"
 
@@ -49,7 +50,7 @@ const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_
 
 // Writes the channel's events as SSE until the response ends or the client
 // goes away, in which case the request is cancelled.
-void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
+void stream_response(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
                      const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease) {
     auto render = [meta, &format, include_usage](const backend::Event & ev) -> std::string {
         switch (ev.kind) {
@@ -61,7 +62,7 @@ void stream_response(httplib::Response & res, std::shared_ptr<backend::Channel> 
         }
         return {};
     };
-    stream_events(res, std::move(channel), "text/event-stream", format.start(meta), render, std::move(lease));
+    stream_events(req, res, std::move(channel), "text/event-stream", format.start(meta), render, std::move(lease));
 }
 
 // Waits for the whole answer. Returns false (and writes the error) on failure.
@@ -108,7 +109,7 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         auto channel = (*lease)->backend().submit(std::move(call->request));
         if (!channel) return send_error(res, channel.error());
         auto meta = make_meta(kind.id_prefix, **lease, call->logprobs);
-        if (call->stream) return stream_response(res, *channel, meta, kind, call->include_usage, *lease);
+        if (call->stream) return stream_response(req, res, *channel, meta, kind, call->include_usage, *lease);
         std::string    text;
         backend::Event done;
         if (collect(res, **channel, req, text, done)) {
@@ -163,7 +164,7 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [channels, meta, &kind, include_usage, usage_of](size_t, httplib::DataSink & sink) mutable {
+        [channels, meta, &kind, include_usage, usage_of, charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
             auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
             const int choices = static_cast<int>(channels.size());
             for (int i = 0; i < choices; ++i) {
@@ -186,6 +187,7 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
                         sink.done();
                         return true;
                     } else {
+                        charge(ev->usage.prompt_tokens + ev->usage.completion_tokens);
                         if (!write(kind.finish(meta, ev->finish))) return false;
                         finished[static_cast<size_t>(i)] = true;
                         dones.push_back(std::move(*ev));

@@ -116,7 +116,7 @@ void lmstudio_chat_route(httplib::Server & http, router::Router & router, Respon
                 }
                 return {};
             };
-            return stream_events(res, *channel, "text/event-stream", state->start(), render, *lease);
+            return stream_events(req, res, *channel, "text/event-stream", state->start(), render, *lease);
         }
         std::string    text;
         backend::Event done;
@@ -173,7 +173,7 @@ void register_responses_routes(httplib::Server & http, router::Router & router, 
                 }
                 return {};
             };
-            return stream_events(res, *channel, "text/event-stream", state->start(), render, *lease);
+            return stream_events(req, res, *channel, "text/event-stream", state->start(), render, *lease);
         }
         std::string    text;
         backend::Event done;

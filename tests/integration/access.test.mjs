@@ -181,4 +181,30 @@ describe('access', { timeout: 300_000 }, () => {
       await limited.stop();
     }
   });
+
+  it('a token limit per key: answers are charged, a key in debt waits, another key goes on', async () => {
+    const limited = await startServer({ model: model.path, args: ['--api-key', 'k1,k2', '--token-limit', '60'] });
+    try {
+      const chat = (key, extra = {}) => fetch(`${limited.baseURL}/v1/chat/completions`, {
+        method: 'POST', headers: { Authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 40, ignore_eos: true, ...extra }),
+      });
+      const first = await chat('k1');
+      assert.equal(first.status, 200);
+      const used = (await first.json()).usage.total_tokens;
+      assert.ok(used >= 40, `${used} tokens`);
+      const streamed = await chat('k1', { stream: true });  // still in budget: 60 - ~50 > 0
+      assert.equal(streamed.status, 200);
+      await streamed.text();  // its tokens are charged when it ends
+      const over = await chat('k1');
+      assert.equal(over.status, 429);
+      assert.ok(Number(over.headers.get('retry-after')) >= 1);
+      assert.match((await over.json()).error.message, /more than 60 tokens a minute/);
+      assert.equal((await chat('k2')).status, 200, 'another key has its own budget');
+      const models = await fetch(`${limited.baseURL}/v1/models`, { headers: { Authorization: 'Bearer k1' } });
+      assert.equal(models.status, 200, 'reads cost no tokens');
+    } finally {
+      await limited.stop();
+    }
+  });
 });
