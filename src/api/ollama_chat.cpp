@@ -1,5 +1,6 @@
 #include "api/ollama_chat.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "api/json_fields.h"
@@ -12,10 +13,6 @@ constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
 Error bad(const std::string & msg, const std::string & param) {
     return make_error(ErrorCode::invalid_request, msg, param);
-}
-
-Error not_yet(const std::string & what, const std::string & param) {
-    return bad("'" + param + "' (" + what + ") is not supported yet", param);
 }
 
 // options: {num_ctx, num_predict, temperature, top_k, top_p, min_p,
@@ -121,23 +118,39 @@ Result<GenerateCall> parse_generate(std::string_view body) {
     KILN_TRY(auto system, get_string(j, "system"));
     KILN_TRY(auto raw, get_bool(j, "raw"));
     call.raw = raw.value_or(false);
-    for (const char * field : {"suffix", "template"}) {
-        KILN_TRY(auto v, get_string(j, field));
-        if (v && !v->empty()) return not_yet(std::string(field) == "suffix" ? "fill in the middle" : "a per-request template", field);
+    KILN_TRY(auto tmpl, get_string(j, "template"));
+    if (tmpl && !tmpl->empty()) {
+        return bad("'template' is an Ollama Go template, which kiln does not run; the model's chat template is used "
+                   "(make a model with another Jinja template with /api/create)",
+                   "template");
     }
-    if (auto c = j.find("context"); c != j.end() && !c->is_null() && !(c->is_array() && c->empty())) {
-        return not_yet("continuing from token ids; send the whole prompt", "context");
+    KILN_TRY(auto suffix, get_string(j, "suffix"));
+    // context: the tokens an earlier answer returned, continued by this prompt.
+    std::vector<int32_t> context;
+    if (auto c = j.find("context"); c != j.end() && !c->is_null()) {
+        if (!c->is_array() || !std::all_of(c->begin(), c->end(), [](const json & t) { return t.is_number_integer(); })) {
+            return bad("'context' must be the list of token ids an earlier answer returned", "context");
+        }
+        for (const auto & t : *c) context.push_back(t.get<int32_t>());
     }
+    if (suffix && !suffix->empty() && !context.empty()) return bad("'suffix' cannot continue a 'context'", "suffix");
+    params.return_context = true;
     if (auto im = j.find("images"); im != j.end() && !im->is_null() && !(im->is_array() && im->empty())) {
         return bad("model '" + call.model + "' takes text only", "images");
     }
-    call.load_only = prompt.value_or("").empty();
+    call.load_only = prompt.value_or("").empty() && context.empty();
     if (call.load_only) return call;
+    if (suffix && !suffix->empty()) {
+        call.raw               = true;  // fill in the middle: no chat template
+        call.completion.suffix = *suffix;
+    }
     if (call.raw) {
-        call.completion.model  = call.model;
-        call.completion.prompt = *prompt;
-        call.completion.params = std::move(params);
+        call.completion.model   = call.model;
+        call.completion.prompt  = prompt.value_or("");
+        call.completion.context = std::move(context);
+        call.completion.params  = std::move(params);
     } else {
+        call.messages.context = std::move(context);
         call.messages.model = call.model;
         if (system && !system->empty()) call.messages.messages.push_back({"system", *system});
         call.messages.messages.push_back({"user", *prompt});
@@ -258,6 +271,7 @@ std::string final_object(const GenerateCall & call, const std::string & model, c
     j["prompt_eval_duration"] = static_cast<int64_t>(done.timings.prompt_ms * 1e6);
     j["eval_count"]           = done.usage.completion_tokens;
     j["eval_duration"]        = static_cast<int64_t>(done.timings.generation_ms * 1e6);
+    if (!call.chat) j["context"] = done.context;
     return calls_line + dump(j) + (call.stream ? "\n" : "");
 }
 

@@ -4,8 +4,10 @@
 //
 // Tools (auto: Ollama has no tool_choice) and `think` go to the chat
 // template; answers carry `thinking` and `tool_calls` (arguments as
-// objects). Not yet taken (a 400 that says so): `images`, `suffix`,
-// `context`, `template`.
+// objects). /api/generate takes `context` (the tokens its last answer
+// returned, which every final object carries) and `suffix` (fill in the
+// middle, for models with FIM tokens). Refused with the reason: `images`
+// (no vision model) and `template` (Ollama's Go templates).
 #pragma once
 
 #include <chrono>

@@ -29,7 +29,9 @@ struct ChatCall {
 };
 
 struct CompletionCall {
-    backend::CompletionRequest       request;
+    backend::CompletionRequest       request;       // the (first) prompt
+    std::vector<backend::CompletionRequest> more_prompts;  // an array prompt's others, each answered as its own choices
+    bool                             echo     = false;  // answers start with their prompt
     bool                             logprobs = false;
     bool                             stream        = false;
     bool                             include_usage = false;

@@ -1,4 +1,5 @@
 // Request parsing for the OpenAI adapter: JSON in, native types out.
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 
@@ -213,19 +214,48 @@ Result<CompletionCall> parse_completion(std::string_view body) {
     CompletionCall call;
     if (Status st = parse_common(j, call); !st) return st.error();
 
+    // prompt: a string, token ids, or a list of either (each its own choices).
     auto it = j.find("prompt");
     if (it == j.end() || it->is_null()) return bad("'prompt' is required", "prompt");
-    if (it->is_string()) {
-        call.request.prompt = it->get<std::string>();
-    } else if (it->is_array() && it->size() == 1 && (*it)[0].is_string()) {
-        call.request.prompt = (*it)[0].get<std::string>();
-    } else if (it->is_array()) {
-        return bad("'prompt' as an array of several prompts is not supported yet; send one string", "prompt");
+    auto one = [](const json & p, backend::CompletionRequest & r) -> Status {
+        if (p.is_string()) {
+            r.prompt = p.get<std::string>();
+            if (r.prompt.empty()) return bad("'prompt' must not be empty", "prompt");
+            return {};
+        }
+        if (p.is_array() && !p.empty() && std::all_of(p.begin(), p.end(), [](const json & t) { return t.is_number_integer(); })) {
+            for (const auto & t : p) r.tokens.push_back(t.get<int32_t>());
+            return {};
+        }
+        return bad("'prompt' must be a string, a list of token ids, or a list of those", "prompt");
+    };
+    std::vector<backend::CompletionRequest> prompts;
+    const bool list = it->is_array() && !it->empty() && ((*it)[0].is_string() || (*it)[0].is_array());
+    if (list) {
+        for (const auto & p : *it) {
+            prompts.push_back(call.request);
+            KILN_CHECK(one(p, prompts.back()));
+        }
     } else {
-        return bad("'prompt' must be a string", "prompt");
+        prompts.push_back(call.request);
+        KILN_CHECK(one(*it, prompts.back()));
     }
-    if (call.request.prompt.empty()) return bad("'prompt' must not be empty", "prompt");
+    if (prompts.size() * static_cast<size_t>(call.n) > static_cast<size_t>(4 * kMaxChoices)) {
+        return bad("'prompt' and 'n' ask for " + std::to_string(prompts.size() * static_cast<size_t>(call.n)) +
+                       " answers; the limit is " + std::to_string(4 * kMaxChoices),
+                   "prompt");
+    }
+    KILN_TRY(auto echo, get_bool(j, "echo"));
+    call.echo = echo.value_or(false);
+    KILN_TRY(auto suffix, get_string(j, "suffix"));
+    for (auto & p : prompts) p.suffix = suffix.value_or("");
+    if (suffix && !suffix->empty() && std::any_of(prompts.begin(), prompts.end(), [](const auto & p) { return !p.tokens.empty(); })) {
+        return bad("'suffix' goes with a text prompt, not token ids", "suffix");
+    }
     KILN_CHECK(parse_logprobs(j, call, false));
+    for (auto & p : prompts) p.params.sampling.n_probs = call.request.params.sampling.n_probs;
+    call.request = std::move(prompts.front());
+    call.more_prompts.assign(std::make_move_iterator(prompts.begin() + 1), std::make_move_iterator(prompts.end()));
     return call;
 }
 

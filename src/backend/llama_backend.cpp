@@ -178,8 +178,15 @@ class AnswerWriter {
         if (format) parsed_.emplace(std::move(format));
     }
 
+    // With return_context, the done event gets the prompt and the answer's tokens.
+    void keep_context(std::vector<llama_token> prompt) {
+        context_      = std::move(prompt);
+        keep_context_ = true;
+    }
+
     // True when the answer is complete.
     bool token(llama_token t, const engine::TokenLogprobs * lp) {
+        if (keep_context_ && !model_.is_eog(t)) context_.push_back(t);
         auto step = text_.push(t);
         if (lp && !model_.is_eog(t)) pending_.push_back(logprob_of(*lp));
         emit(std::move(step.text));
@@ -200,6 +207,7 @@ class AnswerWriter {
                 done.tool_calls = parsed_->answer().tool_calls;
             }
         }
+        if (keep_context_) done.context.assign(context_.begin(), context_.end());
         done.kind   = Event::Kind::done;
         done.finish = f == scheduler::Finish::length      ? FinishReason::length
                       : f == scheduler::Finish::cancelled ? FinishReason::cancelled
@@ -247,6 +255,8 @@ class AnswerWriter {
     std::optional<engine::ChatOutput>      parsed_;
     std::vector<std::string>               given_;
     std::vector<TokenLogprob>              pending_;
+    bool                                   keep_context_ = false;
+    std::vector<llama_token>               context_;
 };
 
 }  // namespace
@@ -386,6 +396,31 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
     return tokens;
 }
 
+Status LlamaBackend::check_tokens(const std::vector<int32_t> & tokens, const char * field) const {
+    const int32_t n_vocab = model_->n_vocab();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            return make_error(ErrorCode::invalid_request,
+                              std::string("'") + field + "[" + std::to_string(i) + "]' is " + std::to_string(tokens[i]) +
+                                  ", outside the vocabulary (0 to " + std::to_string(n_vocab - 1) + ")",
+                              field);
+        }
+    }
+    return {};
+}
+
+// Ollama's context: the earlier exchange's tokens, then this prompt's (without a second BOS).
+Result<std::vector<llama_token>> LlamaBackend::after_context(const std::vector<int32_t> & context,
+                                                             std::vector<llama_token> prompt) const {
+    if (context.empty()) return prompt;
+    KILN_CHECK(check_tokens(context, "context"));
+    const llama_token bos = llama_vocab_bos(model_->vocab());
+    if (!prompt.empty() && prompt.front() == bos) prompt.erase(prompt.begin());
+    std::vector<llama_token> out(context.begin(), context.end());
+    out.insert(out.end(), prompt.begin(), prompt.end());
+    return out;
+}
+
 void LlamaBackend::with_preset_turns(std::vector<engine::ChatMessage> & messages) const {
     if (preset_.system.empty() && preset_.messages.empty()) return;
     const bool has_system = !messages.empty() && messages.front().role == "system";
@@ -399,7 +434,8 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
     with_preset_turns(request.messages);
     const size_t         user_stops = request.params.stop.size();
     engine::RenderedChat rendered;
-    KILN_TRY(auto tokens, chat_tokens(request, &rendered));
+    KILN_TRY(auto rendered_tokens, chat_tokens(request, &rendered));
+    KILN_TRY(auto tokens, after_context(request.context, std::move(rendered_tokens)));
     for (auto & s : rendered.additional_stops) request.params.stop.push_back(std::move(s));
     GenerateParams & p = request.params;
     const bool wants_tools = !request.options.tools.empty() && request.options.tool_choice != engine::ToolChoice::none;
@@ -469,9 +505,31 @@ Result<int32_t> LlamaBackend::count_tokens(const ChatRequest & request) {
 
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(CompletionRequest request) {
     if (!scheduler_) return wrong_kind();
-    // Raw text: special tokens in it stay text, as in llama-server's default.
     const size_t user_stops = request.params.stop.size();
-    return enqueue(model_->tokenize(request.prompt, true, false), std::move(request.params), user_stops);
+    if (!request.tokens.empty()) {
+        KILN_CHECK(check_tokens(request.tokens, "prompt"));
+        return enqueue({request.tokens.begin(), request.tokens.end()}, std::move(request.params), user_stops);
+    }
+    if (!request.suffix.empty()) {
+        // Fill in the middle, prefix-suffix-middle: the model writes what goes between.
+        const llama_vocab * v = model_->vocab();
+        const llama_token   pre = llama_vocab_fim_pre(v), suf = llama_vocab_fim_suf(v), mid = llama_vocab_fim_mid(v);
+        if (pre == LLAMA_TOKEN_NULL || suf == LLAMA_TOKEN_NULL || mid == LLAMA_TOKEN_NULL) {
+            return make_error(ErrorCode::invalid_request,
+                              "model '" + info_.id + "' has no fill-in-the-middle tokens, so it cannot take a 'suffix'", "suffix");
+        }
+        std::vector<llama_token> prompt;
+        if (llama_vocab_get_add_bos(v)) prompt.push_back(llama_vocab_bos(v));
+        prompt.push_back(pre);
+        for (auto t : model_->tokenize(request.prompt, false, false)) prompt.push_back(t);
+        prompt.push_back(suf);
+        for (auto t : model_->tokenize(request.suffix, false, false)) prompt.push_back(t);
+        prompt.push_back(mid);
+        return enqueue(std::move(prompt), std::move(request.params), user_stops);
+    }
+    // Raw text: special tokens in it stay text, as in llama-server's default.
+    KILN_TRY(auto tokens, after_context(request.context, model_->tokenize(request.prompt, true, false)));
+    return enqueue(std::move(tokens), std::move(request.params), user_stops);
 }
 
 Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> prompt, GenerateParams params,
@@ -514,6 +572,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::enqueue(std::vector<llama_token> 
     // Both callbacks run on the scheduler's thread, one request at a time.
     auto writer = std::make_shared<AnswerWriter>(*model_, channel, std::move(params.stop), params.ignore_eos,
                                                  std::move(answer.shown), std::move(answer.format), std::move(given));
+    if (params.return_context) writer->keep_context(job->prompt);
     const engine::Sampler * sampler = params.sampling.n_probs >= 0 ? &static_cast<LlamaSampling &>(*job->sampling).sampler : nullptr;
     job->on_token = [writer, sampler](scheduler::Token t) {
         return writer->token(t, sampler ? &sampler->last_logprobs() : nullptr) ? scheduler::Verdict::stop

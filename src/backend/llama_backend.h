@@ -112,6 +112,8 @@ class LlamaBackend final : public Backend {
         std::vector<std::string>         stop;
         int32_t                          max_tokens = -1;
     } preset_;
+    Status check_tokens(const std::vector<int32_t> & tokens, const char * field) const;
+    Result<std::vector<llama_token>> after_context(const std::vector<int32_t> & context, std::vector<llama_token> prompt) const;
     // The preset's system prompt (when the chat has none) and turns, first.
     void with_preset_turns(std::vector<engine::ChatMessage> & messages) const;
     std::unique_ptr<engine::Model>        model_;

@@ -31,20 +31,28 @@ struct GenerateParams {
     bool                     ignore_eos = false;
     // A JSON schema (serialized) the output must follow: structured output.
     std::string              json_schema;
+    // The done event carries the prompt's and the answer's tokens (Ollama's context).
+    bool                     return_context = false;
 };
 
 struct ChatRequest {
     std::string                      model;  // empty: the backend's model
     std::vector<engine::ChatMessage> messages;
     engine::ChatOptions              options;  // tools, tool choice, thinking
+    std::vector<int32_t>             context;  // tokens before the rendered chat (Ollama's context)
     bool                             must_think = false;  // thinking asked for outright: an error when the model cannot
     GenerateParams                   params;
 };
 
 struct CompletionRequest {
-    std::string            model;
-    std::string            prompt;
-    GenerateParams params;
+    std::string          model;
+    std::string          prompt;
+    std::vector<int32_t> tokens;  // the prompt as token ids instead (used as they are)
+    std::vector<int32_t> context;  // tokens before the prompt (Ollama's context)
+    // Fill in the middle: the text after the gap, the prompt being the text
+    // before it (models with FIM tokens).
+    std::string          suffix;
+    GenerateParams       params;
 };
 
 struct EmbedRequest {
@@ -91,6 +99,7 @@ struct Event {
     engine::ToolCall     tool;                       // delta: the piece
     std::vector<engine::ToolCall> tool_calls;        // done: every call the answer made
     std::vector<TokenLogprob> logprobs;              // delta: the tokens that made it (when asked for)
+    std::vector<int32_t> context;                    // done: prompt and answer tokens (with return_context)
     FinishReason         finish = FinishReason::stop;  // done
     std::string          stop_sequence;              // done: the request's stop string that ended it, if one did
     Usage                usage;                      // done

@@ -51,7 +51,8 @@ const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_
 // Writes the channel's events as SSE until the response ends or the client
 // goes away, in which case the request is cancelled.
 void stream_response(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
-                     const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease) {
+                     const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease,
+                     const std::string & echo = {}) {
     auto render = [meta, &format, include_usage](const backend::Event & ev) -> std::string {
         switch (ev.kind) {
             case backend::Event::Kind::delta: return format.delta(meta, ev);
@@ -62,7 +63,9 @@ void stream_response(const httplib::Request & req, httplib::Response & res, std:
         }
         return {};
     };
-    stream_events(req, res, std::move(channel), "text/event-stream", format.start(meta), render, std::move(lease));
+    std::string start = format.start(meta);
+    if (!echo.empty()) start += format.delta(meta, backend::Event::delta(echo));  // echo: the prompt comes first
+    stream_events(req, res, std::move(channel), "text/event-stream", std::move(start), render, std::move(lease));
 }
 
 // Waits for the whole answer. Returns false (and writes the error) on failure.
@@ -79,10 +82,44 @@ bool collect(httplib::Response & res, backend::Channel & channel, const httplib:
 // n > 1: n requests (a seed moves by one per choice, so seeded choices
 // differ); the prefix cache computes the shared prompt once. Streamed, their
 // chunks interleave by index; whole, the answers merge into one.
+// One generation per choice, with the text an answer starts with (echo).
+template <typename Request>
+struct Choice {
+    Request     request;
+    std::string echo;
+};
 template <typename Request>
 void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
-              const Request & request, int n, const ResponseKind & kind, bool stream, bool include_usage,
+              std::vector<Choice<Request>> choices, int n, const ResponseKind & kind, bool stream, bool include_usage,
               oai::ResponseMeta meta);
+
+// n choices for each prompt (a seed moves by one per choice, so seeded
+// choices differ).
+template <typename Request>
+void add_choices(std::vector<Choice<Request>> & out, const Request & request, int n, std::string echo) {
+    for (int i = 0; i < n; ++i) {
+        Choice<Request> c{request, echo};
+        if (c.request.params.sampling.seed) c.request.params.sampling.seed = *c.request.params.sampling.seed + static_cast<uint32_t>(i);
+        out.push_back(std::move(c));
+    }
+}
+std::vector<Choice<backend::ChatRequest>> choices_of(const oai::ChatCall & call, backend::Backend &) {
+    std::vector<Choice<backend::ChatRequest>> out;
+    add_choices(out, call.request, call.n, {});
+    return out;
+}
+std::vector<Choice<backend::CompletionRequest>> choices_of(const oai::CompletionCall & call, backend::Backend & b) {
+    std::vector<Choice<backend::CompletionRequest>> out;
+    auto echo_of = [&](const backend::CompletionRequest & r) -> std::string {
+        if (!call.echo) return {};
+        if (r.tokens.empty()) return r.prompt;
+        auto text = b.detokenize(r.tokens);
+        return text ? *text : std::string();
+    };
+    add_choices(out, call.request, call.n, echo_of(call.request));
+    for (const auto & more : call.more_prompts) add_choices(out, more, call.n, echo_of(more));
+    return out;
+}
 
 oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease, bool logprobs) {
     oai::ResponseMeta m{oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
@@ -102,15 +139,17 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
         auto lease = lease_model(router, call->request.model, req, call->keep_alive, call->n_ctx);
         if (!lease) return send_error(res, lease.error());
         if ((*lease)->backend().upstream()) return forward(req, res, *lease);
-        if (call->n > 1) {
-            return answer_n(req, res, *lease, call->request, call->n, kind, call->stream, call->include_usage,
+        auto choices = choices_of(*call, (*lease)->backend());
+        if (choices.size() > 1) {
+            return answer_n(req, res, *lease, std::move(choices), call->n, kind, call->stream, call->include_usage,
                             make_meta(kind.id_prefix, **lease, call->logprobs));
         }
-        auto channel = (*lease)->backend().submit(std::move(call->request));
+        auto & one     = choices.front();
+        auto   channel = (*lease)->backend().submit(std::move(one.request));
         if (!channel) return send_error(res, channel.error());
         auto meta = make_meta(kind.id_prefix, **lease, call->logprobs);
-        if (call->stream) return stream_response(req, res, *channel, meta, kind, call->include_usage, *lease);
-        std::string    text;
+        if (call->stream) return stream_response(req, res, *channel, meta, kind, call->include_usage, *lease, one.echo);
+        std::string    text = one.echo;
         backend::Event done;
         if (collect(res, **channel, req, text, done)) {
             std::string body = kind.whole(meta, text, done);
@@ -122,39 +161,42 @@ httplib::Server::Handler generation_route(router::Router & router, Result<Call> 
 
 template <typename Request>
 void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
-              const Request & request, int n, const ResponseKind & kind, bool stream, bool include_usage,
+              std::vector<Choice<Request>> choices, int n, const ResponseKind & kind, bool stream, bool include_usage,
               oai::ResponseMeta meta) {
     std::vector<std::shared_ptr<backend::Channel>> channels;
-    for (int i = 0; i < n; ++i) {
-        Request one = request;
-        if (one.params.sampling.seed) one.params.sampling.seed = *one.params.sampling.seed + static_cast<uint32_t>(i);
-        auto channel = lease->backend().submit(std::move(one));
+    std::vector<std::string>                       echoes;
+    for (auto & c : choices) {
+        auto channel = lease->backend().submit(std::move(c.request));
         if (!channel) {
-            for (auto & c : channels) c->cancel();
+            for (auto & ch : channels) ch->cancel();
             return send_error(res, channel.error());
         }
         channels.push_back(*channel);
+        echoes.push_back(std::move(c.echo));
     }
-    auto usage_of = [](const std::vector<backend::Event> & dones) {
+    // Each prompt counted once (its n choices share it).
+    auto usage_of = [n](const std::vector<backend::Event> & dones) {
         backend::Usage u;
-        u.prompt_tokens = dones.empty() ? 0 : dones.front().usage.prompt_tokens;  // one prompt, counted once
         for (const auto & d : dones) {
+            u.prompt_tokens += d.usage.prompt_tokens;
             u.completion_tokens += d.usage.completion_tokens;
-            u.cached_tokens = std::max(u.cached_tokens, d.usage.cached_tokens);
+            u.cached_tokens += d.usage.cached_tokens;
         }
+        u.prompt_tokens /= std::max(1, n);
+        u.cached_tokens /= std::max(1, n);
         return u;
     };
     if (!stream) {
         std::vector<std::string>    answers;
         std::vector<backend::Event> dones;
-        for (int i = 0; i < n; ++i) {
-            std::string    text;
+        for (size_t i = 0; i < channels.size(); ++i) {
+            std::string    text = echoes[i];
             backend::Event done;
-            if (!collect(res, *channels[static_cast<size_t>(i)], req, text, done)) {
+            if (!collect(res, *channels[i], req, text, done)) {
                 for (auto & c : channels) c->cancel();
                 return;
             }
-            meta.index = i;
+            meta.index = static_cast<int>(i);
             answers.push_back(kind.whole(meta, text, done));
             dones.push_back(std::move(done));
         }
@@ -164,17 +206,20 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [channels, meta, &kind, include_usage, usage_of, charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
+        [channels, echoes, meta, &kind, include_usage, usage_of, charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
             auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
-            const int choices = static_cast<int>(channels.size());
-            for (int i = 0; i < choices; ++i) {
+            const int count = static_cast<int>(channels.size());
+            for (int i = 0; i < count; ++i) {
                 meta.index = i;
                 if (!write(kind.start(meta))) return false;
+                if (!echoes[static_cast<size_t>(i)].empty() && !write(kind.delta(meta, backend::Event::delta(echoes[static_cast<size_t>(i)])))) {
+                    return false;
+                }
             }
-            std::vector<bool>           finished(static_cast<size_t>(choices), false);
+            std::vector<bool>           finished(static_cast<size_t>(count), false);
             std::vector<backend::Event> dones;
-            for (int left = choices; left > 0;) {
-                for (int i = 0; i < choices; ++i) {
+            for (int left = count; left > 0;) {
+                for (int i = 0; i < count; ++i) {
                     if (finished[static_cast<size_t>(i)]) continue;
                     // A short wait on each in turn: tokens of all choices come from one run loop.
                     auto ev = channels[static_cast<size_t>(i)]->pop(std::chrono::milliseconds(left > 1 ? 2 : 100));

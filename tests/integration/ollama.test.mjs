@@ -162,4 +162,25 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
     await assert.rejects(ollama.delete({ model: 'test/b' }), (err) => err.status_code === 404);
     await assert.rejects(ollama.show({ model: 'nothing/here' }), (err) => err.status_code === 404);
   });
+
+  it('generate returns its context, and a context continues the exchange', async () => {
+    const first = await ollama.generate({ model: 'test/a:F16', prompt: 'My name is Ada.', options: { num_predict: 5 } });
+    assert.ok(Array.isArray(first.context));
+    assert.equal(first.context.length, first.prompt_eval_count + first.eval_count, 'prompt and answer tokens');
+    const next = await ollama.generate({ model: 'test/a:F16', prompt: 'And my name?', context: first.context,
+      options: { num_predict: 3 } });
+    assert.ok(next.prompt_eval_count > first.context.length, `${next.prompt_eval_count} vs ${first.context.length}`);
+    assert.equal(next.context.slice(0, first.context.length).join(','), first.context.join(','));
+    const bad = [
+      [{ prompt: 'x', context: ['a'] }, /context/],
+      [{ prompt: 'x', context: [99999999] }, /outside the vocabulary/],
+      [{ prompt: 'x', suffix: 'y' }, /fill-in-the-middle/],
+      [{ prompt: 'x', template: '{{ .Prompt }}' }, /Go template/],
+    ];
+    for (const [extra, message] of bad) {
+      const res = await postJSON(server.baseURL, '/api/generate', { model: 'test/a:F16', stream: false, ...extra });
+      assert.equal(res.status, 400, JSON.stringify(extra));
+      assert.match((await res.json()).error, message);
+    }
+  });
 });

@@ -77,4 +77,50 @@ describe('openai completions', { timeout: 300_000 }, () => {
     assert.ok(sse.done, `[DONE] must be the final event:\n${sse.raw}`);
     assert.ok(sse.events.length >= 1);
   });
+
+  it('array prompts, token prompts and echo: each prompt its own choices, in order', async () => {
+    const r = await create({ prompt: ['Hello', 'World'], n: 2, max_tokens: 3, temperature: 0, echo: true });
+    assert.equal(r.choices.length, 4);
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2, 3]);
+    assert.ok(r.choices[0].text.startsWith('Hello') && r.choices[1].text.startsWith('Hello'));
+    assert.ok(r.choices[2].text.startsWith('World') && r.choices[3].text.startsWith('World'));
+    const alone = await create({ prompt: 'World', max_tokens: 3, temperature: 0 });
+    assert.equal(r.choices[2].text, 'World' + alone.choices[0].text, 'echo puts the prompt before the same answer');
+
+    const tok = await (await postJSON(ctx.server.baseURL, '/tokenize', { content: 'Once upon a time' })).json();
+    const byIds = await create({ prompt: tok.tokens, max_tokens: 4, temperature: 0 });
+    const byText = await create({ max_tokens: 4, temperature: 0 });
+    assert.equal(byIds.choices[0].text, byText.choices[0].text, 'token ids are the same prompt');
+    assert.equal(byIds.usage.prompt_tokens, tok.tokens.length);
+
+    const chunks = await collectStream({ max_tokens: 3, echo: true });
+    assert.equal(chunks[0].choices[0].text, prompt, 'streamed, the prompt comes first');
+
+    const bad = [
+      [{ prompt: [1, 'x'] }, 'prompt'],
+      [{ prompt: [99999999] }, 'prompt'],
+      [{ prompt: Array.from({ length: 65 }, () => 'x') }, 'prompt'],
+      [{ prompt: 'x', suffix: 'y' }, 'suffix'],
+    ];
+    for (const [extra, param] of bad) {
+      const res = await postJSON(ctx.server.baseURL, '/v1/completions', { model: ctx.model.id, max_tokens: 1, ...extra });
+      assert.equal(res.status, 400, JSON.stringify(extra));
+      assert.equal((await res.json()).error.param, param, JSON.stringify(extra));
+    }
+  });
+});
+
+describe('fill in the middle', { timeout: 300_000 }, () => {
+  // deepseek-coder's vocabulary has FIM tokens: prefix, suffix, middle.
+  const ctx = serveModel({ name: 'coder', modelArgs: ['--arch', 'llama', '--vocab', 'deepseek-coder', '--n-embd', '64',
+    '--n-layer', '2', '--n-head', '4', '--n-ff', '128', '--ctx', '512', '--type', 'f16'] });
+
+  it('suffix: the prompt is <prefix> + <suffix> + <middle>, with the model writing the middle', async () => {
+    const count = async (text) => (await (await postJSON(ctx.server.baseURL, '/tokenize', { content: text })).json()).tokens.length;
+    const r = await ctx.client.completions.create({ model: ctx.model.id, prompt: 'def add(a, b):\n', suffix: '\n    return c\n',
+      max_tokens: 5, temperature: 0 });
+    assert.equal(r.choices[0].finish_reason, 'length');
+    const bos = 1;
+    assert.equal(r.usage.prompt_tokens, bos + 3 + await count('def add(a, b):\n') + await count('\n    return c\n'));
+  });
 });
