@@ -65,7 +65,13 @@ TEST(OpenAIParse, CompletionPrompt) {
     EXPECT_EQ(call->request.prompt, "one");
     EXPECT_FALSE(parse_completion(R"({"prompt": 5})"));
     EXPECT_FALSE(parse_completion(R"({})"));
-    EXPECT_FALSE(parse_completion(R"({"prompt": ["a", "b"]})"));
+    auto two = parse_completion(R"({"prompt": ["a", [1, 2]], "n": 2})");
+    ASSERT_TRUE(two) << two.error().message;
+    EXPECT_EQ(two->request.prompt, "a");
+    ASSERT_EQ(two->more_prompts.size(), 1u);
+    EXPECT_EQ(two->more_prompts[0].tokens, (std::vector<int32_t>{1, 2}));
+    EXPECT_FALSE(parse_completion(R"({"prompt": [[]]})"));
+    EXPECT_FALSE(parse_completion(R"({"prompt": [1, "a"]})"));
 }
 
 TEST(OpenAIFormat, StreamChunksHaveTheWireShape) {
