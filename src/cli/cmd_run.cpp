@@ -1,119 +1,159 @@
-// kiln run MODEL [PROMPT]: one-shot chat, in-process, streamed to stdout.
+// kiln run: chat with a model. With a prompt (or text on stdin) it answers
+// once and exits; on a terminal without one it opens the interactive chat.
+// Either way it goes to a running kiln server when one answers at
+// server.host:server.port (the model stays loaded between runs), else it
+// loads the model in this process.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <unistd.h>
 
-#include "backend/llama_backend.h"
+#include "cli/chat_client.h"
 #include "cli/commands.h"
-#include "cli/model_arg.h"
+#include "cli/repl.h"
+#include "core/config.h"
 #include "core/log.h"
+#include "core/paths.h"
 
 namespace kiln::cli {
 namespace {
 
 struct RunOptions {
-    std::string              model;
-    std::string              prompt;
-    std::string              system;
-    int32_t                  ctx_size = 0;
-    int32_t                  threads  = 0;
-    std::string              flash_attn = "auto";
-    bool                     verbose  = false;
-    backend::ChatRequest     request;
-    uint32_t                 seed     = 0;
+    std::string  model;
+    std::string  prompt;
+    std::string  system;
+    ChatSettings chat;
+    float        temperature = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f, presence = 0, frequency = 0;
+    int32_t      top_k = 40, repeat_last_n = 64;
+    uint32_t     seed     = 0;
+    int32_t      ctx_size = 0;
+    int32_t      threads  = 0;
+    std::string  flash_attn = "auto";
+    std::string  url;
+    bool         local      = false;
+    bool         verbose    = false;
+    bool         nowordwrap = false;
 };
 
-int run(RunOptions & o, CLI::App & cmd) {
+// Flags given on the command line are sampling the request sets; others
+// are left to the model's (or preset's) defaults.
+void take_sampling(RunOptions & o, CLI::App & cmd) {
+    auto & s   = o.chat.sampling;
+    auto   put = [&](const char * flag, const char * field, double v) {
+        if (cmd.count(flag) == 0) return;
+        for (const auto & f : engine::sampling_fields()) {
+            if (std::string(f.name) == field) engine::set_sampling(s, f, v);
+        }
+    };
+    put("--temperature", "temperature", o.temperature);
+    put("--top-k", "top_k", o.top_k);
+    put("--top-p", "top_p", o.top_p);
+    put("--min-p", "min_p", o.min_p);
+    put("--repeat-penalty", "repeat_penalty", o.repeat_penalty);
+    put("--repeat-last-n", "repeat_last_n", o.repeat_last_n);
+    put("--presence-penalty", "presence_penalty", o.presence);
+    put("--frequency-penalty", "frequency_penalty", o.frequency);
+    if (cmd.count("--seed") > 0) s.seed = o.seed;
+}
+
+std::string server_url(const RunOptions & o) {
+    if (!o.url.empty()) return o.url;
+    if (const char * e = std::getenv("KILN_URL"); e && *e) return e;
+    auto s = Settings::load(paths::config_file().string());
+    std::string host = s ? s->get("server.host") : "127.0.0.1";
+    const std::string port = s ? s->get("server.port") : "11434";
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "http://" + host + ":" + port;
+}
+
+std::string server_key() {
+    auto s = Settings::load(paths::config_file().string());
+    if (!s) return {};
+    const std::string keys = s->get("server.api_key");
+    return keys.substr(0, keys.find(','));
+}
+
+// A server that answers, for a model given by name; else the model here.
+Result<std::unique_ptr<ChatClient>> open_client(const RunOptions & o, const std::string & model) {
+    std::error_code ec;
+    const bool      file = std::filesystem::is_regular_file(model, ec);
+    if (!o.local && !file) {
+        if (auto c = connect_server(server_url(o), server_key(), model)) return c;
+    }
     if (!o.verbose) log::set_level(log::Level::error);
-    if (o.prompt.empty() && !isatty(STDIN_FILENO)) {
+    return load_local(model, o.ctx_size, o.threads, *engine::parse_flash_attn(o.flash_attn), o.verbose);
+}
+
+int run(RunOptions & o, CLI::App & cmd) {
+    take_sampling(o, cmd);
+    const bool color = std::getenv("NO_COLOR") == nullptr || !*std::getenv("NO_COLOR");
+    const bool interactive = o.prompt.empty() && isatty(STDIN_FILENO);
+    if (o.prompt.empty() && !interactive) {
         o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        if (o.prompt.empty()) {
+            std::fprintf(stderr, "kiln run: stdin was empty; give a prompt as an argument or on stdin\n");
+            return usage;
+        }
     }
-    if (o.prompt.empty()) {
-        std::fprintf(stderr, "kiln run: give a prompt as an argument or on stdin (the interactive chat comes later)\n");
-        return usage;
-    }
-    if (cmd.count("--seed") > 0) o.request.params.sampling.seed = o.seed;
-
-    auto resolved = resolve_llama(o.model);
-    if (!resolved) {
-        std::fprintf(stderr, "kiln run: %s\n", resolved.error().message.c_str());
+    auto client = open_client(o, o.model);
+    if (!client) {
+        std::fprintf(stderr, "kiln run: %s\n", client.error().message.c_str());
         return failure;
     }
-    backend::LlamaOptions opts = std::move(*resolved);
-    if (o.ctx_size > 0 || opts.n_ctx == 0) opts.n_ctx = o.ctx_size;
-    if (o.threads > 0 || opts.n_threads == 0) opts.n_threads = o.threads;
-    opts.flash_attn = *engine::parse_flash_attn(o.flash_attn);  // checked by the flag
-    auto backend    = backend::LlamaBackend::create(opts);
-    if (!backend) {
-        std::fprintf(stderr, "kiln run: %s\n", backend.error().message.c_str());
-        return failure;
+    if (!interactive) {
+        std::vector<engine::ChatMessage> messages;
+        if (!o.system.empty()) messages.emplace_back("system", o.system);
+        messages.emplace_back("user", o.prompt);
+        return answer_once(**client, messages, o.chat, o.verbose, !o.nowordwrap, color);
     }
-
-    if (!o.system.empty()) o.request.messages.push_back({"system", o.system});
-    o.request.messages.push_back({"user", o.prompt});
-    auto channel = (*backend)->submit(std::move(o.request));
-    if (!channel) {
-        std::fprintf(stderr, "kiln run: %s\n", channel.error().message.c_str());
-        return failure;
-    }
-    for (;;) {
-        auto ev = (*channel)->pop(std::chrono::milliseconds(1000));
-        if (!ev) continue;
-        if (ev->kind == backend::Event::Kind::delta) {
-            std::fwrite(ev->text.data(), 1, ev->text.size(), stdout);
-            std::fflush(stdout);
-            continue;
-        }
-        std::fputc('\n', stdout);
-        std::fflush(stdout);
-        if (ev->kind == backend::Event::Kind::error) {
-            std::fprintf(stderr, "kiln run: %s\n", ev->error.message.c_str());
-            return failure;
-        }
-        if (o.verbose) {
-            const auto & u = ev->usage;
-            const auto & t = ev->timings;
-            std::fprintf(stderr, "prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | finish: %s\n",
-                         u.prompt_tokens, t.prompt_ms > 0 ? 1000.0 * u.prompt_tokens / t.prompt_ms : 0.0,
-                         u.completion_tokens, t.generation_ms > 0 ? 1000.0 * u.completion_tokens / t.generation_ms : 0.0,
-                         backend::finish_reason_name(ev->finish));
-        }
-        return ok;
-    }
+    ReplOptions r;
+    r.home     = paths::home();
+    r.system   = o.system;
+    r.settings = o.chat;
+    r.verbose  = o.verbose;
+    r.wrap     = !o.nowordwrap;
+    r.color    = color;
+    const ClientFactory open = [&o](const std::string & model) { return open_client(o, model); };
+    return run_repl(std::move(*client), std::move(r), open);
 }
 
 }  // namespace
 
 void add_run(CLI::App & app, int & exit_code) {
     auto   opts = std::make_shared<RunOptions>();
-    auto * cmd  = app.add_subcommand("run", "Chat once with a model file, streaming the answer to stdout");
-    auto & s    = opts->request.params.sampling;
-    cmd->add_option("model", opts->model, "GGUF file, or a name from 'kiln list'")->required();
-    cmd->add_option("prompt", opts->prompt, "the message (default: read stdin)");
+    auto * cmd  = app.add_subcommand("run", "Chat with a model: once with a prompt, else interactively");
+    cmd->add_option("model", opts->model, "a name from 'kiln list', a preset, or a GGUF file")->required();
+    cmd->add_option("prompt", opts->prompt, "the message (default: read stdin, or chat interactively on a terminal)");
     cmd->add_option("--system", opts->system, "system message");
-    cmd->add_option("-n,--max-tokens", opts->request.params.max_tokens, "tokens to generate at most (-1: no limit)")
-        ->capture_default_str();
-    cmd->add_option("--temperature,--temp", s.temperature, "sampling temperature (0: greedy)")->capture_default_str();
-    cmd->add_option("--top-k", s.top_k, "keep the k most likely tokens (0: off)")->capture_default_str();
-    cmd->add_option("--top-p", s.top_p, "nucleus sampling (1: off)")->capture_default_str();
-    cmd->add_option("--min-p", s.min_p, "drop tokens below min-p times the top one (0: off)")->capture_default_str();
-    cmd->add_option("--repeat-penalty", s.repeat_penalty, "penalty for repeated tokens (1: off)")->capture_default_str();
-    cmd->add_option("--repeat-last-n", s.repeat_last_n, "tokens the penalties look back on")->capture_default_str();
-    cmd->add_option("--presence-penalty", s.presence_penalty, "penalty for tokens present so far")->capture_default_str();
-    cmd->add_option("--frequency-penalty", s.frequency_penalty, "penalty by token frequency")->capture_default_str();
+    cmd->add_option("-n,--max-tokens", opts->chat.max_tokens, "tokens to generate at most (-1: no limit)")->capture_default_str();
+    cmd->add_option("--temperature,--temp", opts->temperature, "sampling temperature (0: greedy)")->capture_default_str();
+    cmd->add_option("--top-k", opts->top_k, "keep the k most likely tokens (0: off)")->capture_default_str();
+    cmd->add_option("--top-p", opts->top_p, "nucleus sampling (1: off)")->capture_default_str();
+    cmd->add_option("--min-p", opts->min_p, "drop tokens below min-p times the top one (0: off)")->capture_default_str();
+    cmd->add_option("--repeat-penalty", opts->repeat_penalty, "penalty for repeated tokens (1: off)")->capture_default_str();
+    cmd->add_option("--repeat-last-n", opts->repeat_last_n, "tokens the penalties look back on")->capture_default_str();
+    cmd->add_option("--presence-penalty", opts->presence, "penalty for tokens present so far")->capture_default_str();
+    cmd->add_option("--frequency-penalty", opts->frequency, "penalty by token frequency")->capture_default_str();
     cmd->add_option("--seed", opts->seed, "seed for sampling (default: random)");
-    cmd->add_option("--stop", opts->request.params.stop, "stop string (repeatable)");
-    cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size (0: the model's, up to 32768)")->capture_default_str();
-    cmd->add_option("-t,--threads", opts->threads, "CPU threads (0: one per core)")->capture_default_str();
+    cmd->add_option("--stop", opts->chat.stop, "stop string (repeatable)");
+    cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size when loaded here (0: the model's, up to 32768)")->capture_default_str();
+    cmd->add_option("-t,--threads", opts->threads, "CPU threads when loaded here (0: one per core)")->capture_default_str();
     cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: llama.cpp decides; on for CPU)")
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
-    cmd->add_flag("--ignore-eos", opts->request.params.ignore_eos, "keep generating past end-of-sequence (benchmarks)");
-    cmd->add_flag("--verbose", opts->verbose, "log loading and print token counts and speed");
+    cmd->add_option("--url", opts->url, "the kiln server to use (default: server.host:server.port, env KILN_URL)");
+    cmd->add_flag("--local", opts->local, "load the model in this process even when a server answers");
+    cmd->add_flag("--nowordwrap", opts->nowordwrap, "do not wrap answers at the terminal's width");
+    cmd->add_flag("--ignore-eos", opts->chat.ignore_eos, "keep generating past end-of-sequence (benchmarks)");
+    cmd->add_flag("--verbose", opts->verbose, "log loading; print token counts, speed and time to first token");
     cmd->footer("Examples:\n"
+                "  kiln run org/repo:Q4_K_M                 # chat (/help inside for commands)\n"
                 "  kiln run model.gguf \"Write a haiku\" --seed 42\n"
-                "  echo \"Summarize this\" | kiln run model.gguf --temperature 0");
+                "  echo \"Summarize this\" | kiln run mymodel --temperature 0\n"
+                "  kiln run mymodel --local                 # not through a running server");
     cmd->callback([opts, cmd, &exit_code] { exit_code = run(*opts, *cmd); });
 }
 
