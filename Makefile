@@ -44,6 +44,7 @@ bench: build
 	bench/compare.sh
 	bench/catalog.sh
 	bench/router.sh
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -18,5 +18,7 @@ void add_models(CLI::App & app, int & exit_code);
 void add_pull(CLI::App & app, int & exit_code);
 // ps, load, unload (a running server)
 void add_ps(CLI::App & app, int & exit_code);
+// config: the settings in effect and their sources
+void add_config(CLI::App & app, int & exit_code);
 
 }  // namespace kiln::cli

@@ -19,6 +19,7 @@ int main(int argc, char ** argv) {
     kiln::cli::add_models(app, exit_code);
     kiln::cli::add_pull(app, exit_code);
     kiln::cli::add_ps(app, exit_code);
+    kiln::cli::add_config(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError & e) {
