@@ -339,12 +339,14 @@ int verify(const std::string & name) {
 void add_models(CLI::App & app, int & exit_code) {
     {
         auto * cmd  = app.add_subcommand("list", "List local models")->alias("ls");
+        cmd->footer("Examples:\n  kiln list\n  kiln list --json | jq -r '.[].name'");
         auto   json = std::make_shared<bool>(false);
         cmd->add_flag("--json", *json, "JSON instead of a table");
         cmd->callback([&exit_code, json] { exit_code = list(*json); });
     }
     {
         auto * cmd  = app.add_subcommand("show", "Show a model's metadata, template and files");
+        cmd->footer("Examples:\n  kiln show org/repo:Q4_K_M\n  kiln show repo --template\n  kiln show repo --json");
         auto   name = std::make_shared<std::string>();
         auto   json = std::make_shared<bool>(false);
         auto   tmpl = std::make_shared<bool>(false);
@@ -355,6 +357,7 @@ void add_models(CLI::App & app, int & exit_code) {
     }
     {
         auto * cmd  = app.add_subcommand("create", "Make a model from a Modelfile: a preset over a pulled model or GGUF");
+        cmd->footer("Examples:\n  kiln create reviewer -f ./Modelfile\n  kiln run reviewer \"Review this diff\"");
         auto   name = std::make_shared<std::string>();
         auto   file = std::make_shared<std::string>("Modelfile");
         cmd->add_option("NAME", *name, "the new model's name")->required();
@@ -364,12 +367,14 @@ void add_models(CLI::App & app, int & exit_code) {
     }
     {
         auto * cmd  = app.add_subcommand("rm", "Delete a model and its files (a created model: just its preset)");
+        cmd->footer("Examples:\n  kiln rm org/repo:Q4_K_M\n  kiln rm qwen            # an alias or a created model: just that name");
         auto   name = std::make_shared<std::string>();
         cmd->add_option("NAME", *name, "model to delete")->required();
         cmd->callback([&exit_code, name] { exit_code = remove(*name); });
     }
     {
         auto * cmd   = app.add_subcommand("cp", "Give a model another name (no files are copied)");
+        cmd->footer("Examples:\n  kiln cp org/repo:Q4_K_M qwen");
         auto   src   = std::make_shared<std::string>();
         auto   alias = std::make_shared<std::string>();
         cmd->add_option("SRC", *src, "model")->required();
@@ -378,12 +383,14 @@ void add_models(CLI::App & app, int & exit_code) {
     }
     {
         auto * cmd  = app.add_subcommand("verify", "Re-hash model files against the sha256 recorded when pulled");
+        cmd->footer("Examples:\n  kiln verify\n  kiln verify org/repo:Q4_K_M");
         auto   name = std::make_shared<std::string>();
         cmd->add_option("NAME", *name, "one model (default: all)");
         cmd->callback([&exit_code, name] { exit_code = verify(*name); });
     }
     {
         auto * cmd  = app.add_subcommand("import", "Register a GGUF file where it is, without copying it");
+        cmd->footer("Examples:\n  kiln import ~/Downloads/model.gguf --name mine");
         auto   path = std::make_shared<std::string>();
         auto   name = std::make_shared<std::string>();
         cmd->add_option("PATH", *path, "a .gguf file (the first part of a split model)")->required();

@@ -156,7 +156,7 @@ void add_pull(CLI::App & app, int & exit_code) {
         auto * cmd = app.add_subcommand("pull", "Download a GGUF model from Hugging Face (resumes, verifies sha256)");
         auto   ref = std::make_shared<std::string>();
         cmd->add_option("REF", *ref, "org/repo[:QUANT], hf.co/org/repo[:QUANT] or org/repo/file.gguf")->required();
-        cmd->footer("Env: HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos).");
+        cmd->footer("Examples:\n  kiln pull bartowski/Qwen2.5-0.5B-Instruct-GGUF\n  kiln pull hf.co/org/repo:Q8_0\n\nEnv: HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos).");
         cmd->callback([&exit_code, ref] { exit_code = pull(*ref); });
     }
     {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -34,6 +35,12 @@ void catch_sigint() {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns
     sigaction(SIGINT, &sa, nullptr);
+}
+
+// Input that is already waiting (the rest of a paste), within a moment.
+bool more_input() {
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    return ::poll(&p, 1, 15) > 0 && (p.revents & POLLIN) != 0;
 }
 
 int terminal_width() {
@@ -117,6 +124,11 @@ class Repl {
     std::optional<std::string> read_input() {
         std::string text;
         bool        block = false;
+        if (pending_) {
+            std::string line = std::move(*pending_);
+            pending_.reset();
+            return line;
+        }
         for (;;) {
             g_interrupted = false;
             char * raw    = readline(text.empty() && !block ? ">>> " : "... ");
@@ -153,7 +165,22 @@ class Repl {
                 text += line.substr(0, line.size() - 1) + "\n";
                 continue;
             }
-            return text + line;
+            text += line;
+            // A paste of several lines: the rest is already waiting; one
+            // message. (A command is never part of one: typed ahead, it
+            // runs on its own.)
+            while (line.rfind('/', 0) != 0 && more_input()) {
+                char * next = readline("");
+                if (!next) break;
+                std::string more = next;
+                std::free(next);
+                if (more.rfind('/', 0) == 0) {
+                    pending_ = std::move(more);
+                    break;
+                }
+                text += "\n" + more;
+            }
+            return text;
         }
     }
 
@@ -380,6 +407,7 @@ class Repl {
     const ClientFactory &            open_;
     std::string                      system_;
     std::vector<engine::ChatMessage> turns_;
+    std::optional<std::string>       pending_;  // a command typed ahead of a paste's end
 };
 
 }  // namespace

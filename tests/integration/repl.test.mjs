@@ -134,8 +134,10 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       t.type('first line'); t.keys('Enter');
       t.type('second line"""'); t.keys('Enter');
       await t.waitFor(/\.\.\. second line"""\n[\s\S]+\n\n>>> $/m);
+      t.keys('paste one', 'Enter', 'paste two', 'Enter');  // arrives at once, like a paste: one message
+      await t.waitFor(/paste two\n[\s\S]+\n\n>>> $/m);
       t.type('/history'); t.keys('Enter');
-      const h = await t.waitFor(/user: first line\nsecond line\nassistant: /);
+      const h = await t.waitFor(/user: first line\nsecond line\nassistant: [\s\S]*user: paste one\npaste two\nassistant: /);
       assert.match(h, /user: Hello\nassistant: /);
       t.type('/set max_tokens 100000'); t.keys('Enter');
       t.type('Tell me everything'); t.keys('Enter');
@@ -145,11 +147,11 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       t.type('/save talk'); t.keys('Enter');
       await t.waitFor(/saved to .*sessions\/talk\.json/);
       const saved = JSON.parse(await fs.readFile(path.join(home, 'sessions', 'talk.json'), 'utf8'));
-      assert.equal(saved.messages.length, 6);
+      assert.equal(saved.messages.length, 8);
       assert.equal(saved.messages[0].content, 'Hello');
       t.type('/clear'); t.keys('Enter');
       t.type('/load talk'); t.keys('Enter');
-      await t.waitFor(/loaded talk: 6 messages/);
+      await t.waitFor(/loaded talk: 8 messages/);
       t.type('/load nope'); t.keys('Enter');
       await t.waitFor(/no session 'nope' \(there are: talk\)/);
       t.type('half a line'); t.keys('C-c');
