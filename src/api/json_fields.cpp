@@ -231,4 +231,18 @@ Result<std::string> tool_arguments(const json & value, const std::string & param
     return make_error(ErrorCode::invalid_request, "'" + param + "' must be a JSON object or a string holding one", param);
 }
 
+Result<engine::ToolCall> get_tool_call(const json & c, const std::string & param) {
+    if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
+        !c["function"]["name"].is_string()) {
+        return make_error(ErrorCode::invalid_request,
+                          "'" + param + "' must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}", param);
+    }
+    engine::ToolCall call;
+    call.name = c["function"]["name"].get<std::string>();
+    KILN_CHECK(check_tool_name(call.name, param + ".function.name"));
+    KILN_TRY(call.arguments, tool_arguments(c["function"].value("arguments", json()), param + ".function.arguments"));
+    if (auto id = c.find("id"); id != c.end() && id->is_string()) call.id = id->get<std::string>();
+    return call;
+}
+
 }  // namespace kiln::api

@@ -52,6 +52,9 @@ Status check_tool_name(const std::string & tool, const std::string & param);
 // {"type": "function", "function": {"name"}}, which leaves only that tool
 // and requires it. Also reads "parallel_tool_calls" (default true).
 Status get_tool_choice(const json & obj, engine::ChatOptions & options);
+// A call as an assistant message carries it, in the form OpenAI and Ollama
+// share: {id, type: "function", function: {name, arguments}}.
+Result<engine::ToolCall> get_tool_call(const json & call, const std::string & param);
 // A tool call's arguments as JSON text: a string holding JSON (OpenAI) or
 // an object (Ollama, Anthropic's input).
 Result<std::string> tool_arguments(const json & value, const std::string & param);

@@ -5,6 +5,7 @@
 
 #include "api/json_fields.h"
 #include "api/models_api.h"
+#include "store/modelfile.h"
 
 namespace kiln::api::ollama {
 namespace {
@@ -92,16 +93,7 @@ Status message_extras(const json & m, const std::string & param, engine::ChatMes
     if (!tc->is_array()) return bad("'" + param + ".tool_calls' must be an array", param + ".tool_calls");
     for (size_t k = 0; k < tc->size(); ++k) {
         const json &      c  = (*tc)[k];
-        const std::string pc = param + ".tool_calls[" + std::to_string(k) + "]";
-        if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
-            !c["function"]["name"].is_string()) {
-            return bad("'" + pc + "' must be {\"function\": {\"name\", \"arguments\"}}", pc);
-        }
-        engine::ToolCall call;
-        call.name = c["function"]["name"].get<std::string>();
-        KILN_CHECK(check_tool_name(call.name, pc + ".function.name"));
-        KILN_TRY(call.arguments, tool_arguments(c["function"].value("arguments", json()), pc + ".function.arguments"));
-        if (auto id = c.find("id"); id != c.end() && id->is_string()) call.id = id->get<std::string>();
+        KILN_TRY(auto call, get_tool_call(c, param + ".tool_calls[" + std::to_string(k) + "]"));
         msg.tool_calls.push_back(std::move(call));
     }
     return {};
@@ -118,10 +110,12 @@ Result<GenerateCall> parse_generate(std::string_view body) {
     KILN_TRY(auto system, get_string(j, "system"));
     KILN_TRY(auto raw, get_bool(j, "raw"));
     call.raw = raw.value_or(false);
+    // template: a Jinja chat template for this request; Ollama's Go
+    // templates cannot run here.
     KILN_TRY(auto tmpl, get_string(j, "template"));
-    if (tmpl && !tmpl->empty()) {
-        return bad("'template' is an Ollama Go template, which kiln does not run; the model's chat template is used "
-                   "(make a model with another Jinja template with /api/create)",
+    if (tmpl && !tmpl->empty() && store::is_go_template(*tmpl)) {
+        return bad("'template' is an Ollama Go template, which kiln does not run: give a Jinja chat template "
+                   "(as in a GGUF's tokenizer.chat_template), or leave it out for the model's",
                    "template");
     }
     KILN_TRY(auto suffix, get_string(j, "suffix"));
@@ -150,8 +144,9 @@ Result<GenerateCall> parse_generate(std::string_view body) {
         call.completion.context = std::move(context);
         call.completion.params  = std::move(params);
     } else {
-        call.messages.context = std::move(context);
-        call.messages.model = call.model;
+        call.messages.context       = std::move(context);
+        call.messages.chat_template = tmpl.value_or("");
+        call.messages.model         = call.model;
         if (system && !system->empty()) call.messages.messages.push_back({"system", *system});
         call.messages.messages.push_back({"user", *prompt});
         call.messages.params = std::move(params);

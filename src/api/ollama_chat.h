@@ -6,8 +6,9 @@
 // template; answers carry `thinking` and `tool_calls` (arguments as
 // objects). /api/generate takes `context` (the tokens its last answer
 // returned, which every final object carries) and `suffix` (fill in the
-// middle, for models with FIM tokens). Refused with the reason: `images`
-// (no vision model) and `template` (Ollama's Go templates).
+// middle, for models with FIM tokens) and `template` (a Jinja chat template
+// for the request; Ollama's Go templates are refused with the reason).
+// Refused: `images` (no vision model).
 #pragma once
 
 #include <chrono>

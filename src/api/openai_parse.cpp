@@ -135,16 +135,7 @@ Status message_tools(const json & m, const std::string & param, engine::ChatMess
         if (!it->is_array()) return bad("'" + param + ".tool_calls' must be an array", param + ".tool_calls");
         for (size_t k = 0; k < it->size(); ++k) {
             const json &      c  = (*it)[k];
-            const std::string pc = param + ".tool_calls[" + std::to_string(k) + "]";
-            if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
-                !c["function"].contains("name") || !c["function"]["name"].is_string()) {
-                return bad("'" + pc + "' must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}", pc);
-            }
-            engine::ToolCall call;
-            call.name = c["function"]["name"].get<std::string>();
-            KILN_CHECK(check_tool_name(call.name, pc + ".function.name"));
-            KILN_TRY(call.arguments, tool_arguments(c["function"].value("arguments", json()), pc + ".function.arguments"));
-            if (auto id = c.find("id"); id != c.end() && id->is_string()) call.id = id->get<std::string>();
+            KILN_TRY(auto call, get_tool_call(c, param + ".tool_calls[" + std::to_string(k) + "]"));
             msg.tool_calls.push_back(std::move(call));
         }
     } else if (msg.role == "tool") {

@@ -386,7 +386,8 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
     if (request.messages.empty()) {
         return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     }
-    KILN_TRY(auto r, template_->apply(request.messages, request.options));
+    KILN_TRY(const engine::ChatTemplate * tmpl, template_for(request));
+    KILN_TRY(auto r, tmpl->apply(request.messages, request.options));
     // Control tokens the template wrote as text become their ids. Templates
     // that write BOS themselves would get a second one from add_special.
     auto tokens = model_->tokenize(r.prompt, true, true);
@@ -394,6 +395,25 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
     const llama_token bos = llama_vocab_bos(model_->vocab());
     if (tokens.size() >= 2 && tokens[0] == bos && tokens[1] == bos) tokens.erase(tokens.begin());
     return tokens;
+}
+
+Result<const engine::ChatTemplate *> LlamaBackend::template_for(const ChatRequest & request) const {
+    if (request.chat_template.empty()) return template_.get();
+    std::lock_guard lock(request_templates_mutex_);
+    for (auto it = request_templates_.begin(); it != request_templates_.end(); ++it) {
+        if (it->first != request.chat_template) continue;
+        std::rotate(request_templates_.begin(), it, it + 1);  // most recent first
+        return request_templates_.front().second.get();
+    }
+    auto made = engine::ChatTemplate::create(*model_, request.chat_template);
+    if (!made) {
+        Error e = made.error();
+        e.param = "template";
+        return e;
+    }
+    request_templates_.insert(request_templates_.begin(), {request.chat_template, std::shared_ptr<engine::ChatTemplate>(std::move(*made))});
+    if (request_templates_.size() > 4) request_templates_.pop_back();
+    return request_templates_.front().second.get();
 }
 
 Status LlamaBackend::check_tokens(const std::vector<int32_t> & tokens, const char * field) const {
@@ -491,7 +511,8 @@ Result<std::string> LlamaBackend::apply_template(const ChatRequest & request) {
     if (request.messages.empty()) return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     auto messages = request.messages;
     with_preset_turns(messages);
-    KILN_TRY(auto rendered, template_->apply(messages, request.options));
+    KILN_TRY(const engine::ChatTemplate * tmpl, template_for(request));
+    KILN_TRY(auto rendered, tmpl->apply(messages, request.options));
     return rendered.prompt;
 }
 

@@ -118,6 +118,11 @@ class LlamaBackend final : public Backend {
     void with_preset_turns(std::vector<engine::ChatMessage> & messages) const;
     std::unique_ptr<engine::Model>        model_;
     std::unique_ptr<engine::ChatTemplate> template_;
+    // The template a request renders with: its own (made once, the last few
+    // kept), else the model's.
+    Result<const engine::ChatTemplate *> template_for(const ChatRequest & request) const;
+    mutable std::mutex                                                   request_templates_mutex_;
+    mutable std::vector<std::pair<std::string, std::shared_ptr<engine::ChatTemplate>>> request_templates_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop
     std::unique_ptr<LlamaEngine>          engine_;
     std::unique_ptr<scheduler::Scheduler> scheduler_;  // generation models

@@ -40,6 +40,7 @@ struct ChatRequest {
     std::vector<engine::ChatMessage> messages;
     engine::ChatOptions              options;  // tools, tool choice, thinking
     std::vector<int32_t>             context;  // tokens before the rendered chat (Ollama's context)
+    std::string                      chat_template;  // a Jinja template for this request only; empty: the model's
     bool                             must_think = false;  // thinking asked for outright: an error when the model cannot
     GenerateParams                   params;
 };

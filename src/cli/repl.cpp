@@ -54,19 +54,6 @@ void out(const std::string & s) {
     std::fflush(stdout);
 }
 
-size_t edit_distance(const std::string & a, const std::string & b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
 const std::vector<std::pair<std::string, std::string>> & commands() {
     static const std::vector<std::pair<std::string, std::string>> c = {
         {"/help", "this list"},
@@ -287,7 +274,7 @@ class Repl {
             std::string best;
             size_t      best_d = 3;
             for (const auto & [c, what] : commands()) {
-                const size_t d = edit_distance(cmd, c);
+                const size_t d = utf8::edit_distance(cmd, c);
                 if (d < best_d) {
                     best_d = d;
                     best   = c;

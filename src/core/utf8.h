@@ -25,5 +25,7 @@ std::string ascii_lower(std::string_view s);
 // trimmed, empty ones dropped (settings lists, stored capability lists).
 std::vector<std::string> split_list(std::string_view list);
 std::string ascii_upper(std::string_view s);
+// Levenshtein distance in bytes (for "did you mean" suggestions).
+size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace kiln::utf8

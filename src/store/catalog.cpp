@@ -125,18 +125,6 @@ std::string join(const std::vector<std::string> & v, const char * sep) {
     return out;
 }
 
-size_t edit_distance(const std::string & a, const std::string & b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
 
 // The name a GGUF found in models/ gets: "org/repo:QUANT" when it sits at
 // models/org/repo/, else its path without .gguf.
@@ -511,7 +499,7 @@ Result<ModelEntry> Catalog::find(const std::string & query) {
     for (const auto & e : *all) {
         const auto n = ascii_lower(e.name);
         const auto tail = n.substr(n.rfind('/') == std::string::npos ? 0 : n.rfind('/') + 1);
-        const size_t d = std::min(edit_distance(q, n), edit_distance(q, tail));
+        const size_t d = std::min(utf8::edit_distance(q, n), utf8::edit_distance(q, tail));
         if (d <= std::max<size_t>(2, q.size() / 3) || n.find(q) != std::string::npos) near.emplace_back(d, e.name);
     }
     std::sort(near.begin(), near.end());

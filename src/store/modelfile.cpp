@@ -70,14 +70,14 @@ constexpr Param kParams[] = {
 // mapping): taken and left out, as Ollama on a CPU does.
 constexpr const char * kIgnored[] = {"num_gpu", "main_gpu", "use_mmap", "use_mlock", "numa", "num_keep", "low_vram"};
 
+}  // namespace
+
 bool is_go_template(const std::string & t) {
     for (const char * marker : {"{{ .", "{{- .", "{{.", "{{ range", "{{- range", "{{ if .", "{{- if ."}) {
         if (t.find(marker) != std::string::npos) return true;
     }
     return false;
 }
-
-}  // namespace
 
 Result<Modelfile> parse_modelfile(std::string_view text) {
     Modelfile mf;

@@ -38,6 +38,10 @@ Result<PresetTable> modelfile_preset(const std::string & name, const Modelfile &
 // The Modelfile text a preset table stands for (for /api/show).
 std::string preset_modelfile(const PresetTable & t);
 
+// Ollama's Go template syntax ({{ .Prompt }}, {{ range .Messages }}), which
+// kiln cannot run, as opposed to a Jinja chat template.
+bool is_go_template(const std::string & text);
+
 // $KILN_HOME/presets.toml and what it holds.
 std::filesystem::path    presets_path(const std::filesystem::path & home);
 Result<std::vector<PresetTable>> created_presets(const std::filesystem::path & home);

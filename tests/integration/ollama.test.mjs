@@ -171,7 +171,13 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
       options: { num_predict: 3 } });
     assert.ok(next.prompt_eval_count > first.context.length, `${next.prompt_eval_count} vs ${first.context.length}`);
     assert.equal(next.context.slice(0, first.context.length).join(','), first.context.join(','));
+    // A Jinja template for one request renders its prompt.
+    const tmpl = '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}';
+    const own = await ollama.generate({ model: 'test/a:F16', prompt: 'hello there', template: tmpl, options: { num_predict: 1 } });
+    const want = await (await postJSON(server.baseURL, '/tokenize', { model: 'test/a:F16', content: '[user] hello there\n' })).json();
+    assert.equal(own.prompt_eval_count, want.tokens.length);
     const bad = [
+      [{ prompt: 'x', template: '{% for m in messages %}' }, /template/],
       [{ prompt: 'x', context: ['a'] }, /context/],
       [{ prompt: 'x', context: [99999999] }, /outside the vocabulary/],
       [{ prompt: 'x', suffix: 'y' }, /fill-in-the-middle/],

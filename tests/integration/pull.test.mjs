@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { makeModel, removeDir, startServer, tempDir } from './harness.mjs';
 import { startHfServer, sha256 } from './hf_server.mjs';
+import { Ollama } from 'ollama';
 
 const modelArgs = (type, out) => ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '64', '--n-layer', '2',
   '--n-head', '4', '--n-head-kv', '2', '--n-ff', '128', '--ctx', '512', '--seed', '7', '--type', type, '-o', out];
@@ -366,6 +367,17 @@ describe('pull', { timeout: 600_000 }, () => {
       assert.ok(statuses.indexOf('verifying sha256 digest') > statuses.indexOf(last.status));
       assert.deepEqual(statuses.slice(-2), ['writing manifest', 'success']);
       assert.deepEqual((await listed(home)).map((m) => m.name), ['org/Tiny-GGUF:Q8_0']);
+
+      // The official client reads the same stream.
+      const ollama = new Ollama({ host: server.baseURL });
+      const progress = [];
+      for await (const p of await ollama.pull({ model: 'org/Tiny-GGUF:Q4_0', stream: true })) progress.push(p);
+      assert.equal(progress.at(-1).status, 'success');
+      const bytes = progress.filter((p) => p.total);
+      assert.ok(bytes.length >= 1);
+      assert.equal(bytes.at(-1).completed, q4.length);
+      assert.deepEqual((await listed(home)).map((m) => m.name).sort(), ['org/Tiny-GGUF:Q4_0', 'org/Tiny-GGUF:Q8_0']);
+      await assert.rejects(ollama.pull({ model: 'org/Nope-GGUF' }), /not found/);
 
       const missing = await post({ model: 'org/Nope-GGUF', stream: false });
       assert.equal(missing.status, 404);

@@ -55,7 +55,11 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       req.on('data', (c) => { body += c; });
       req.on('end', () => {
         if (req.url === '/health') return res.end('{"status":"ok"}');
-        if (req.url.startsWith('/v1/models/')) return res.end(JSON.stringify({ id: 'fake', meta: { n_ctx: 4096 } }));
+        // "small" has a context of 300 tokens; every other name 4096.
+        if (req.url.startsWith('/v1/models/')) {
+          return res.end(JSON.stringify({ id: req.url.slice(11), meta: { n_ctx: req.url.endsWith('/small') ? 300 : 4096 } }));
+        }
+        if (req.url === '/api/show') return res.end(JSON.stringify({ details: { family: 'llama', parameter_size: '1B', quantization_level: 'Q4_0' } }));
         if (req.url === '/v1/messages/count_tokens') return res.end(JSON.stringify({ input_tokens: body.length / 4 | 0 }));
         if (req.url === '/v1/chat/completions') {
           requests.push(JSON.parse(body));
@@ -115,9 +119,24 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       await t.waitFor(/temperature\s+0\.25[\s\S]*verbose\s+on/);
       t.type('/sho'); t.keys('Enter');
       await t.waitFor(/unknown command \/sho; did you mean \/show\?/);
+      t.type('/show'); t.keys('Enter');
+      await t.waitFor(/model: fake\nrunning on: server [^\n]+\nfamily: llama, parameters: 1B, quantization: Q4_0\ncontext: 4096 tokens/);
+      // Another model with a small context: the oldest exchanges go, and the user is told.
+      t.type('/model small'); t.keys('Enter');
+      await t.waitFor(/now small · server/);
+      t.type('x'.repeat(300)); t.keys('Enter');
+      await t.waitFor(/xxxx\n[\s\S]*│ x │ 1 │[\s\S]*>>> $/m);
+      assert.equal(requests.at(-1).model, 'small');
+      t.type('y'.repeat(300)); t.keys('Enter');
+      await t.waitFor(/\(the \d+ oldest exchanges? no longer fit the context of 300 tokens and (was|were) dropped\)/);
+      await t.waitFor(/y{20}\n[\s\S]*│ x │ 1 │[\s\S]*>>> $/m);
+      assert.ok(!requests.at(-1).messages.some((m) => m.content === 'Fresh'), 'the oldest turn was not sent');
+      assert.equal(requests.at(-1).messages.at(-1).content, 'y'.repeat(300));
+      t.type('z'.repeat(1400)); t.keys('Enter');
+      await t.waitFor(/that message takes \d+ tokens; with room for an answer it does not fit the model's context of 300/);
       t.type('/help'); t.keys('Enter');
       await t.waitFor(/\/save\s+NAME/);
-      t.type('/bye'); t.keys('Enter');
+      t.type('/quit'); t.keys('Enter');
       await t.waitFor(/\[exit 0\]/);
     } finally {
       t.close();
