@@ -186,10 +186,25 @@ class RemoteClient final : public ChatClient {
 
 class LocalClient final : public ChatClient {
   public:
-    explicit LocalClient(std::unique_ptr<backend::LlamaBackend> b) : backend_(std::move(b)) {}
+    LocalClient(std::unique_ptr<backend::LlamaBackend> b, backend::LlamaOptions o) : backend_(std::move(b)), opts_(std::move(o)) {}
 
     Result<TurnStats> send(const std::vector<engine::ChatMessage> & messages, const ChatSettings & settings,
                            const std::function<void(const std::string &)> & on_text, const std::atomic<bool> & cancel) override {
+        if (!backend_) return gone();
+        // /set num_ctx: the model is loaded again with that context.
+        if (settings.num_ctx > 0 && settings.num_ctx != backend_->info().n_ctx) {
+            backend::LlamaOptions o = opts_;
+            o.n_ctx                 = settings.num_ctx;
+            backend_.reset();  // its memory first
+            auto again = backend::LlamaBackend::create(o);
+            if (!again) {
+                auto back = backend::LlamaBackend::create(opts_);  // the one that worked
+                if (back) backend_ = std::move(*back);
+                return again.error();
+            }
+            backend_ = std::move(*again);
+            opts_    = std::move(o);
+        }
         backend::ChatRequest req;
         req.messages          = messages;
         req.params.sampling   = settings.sampling;
@@ -223,14 +238,16 @@ class LocalClient final : public ChatClient {
     }
 
     Result<int32_t> count_tokens(const std::vector<engine::ChatMessage> & messages) override {
+        if (!backend_) return gone();
         backend::ChatRequest req;
         req.messages = messages;
         return backend_->count_tokens(req);
     }
-    int32_t     context() override { return backend_->info().n_ctx_seq; }
-    std::string model() const override { return backend_->info().id; }
+    int32_t     context() override { return backend_ ? backend_->info().n_ctx_seq : 0; }
+    std::string model() const override { return backend_ ? backend_->info().id : opts_.model_path.stem().string(); }
     std::string where() const override { return "in-process"; }
     std::string describe() override {
+        if (!backend_) return "model: not loaded (" + gone().message + ")\n";
         const auto & i = backend_->info();
         return "model: " + i.id + "\nrunning on: in-process\narch: " + i.arch + ", parameters: " +
                std::to_string(i.n_params / 1000000) + "M, quantization: " + i.quant + "\ncontext: " + std::to_string(i.n_ctx_seq) +
@@ -238,7 +255,11 @@ class LocalClient final : public ChatClient {
     }
 
   private:
+    static Error gone() {
+        return make_error(ErrorCode::unavailable, "the model could not be loaded again; /model NAME loads one");
+    }
     std::unique_ptr<backend::LlamaBackend> backend_;
+    backend::LlamaOptions                  opts_;
 };
 
 }  // namespace
@@ -260,7 +281,7 @@ Result<std::unique_ptr<ChatClient>> load_local(const std::string & model, int32_
     if (threads > 0 || opts.n_threads == 0) opts.n_threads = threads;
     opts.flash_attn = flash_attn;
     KILN_TRY(auto backend, backend::LlamaBackend::create(opts));
-    return std::unique_ptr<ChatClient>(std::make_unique<LocalClient>(std::move(backend)));
+    return std::unique_ptr<ChatClient>(std::make_unique<LocalClient>(std::move(backend), std::move(opts)));
 }
 
 }  // namespace kiln::cli

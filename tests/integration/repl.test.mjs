@@ -136,7 +136,7 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       await t.waitFor(/that message takes \d+ tokens; with room for an answer it does not fit the model's context of 300/);
       t.type('/help'); t.keys('Enter');
       await t.waitFor(/\/save\s+NAME/);
-      t.type('/quit'); t.keys('Enter');
+      t.type('/bye'); t.keys('Enter');
       await t.waitFor(/\[exit 0\]/);
     } finally {
       t.close();
@@ -158,6 +158,13 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       t.type('/history'); t.keys('Enter');
       const h = await t.waitFor(/user: first line\nsecond line\nassistant: [\s\S]*user: paste one\npaste two\nassistant: /);
       assert.match(h, /user: Hello\nassistant: /);
+      t.type('/set num_ctx 1024'); t.keys('Enter');
+      t.type('/show'); t.keys('Enter');
+      await t.waitFor(/set num_ctx to 1024[\s\S]*num_ctx\s+1024/);
+      t.type('Again please'); t.keys('Enter');
+      await t.waitFor(/Again please\n[\s\S]+\n\n>>> $/m);
+      t.type('/show'); t.keys('Enter');
+      await t.waitFor(/context: 1024 tokens/, 30_000);
       t.type('/set max_tokens 100000'); t.keys('Enter');
       t.type('Tell me everything'); t.keys('Enter');
       await t.waitFor(/Tell me everything\n.{20,}/);
@@ -166,11 +173,11 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       t.type('/save talk'); t.keys('Enter');
       await t.waitFor(/saved to .*sessions\/talk\.json/);
       const saved = JSON.parse(await fs.readFile(path.join(home, 'sessions', 'talk.json'), 'utf8'));
-      assert.equal(saved.messages.length, 8);
+      assert.equal(saved.messages.length, 10);
       assert.equal(saved.messages[0].content, 'Hello');
       t.type('/clear'); t.keys('Enter');
       t.type('/load talk'); t.keys('Enter');
-      await t.waitFor(/loaded talk: 8 messages/);
+      await t.waitFor(/loaded talk: 10 messages/);
       t.type('/load nope'); t.keys('Enter');
       await t.waitFor(/no session 'nope' \(there are: talk\)/);
       t.type('half a line'); t.keys('C-c');
