@@ -26,8 +26,9 @@ void register_anthropic_routes(httplib::Server & http, router::Router & router) 
         if (!call) return send_error(res, call.error());
         auto lease = lease_model(router, call->request.model, req);
         if (!lease) return send_error(res, lease.error());
-        auto channel = (*lease)->backend().submit(call->request);
-        if (!channel) return send_error(res, channel.error());
+        auto submitted = submit_chat(*lease, call->request);
+        if (!submitted) return send_error(res, submitted.error());
+        const auto & channel = submitted->channel;
         const anthropic::Meta meta{anthropic::new_message_id(), (*lease)->info().id};
         if (call->stream) {
             auto render = [blocks = std::make_shared<anthropic::Stream>()](const backend::Event & ev) -> std::string {
@@ -38,12 +39,12 @@ void register_anthropic_routes(httplib::Server & http, router::Router & router) 
                 }
                 return {};
             };
-            const std::string start = anthropic::stream_start(meta, (*channel)->prompt_tokens);
-            return stream_events(req, res, *channel, "text/event-stream", start, render, *lease);
+            const std::string start = anthropic::stream_start(meta, channel->prompt_tokens);
+            return stream_events(req, res, channel, "text/event-stream", start, render, submitted->keep);
         }
         std::string    text;
         backend::Event last;
-        if (!collect(**channel, req, text, last)) return;
+        if (!collect(*channel, req, text, last)) return;
         if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
         res.set_content(anthropic::message_response(meta, text, last), "application/json");
     });

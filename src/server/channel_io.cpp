@@ -5,6 +5,7 @@
 #include <cpp-httplib/httplib.h>
 
 #include "server/access.h"
+#include "server/proxy.h"
 
 namespace kiln::server {
 
@@ -18,6 +19,15 @@ Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, cons
     ask.n_ctx      = n_ctx;
     ask.gone       = [&req] { return req.is_connection_closed(); };
     return router.acquire(model, ask);
+}
+
+Result<Submitted> submit_chat(const std::shared_ptr<router::Lease> & lease, backend::ChatRequest request) {
+    if (lease->backend().upstream()) {
+        KILN_TRY(auto bridged, bridge_chat(lease, request));
+        return Submitted{bridged.channel, bridged.keep};
+    }
+    KILN_TRY(auto channel, lease->backend().submit(std::move(request)));
+    return Submitted{channel, lease};
 }
 
 void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,

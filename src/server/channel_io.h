@@ -24,6 +24,15 @@ Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, cons
                                                    const httplib::Request & req,
                                                    std::optional<router::KeepAlive> keep_alive = {}, int32_t n_ctx = 0);
 
+// A chat submitted to the model a lease holds: in-process, or bridged to
+// an upstream runner. `keep` (the lease, and the bridge's thread) lives as
+// long as the answer is read.
+struct Submitted {
+    std::shared_ptr<backend::Channel> channel;
+    std::shared_ptr<void>             keep;
+};
+Result<Submitted> submit_chat(const std::shared_ptr<router::Lease> & lease, backend::ChatRequest request);
+
 // Bytes for one event; the stream ends after a done or error event.
 using RenderEvent = std::function<std::string(const backend::Event &)>;
 

@@ -61,9 +61,15 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
         if (!lease) return send_error(res, lease.error());
         ollama::Durations d;
         d.load       = Clock::now() - t0;
-        auto channel = call->raw && !call->chat ? (*lease)->backend().submit(call->completion)
-                                                : (*lease)->backend().submit(call->messages);
-        if (!channel) return send_error(res, channel.error());
+        Result<Submitted> submitted = make_error(ErrorCode::internal, "");
+        if (call->raw && !call->chat) {
+            auto c    = (*lease)->backend().submit(call->completion);
+            submitted = c ? Result<Submitted>(Submitted{*c, *lease}) : Result<Submitted>(c.error());
+        } else {
+            submitted = submit_chat(*lease, call->messages);
+        }
+        if (!submitted) return send_error(res, submitted.error());
+        const auto & channel = submitted->channel;
         const std::string id = (*lease)->info().id;
         if (call->stream) {
             auto render = [call = *call, id, t0, d](const backend::Event & ev) mutable -> std::string {
@@ -76,11 +82,11 @@ httplib::Server::Handler generation_route(router::Router & router, Result<ollama
                 }
                 return {};
             };
-            return stream_events(req, res, *channel, "application/x-ndjson", "", render, *lease);
+            return stream_events(req, res, channel, "application/x-ndjson", "", render, submitted->keep);
         }
         std::string    text;
         backend::Event last;
-        if (!collect(**channel, req, text, last)) return;
+        if (!collect(*channel, req, text, last)) return;
         if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
         d.total = Clock::now() - t0;
         res.set_content(ollama::final_object(*call, id, text, last, d), "application/json");

@@ -6,8 +6,10 @@
 #include <thread>
 
 #include <cpp-httplib/httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "api/openai.h"
+#include "api/openai_upstream.h"
 #include "core/log.h"
 #include "server/openai_routes.h"
 
@@ -181,6 +183,76 @@ void forward(const httplib::Request & req, httplib::Response & res, std::shared_
             }
         },
         [pipe](bool) { pipe->cancel = true; });
+}
+
+namespace {
+
+// An upstream's error body: its error.message when it is JSON, else the start of it.
+std::string json_error_message(const std::string & body) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_object() && j.contains("error")) {
+        if (j["error"].is_object()) return j["error"].value("message", body.substr(0, 200));
+        if (j["error"].is_string()) return j["error"].get<std::string>();
+    }
+    return body.substr(0, 200);
+}
+
+// A bridged exchange's thread and what it needs alive; joined when the last
+// holder lets go (the thread ends once the channel is cancelled or done).
+struct BridgeRun {
+    std::shared_ptr<router::Lease> lease;
+    std::shared_ptr<void>          permit;
+    std::thread                    thread;
+    ~BridgeRun() {
+        if (thread.joinable()) thread.join();
+    }
+};
+
+}  // namespace
+
+Result<Bridged> bridge_chat(const std::shared_ptr<router::Lease> & lease, const backend::ChatRequest & request) {
+    backend::Upstream * up = lease->backend().upstream();
+    KILN_TRY(std::string base, up->ready());
+    auto run    = std::make_shared<BridgeRun>();
+    run->lease  = lease;
+    run->permit = up->admit();
+    auto channel = std::make_shared<backend::Channel>();
+    std::string body = api::openai::upstream_chat_body(request, request.model.empty() ? lease->info().id : request.model);
+    run->thread = std::thread([channel, up, base = std::move(base), key = up->api_key(), body = std::move(body)] {
+        httplib::Client http(base);
+        http.set_connection_timeout(10);
+        http.set_read_timeout(600);
+        httplib::Headers headers;
+        if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+        api::openai::UpstreamReader reader;
+        std::string                 raw;  // the body, when it is an error
+        auto res = http.Post(
+            "/v1/chat/completions", headers, body.size(),
+            [&](size_t offset, size_t length, httplib::DataSink & sink) { return sink.write(body.data() + offset, length); },
+            "application/json",
+            [&](const char * data, size_t n) {
+                if (raw.size() < 4096) raw.append(data, std::min<size_t>(n, 4096));
+                for (auto & e : reader.feed(std::string_view(data, n))) channel->push(std::move(e));
+                return !channel->cancelled() && !up->stopping();
+            },
+            nullptr);
+        if (channel->cancelled()) return;
+        if (!res) {
+            up->failed();
+            channel->push(backend::Event::fail(make_error(
+                ErrorCode::unavailable, up->stopping() ? "the server is shutting down"
+                                                       : "the model's runner broke off: " + httplib::to_string(res.error()))));
+            return;
+        }
+        if (res->status != 200) {
+            auto why = json_error_message(raw);
+            channel->push(backend::Event::fail(make_error(res->status == 404 ? ErrorCode::model_not_found : ErrorCode::invalid_request,
+                                                          "the model's runner answered " + std::to_string(res->status) + ": " + why)));
+            return;
+        }
+        channel->push(reader.end());
+    });
+    return Bridged{channel, run};
 }
 
 }  // namespace kiln::server

@@ -21,4 +21,15 @@ namespace kiln::server {
 // response ends.
 void forward(const httplib::Request & req, httplib::Response & res, std::shared_ptr<router::Lease> lease);
 
+// A typed chat for such a backend (from Ollama's, Anthropic's or LM Studio's
+// routes): sent upstream as an OpenAI chat completion, its answer read back
+// into events on `channel` by a thread. `keep` holds the lease and joins
+// that thread: keep it for as long as the channel is read. Cancelling the
+// channel stops the exchange.
+struct Bridged {
+    std::shared_ptr<backend::Channel> channel;
+    std::shared_ptr<void>             keep;
+};
+Result<Bridged> bridge_chat(const std::shared_ptr<router::Lease> & lease, const backend::ChatRequest & request);
+
 }  // namespace kiln::server

@@ -88,11 +88,9 @@ void lmstudio_chat_route(httplib::Server & http, router::Router & router, Respon
         if (!history) return send_error(res, history.error());
         auto lease = lease_model(router, call->request.model, req, std::nullopt, call->n_ctx);
         if (!lease) return send_error(res, lease.error());
-        if ((*lease)->backend().upstream()) {
-            return send_error(res, make_error(ErrorCode::invalid_request, "this model's backend answers the OpenAI routes only", "model"));
-        }
-        auto channel = (*lease)->backend().submit(call->request);
-        if (!channel) return send_error(res, channel.error());
+        auto submitted = submit_chat(*lease, call->request);
+        if (!submitted) return send_error(res, submitted.error());
+        const auto & channel = submitted->channel;
         const std::string model = (*lease)->info().id;
         const std::string id    = call->store ? api::responses::new_response_id() : std::string();
         auto keep = [&store, id, model](std::vector<engine::ChatMessage> messages, const std::string & text,
@@ -116,11 +114,11 @@ void lmstudio_chat_route(httplib::Server & http, router::Router & router, Respon
                 }
                 return {};
             };
-            return stream_events(req, res, *channel, "text/event-stream", state->start(), render, *lease);
+            return stream_events(req, res, channel, "text/event-stream", state->start(), render, submitted->keep);
         }
         std::string    text;
         backend::Event done;
-        if (!collect(**channel, req, text, done)) return;
+        if (!collect(*channel, req, text, done)) return;
         if (done.kind == backend::Event::Kind::error) return send_error(res, done.error);
         std::string object = lms::v1_chat_result(model, text, done, id);
         keep(std::move(*history), text, done, object);

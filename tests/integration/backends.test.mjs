@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { Ollama } from 'ollama';
+import Anthropic from '@anthropic-ai/sdk';
 import { makeModel, startServer, tempDir, removeDir, postJSON, getURL, openaiOptions } from './harness.mjs';
 
 const modelArgs = ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '128', '--n-layer', '2', '--n-head', '4',
@@ -111,6 +113,31 @@ url = "http://127.0.0.1:1"
     assert.ok(ps.some((m) => m.name === 'ls'));
     const log = await fs.readFile(path.join(home, 'logs', 'ls.log'), 'utf8');
     assert.match(log, /llama|server/i, 'the runner\'s output is in its log');
+  });
+
+  it('Ollama, Anthropic and LM Studio clients reach process and remote backends too (bridged as OpenAI chats)', async () => {
+    const ollama = new Ollama({ host: server.baseURL });
+    const anthropic = new Anthropic({ baseURL: server.baseURL, apiKey: 'none', maxRetries: 0 });
+    for (const model of ['ls', 'up']) {
+      const r = await ollama.chat({ model, messages: [{ role: 'user', content: 'Hi' }], options: { num_predict: 4 } });
+      assert.equal(r.done, true, model);
+      assert.equal(r.eval_count, 4, `${model}: the upstream's usage comes through`);
+      assert.ok(r.message.content.length > 0);
+      let text = '';
+      for await (const part of await ollama.chat({ model, messages: [{ role: 'user', content: 'Hi' }], stream: true,
+        options: { num_predict: 5 } })) text += part.message.content;
+      assert.ok(text.length > 0, `${model}: streamed through ollama`);
+      const msg = await anthropic.messages.create({ model, max_tokens: 4, messages: [{ role: 'user', content: 'Hi' }] });
+      assert.equal(msg.stop_reason, 'max_tokens');
+      assert.equal(msg.usage.output_tokens, 4);
+      const streamed = await anthropic.messages.stream({ model, max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage();
+      assert.equal(streamed.content[0].type, 'text');
+    }
+    const lms = await (await postJSON(server.baseURL, '/api/v1/chat', { model: 'up', input: 'Hi', max_output_tokens: 3 })).json();
+    assert.equal(lms.stats.total_output_tokens, 3);
+    const down = await postJSON(server.baseURL, '/api/chat', { model: 'down', stream: false, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(down.status, 503);
+    assert.match((await down.json()).error, /down|reach|connect/i);
   });
 
   it('kiln serve as a process backend answers, whole and streamed', async () => {

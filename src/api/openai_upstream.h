@@ -1,0 +1,42 @@
+// kiln as an OpenAI client, for backends that are other servers (process
+// and remote runners): a typed chat request as the body of a streamed chat
+// completion, and the answer's SSE bytes back into events. So Ollama's,
+// Anthropic's and LM Studio's routes reach those backends too (the OpenAI
+// routes forward their bodies unchanged). Pure functions and a parser state.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/types.h"
+
+namespace kiln::api::openai {
+
+// The body of POST /v1/chat/completions for `request`, streamed, with usage.
+std::string upstream_chat_body(const backend::ChatRequest & request, const std::string & model);
+
+// Reads an upstream's SSE stream, whatever the chunking of its bytes.
+class UpstreamReader {
+  public:
+    // Events for the chunks these bytes complete.
+    std::vector<backend::Event> feed(std::string_view bytes);
+    // The done event (finish reason and usage as the upstream gave them),
+    // or the upstream's error.
+    backend::Event end();
+    bool           finished() const { return finished_; }
+
+  private:
+    void chunk(std::string_view data, std::vector<backend::Event> & out);
+
+    std::string                  buffer_;
+    bool                         finished_ = false;
+    backend::FinishReason        finish_   = backend::FinishReason::stop;
+    backend::Usage               usage_;
+    std::optional<Error>         error_;
+    std::vector<engine::ToolCall> calls_;
+    std::string                  reasoning_;
+};
+
+}  // namespace kiln::api::openai
