@@ -5,6 +5,7 @@
 #include <cpp-httplib/httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "api/openai_upstream.h"
 #include "backend/llama_backend.h"
 #include "cli/model_arg.h"
 #include "core/log.h"
@@ -18,21 +19,18 @@ using clock = std::chrono::steady_clock;
 
 double ms_since(clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); }
 
-// The sampling fields a chat set, by their API names.
-void put_settings(json & body, const ChatSettings & s, bool ollama_names) {
-    using F = engine::SamplingParams;
-    const auto & p = s.sampling;
-    if (p.set & F::temperature_set) body["temperature"] = p.temperature;
-    if (p.set & F::top_p_set) body["top_p"] = p.top_p;
-    if (p.set & F::top_k_set) body["top_k"] = p.top_k;
-    if (p.set & F::min_p_set) body["min_p"] = p.min_p;
-    if (p.set & F::repeat_penalty_set) body["repeat_penalty"] = p.repeat_penalty;
-    if (p.seed) body["seed"] = *p.seed;
-    if (s.max_tokens >= 0) body["max_tokens"] = s.max_tokens;
+// The chat as kiln's OpenAI route takes it (the same body kiln sends its
+// own upstream runners), with kiln's extensions.
+std::string chat_body(const std::string & model, const std::vector<engine::ChatMessage> & messages, const ChatSettings & s) {
+    backend::ChatRequest r;
+    r.messages          = messages;
+    r.params.sampling   = s.sampling;
+    r.params.max_tokens = s.max_tokens;
+    r.params.stop       = s.stop;
+    json body           = json::parse(api::openai::upstream_chat_body(r, model));
     if (s.num_ctx > 0) body["num_ctx"] = s.num_ctx;
-    if (!s.stop.empty()) body["stop"] = s.stop;
     if (s.ignore_eos) body["ignore_eos"] = true;
-    (void)ollama_names;
+    return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 class RemoteClient final : public ChatClient {
@@ -42,45 +40,14 @@ class RemoteClient final : public ChatClient {
 
     Result<TurnStats> send(const std::vector<engine::ChatMessage> & messages, const ChatSettings & settings,
                            const std::function<void(const std::string &)> & on_text, const std::atomic<bool> & cancel) override {
-        json msgs = json::array();
-        for (const auto & m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-        json body = {{"model", model_}, {"messages", msgs}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
-        put_settings(body, settings, false);
-        const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
-
-        httplib::Client http(url_);
+        const std::string payload = chat_body(model_, messages, settings);
+        httplib::Client   http(url_);
         http.set_read_timeout(std::chrono::hours(1));
-        TurnStats   st;
-        std::string buffer, error_body;
-        const auto  t0    = clock::now();
-        bool        first = true;
-        auto on_event = [&](const std::string & data) {
-            if (data == "[DONE]") return;
-            json j = json::parse(data, nullptr, false);
-            if (!j.is_object()) return;
-            if (j.contains("error")) {
-                error_body = j["error"].is_object() ? j["error"].value("message", "error") : j["error"].dump();
-                return;
-            }
-            if (j.contains("usage") && j["usage"].is_object()) {
-                st.prompt_tokens     = j["usage"].value("prompt_tokens", 0);
-                st.completion_tokens = j["usage"].value("completion_tokens", 0);
-                if (j["usage"].contains("prompt_tokens_details")) {
-                    st.cached_tokens = j["usage"]["prompt_tokens_details"].value("cached_tokens", 0);
-                }
-            }
-            if (!j.contains("choices") || j["choices"].empty()) return;
-            const json & c = j["choices"][0];
-            if (c.contains("finish_reason") && c["finish_reason"].is_string()) st.finish = c["finish_reason"];
-            if (!c.contains("delta") || !c["delta"].contains("content") || !c["delta"]["content"].is_string()) return;
-            const std::string piece = c["delta"]["content"];
-            if (piece.empty()) return;
-            if (first) {
-                st.ttft_ms = ms_since(t0);
-                first      = false;
-            }
-            on_text(piece);
-        };
+        TurnStats                   st;
+        api::openai::UpstreamReader reader;
+        std::string                 raw;  // the body, when it is an error
+        const auto                  t0    = clock::now();
+        bool                        first = true;
         httplib::Headers headers;
         if (!key_.empty()) headers.emplace("Authorization", "Bearer " + key_);
         auto res = http.Post(
@@ -89,17 +56,12 @@ class RemoteClient final : public ChatClient {
             "application/json",
             [&](const char * data, size_t len) {
                 if (cancel.load()) return false;
-                buffer.append(data, len);
-                for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
-                    std::string event = buffer.substr(0, end);
-                    buffer.erase(0, end + 2);
-                    for (size_t pos = 0; pos < event.size();) {
-                        const size_t nl   = event.find('\n', pos);
-                        std::string  line = event.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-                        if (line.rfind("data: ", 0) == 0) on_event(line.substr(6));
-                        if (nl == std::string::npos) break;
-                        pos = nl + 1;
-                    }
+                if (raw.size() < 4096) raw.append(data, std::min<size_t>(len, 4096));
+                for (const auto & ev : reader.feed(std::string_view(data, len))) {
+                    if (ev.text.empty()) continue;
+                    if (first) st.ttft_ms = ms_since(t0);
+                    first = false;
+                    on_text(ev.text);
                 }
                 return true;
             },
@@ -111,11 +73,16 @@ class RemoteClient final : public ChatClient {
         }
         if (!res) return make_error(ErrorCode::unavailable, "the server at " + url_ + " went away: " + httplib::to_string(res.error()));
         if (res->status != 200) {
-            json e = json::parse(buffer, nullptr, false);
-            const std::string why = e.is_object() && e.contains("error") && e["error"].is_object() ? e["error"].value("message", buffer) : buffer;
+            json e = json::parse(raw, nullptr, false);
+            const std::string why = e.is_object() && e.contains("error") && e["error"].is_object() ? e["error"].value("message", raw) : raw;
             return make_error(res->status == 404 ? ErrorCode::model_not_found : ErrorCode::invalid_request, why);
         }
-        if (!error_body.empty()) return make_error(ErrorCode::internal, error_body);
+        const backend::Event done = reader.end();
+        if (done.kind == backend::Event::Kind::error) return done.error;
+        st.prompt_tokens     = done.usage.prompt_tokens;
+        st.completion_tokens = done.usage.completion_tokens;
+        st.cached_tokens     = done.usage.cached_tokens;
+        st.finish            = backend::finish_reason_name(done.finish);
         return st;
     }
 
