@@ -101,7 +101,7 @@ describe('create (Modelfiles)', { timeout: 300_000 }, () => {
     assert.match(await promptOf('yoshi', [{ role: 'user', content: 'x' }]), /^<\|im_start\|>system\nYou are Yoshi\./);
     const answer = await ollama.generate({ model: 'yoshi', prompt: 'Hello' });
     assert.equal(answer.eval_count, 3);
-    const cli = await run('run', 'yoshi', 'Hello', '--verbose');
+    const cli = await run('run', 'yoshi', 'Hello', '--verbose', '--local');
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stderr + cli.stdout, /generated: 3 tokens/);
     const list = await run('list');

@@ -82,17 +82,28 @@ describe('models', { timeout: 300_000 }, () => {
   });
 
   it('run and serve take catalog names', async () => {
-    const r = await run('run', 'tiny', 'Hi', '-n', '3', '--ignore-eos');
+    const r = await run('run', 'tiny', 'Hi', '-n', '3', '--ignore-eos', '--local');  // not a server that may run here
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.trim().length > 0);
     const server = await startServer({ model: 'Tiny-GGUF:q8_0', env: { KILN_HOME: home } });
     try {
       const models = await (await getURL(server.baseURL, '/v1/models')).json();
       assert.deepEqual(models.data.map((m) => m.id), ['org/Tiny-GGUF:Q8_0']);
+      // kiln run goes through the server that answers at the configured address.
+      const generated = async () => Number((await (await getURL(server.baseURL, '/metrics')).text())
+        .match(/^kiln_generated_tokens_total\{[^}]*\} (\d+)/m)?.[1] ?? 0);
+      const before = await generated();
+      const port = new URL(server.baseURL).port;
+      const through = await new Promise((resolve) => {
+        execFile(kiln, ['run', 'tiny', 'Hi', '-n', '4', '--ignore-eos'], { timeout: 60_000,
+          env: { ...process.env, KILN_HOME: home, KILN_PORT: port } }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+      });
+      assert.equal(through.code, 0, through.stderr);
+      assert.equal(await generated(), before + 4, 'the answer came from the running server');
     } finally {
       await server.stop();
     }
-    const missing = await run('run', 'no-such-model', 'Hi');
+    const missing = await run('run', 'no-such-model', 'Hi', '--local');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /model 'no-such-model' not found/);
   });
