@@ -223,19 +223,16 @@ Result<MessagesCall> parse_messages(std::string_view body, bool count_only) {
     auto it = j.find("messages");
     if (it == j.end() || !it->is_array()) return bad("'messages' must be a list of messages", "messages");
     if (it->empty()) return bad("'messages' must not be empty", "messages");
-    KILN_CHECK(check_message_count(*it, "messages"));
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json &      m     = (*it)[i];
-        const std::string param = "messages[" + std::to_string(i) + "]";
-        if (!m.is_object()) return bad("'" + param + "' must be an object", param);
+    const Status listed = for_each_message(*it, "messages", [&](const json & m, const std::string & param, size_t) -> Status {
         KILN_TRY(auto role, get_string(m, "role"));
         if (!role || (*role != "user" && *role != "assistant")) {
             return bad("'" + param + ".role' must be user or assistant", param + ".role");
         }
         auto content = m.find("content");
         if (content == m.end()) return bad("'" + param + ".content' is required", param + ".content");
-        KILN_CHECK(add_turn(*role, *content, param + ".content", call.request.messages));
-    }
+        return add_turn(*role, *content, param + ".content", call.request.messages);
+    });
+    KILN_CHECK(listed);
     return call;
 }
 

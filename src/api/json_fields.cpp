@@ -108,6 +108,17 @@ Status check_message_count(const json & list, const char * name) {
     return {};
 }
 
+Status for_each_message(const json & list, const char * name,
+                        const std::function<Status(const json &, const std::string &, size_t)> & f) {
+    KILN_CHECK(check_message_count(list, name));
+    for (size_t i = 0; i < list.size(); ++i) {
+        const std::string param = std::string(name) + "[" + std::to_string(i) + "]";
+        if (!list[i].is_object()) return make_error(ErrorCode::invalid_request, "'" + param + "' must be an object", param);
+        KILN_CHECK(f(list[i], param, i));
+    }
+    return {};
+}
+
 Status get_sampling(const json & obj, engine::SamplingParams & s) {
     for (const auto & f : engine::sampling_fields()) {
         if (f.integer) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ constexpr int64_t kMaxOutputTokens = 1 << 20;  // max_tokens and the like
 Result<std::vector<std::string>> get_stop_list(const json & obj, const char * name);
 // Whether a messages list is within kMaxMessages (an error naming `name` if not).
 Status check_message_count(const json & list, const char * name);
+// Each entry of a messages list (or input items) within kMaxMessages, which
+// must be an object: f(entry, "name[i]", i); the first error ends it.
+Status for_each_message(const json & list, const char * name,
+                        const std::function<Status(const json &, const std::string &, size_t)> & f);
 // A string or an array of strings (as OpenAI's "stop").
 Result<std::vector<std::string>>   get_string_list(const json & obj, const char * name);
 

@@ -167,11 +167,7 @@ Result<GenerateCall> parse_chat(std::string_view body) {
         call.load_only = true;
         return call;
     }
-    KILN_CHECK(check_message_count(*it, "messages"));
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json &      m     = (*it)[i];
-        const std::string param = "messages[" + std::to_string(i) + "]";
-        if (!m.is_object()) return bad("'" + param + "' must be an object", param);
+    const Status listed = for_each_message(*it, "messages", [&](const json & m, const std::string & param, size_t) -> Status {
         KILN_TRY(auto role, get_string(m, "role"));
         if (!role) return bad("'" + param + ".role' is required", param + ".role");
         if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool") {
@@ -184,7 +180,9 @@ Result<GenerateCall> parse_chat(std::string_view body) {
         engine::ChatMessage msg(*role, content.value_or(""));
         KILN_CHECK(message_extras(m, param, msg));
         call.messages.messages.push_back(std::move(msg));
-    }
+        return {};
+    });
+    KILN_CHECK(listed);
     call.messages.model  = call.model;
     call.messages.params = std::move(params);
     KILN_CHECK(parse_chat_options(j, call.messages));

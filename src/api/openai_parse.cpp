@@ -177,11 +177,7 @@ Result<ChatCall> parse_chat(std::string_view body) {
     if (it == j.end() || it->is_null()) return bad("'messages' is required", "messages");
     if (!it->is_array()) return bad("'messages' must be an array", "messages");
     if (it->empty()) return bad("'messages' must not be empty", "messages");
-    KILN_CHECK(check_message_count(*it, "messages"));
-    for (size_t i = 0; i < it->size(); ++i) {
-        const json & m = (*it)[i];
-        const std::string param = "messages[" + std::to_string(i) + "]";
-        if (!m.is_object()) return bad("'" + param + "' must be an object", param);
+    const Status listed = for_each_message(*it, "messages", [&](const json & m, const std::string & param, size_t i) -> Status {
         auto role = m.find("role");
         if (role == m.end() || !role->is_string()) return bad("'" + param + ".role' is required", param + ".role");
         std::string r = role->get<std::string>();
@@ -194,7 +190,9 @@ Result<ChatCall> parse_chat(std::string_view body) {
         engine::ChatMessage msg(std::move(r), std::move(content));
         KILN_CHECK(message_tools(m, param, msg));
         call.request.messages.push_back(std::move(msg));
-    }
+        return {};
+    });
+    KILN_CHECK(listed);
     KILN_CHECK(chat_options(j, call.request.options));
     KILN_CHECK(parse_logprobs(j, call, true));
     return call;

@@ -43,12 +43,8 @@ Status add_items(const json & input, std::vector<engine::ChatMessage> & out) {
         return {};
     }
     if (!input.is_array()) return bad("'input' must be a string or a list of items", "input");
-    KILN_CHECK(check_message_count(input, "input"));
     bool last_was_call = false;
-    for (size_t i = 0; i < input.size(); ++i) {
-        const json &      item  = input[i];
-        const std::string param = "input[" + std::to_string(i) + "]";
-        if (!item.is_object()) return bad("'" + param + "' must be an object", param);
+    return for_each_message(input, "input", [&](const json & item, const std::string & param, size_t) -> Status {
         const std::string type = item.value("type", item.contains("role") ? "message" : "");
         if (type == "message") {
             KILN_TRY(auto role, get_string(item, "role"));
@@ -90,15 +86,13 @@ Status add_items(const json & input, std::vector<engine::ChatMessage> & out) {
             }
             out.push_back(std::move(result));
             last_was_call = false;
-        } else if (type == "reasoning") {
-            continue;  // earlier thinking is not shown to the model again
-        } else {
+        } else if (type != "reasoning") {  // earlier thinking is not shown to the model again
             return bad("'" + param + ".type' " + (type.empty() ? "is missing" : "'" + type + "' is not supported") +
                            " (message, function_call, function_call_output)",
                        param + ".type");
         }
-    }
-    return {};
+        return {};
+    });
 }
 
 // tools: [{type: "function", name, description, parameters, strict}] (the

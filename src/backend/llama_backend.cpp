@@ -381,13 +381,19 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
     return channel;
 }
 
-Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & request,
-                                                           engine::RenderedChat * rendered) const {
+Result<engine::RenderedChat> LlamaBackend::render(const ChatRequest & request) const {
     if (request.messages.empty()) {
         return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
     }
+    auto messages = request.messages;
+    with_preset_turns(messages);
     KILN_TRY(const engine::ChatTemplate * tmpl, template_for(request));
-    KILN_TRY(auto r, tmpl->apply(request.messages, request.options));
+    return tmpl->apply(messages, request.options);
+}
+
+Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & request,
+                                                           engine::RenderedChat * rendered) const {
+    KILN_TRY(auto r, render(request));
     // Control tokens the template wrote as text become their ids. Templates
     // that write BOS themselves would get a second one from add_special.
     auto tokens = model_->tokenize(r.prompt, true, true);
@@ -451,7 +457,6 @@ void LlamaBackend::with_preset_turns(std::vector<engine::ChatMessage> & messages
 
 Result<std::shared_ptr<Channel>> LlamaBackend::submit(ChatRequest request) {
     if (!scheduler_) return wrong_kind();
-    with_preset_turns(request.messages);
     const size_t         user_stops = request.params.stop.size();
     engine::RenderedChat rendered;
     KILN_TRY(auto rendered_tokens, chat_tokens(request, &rendered));
@@ -508,19 +513,13 @@ Result<std::string> LlamaBackend::detokenize(const std::vector<int32_t> & tokens
 }
 
 Result<std::string> LlamaBackend::apply_template(const ChatRequest & request) {
-    if (request.messages.empty()) return make_error(ErrorCode::invalid_request, "messages must not be empty", "messages");
-    auto messages = request.messages;
-    with_preset_turns(messages);
-    KILN_TRY(const engine::ChatTemplate * tmpl, template_for(request));
-    KILN_TRY(auto rendered, tmpl->apply(messages, request.options));
+    KILN_TRY(auto rendered, render(request));
     return rendered.prompt;
 }
 
 Result<int32_t> LlamaBackend::count_tokens(const ChatRequest & request) {
     if (!scheduler_) return wrong_kind();
-    ChatRequest r = request;
-    with_preset_turns(r.messages);
-    KILN_TRY(auto tokens, chat_tokens(r, nullptr));
+    KILN_TRY(auto tokens, chat_tokens(request, nullptr));
     return static_cast<int32_t>(tokens.size());
 }
 

@@ -101,6 +101,9 @@ class LlamaBackend final : public Backend {
     };
     Result<std::shared_ptr<Channel>> enqueue(std::vector<llama_token> prompt, GenerateParams params, size_t user_stops,
                                              AnswerFormat answer = {});
+    // The chat through its template: the preset's turns first, the
+    // request's own template or the model's.
+    Result<engine::RenderedChat> render(const ChatRequest & request) const;
     // The chat's prompt tokens; `rendered` gets the rest of the rendering.
     Result<std::vector<llama_token>> chat_tokens(const ChatRequest & request, engine::RenderedChat * rendered) const;
 

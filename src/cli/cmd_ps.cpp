@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/server_address.h"
 #include "core/config.h"
 #include "core/paths.h"
 #include "core/units.h"
@@ -21,28 +22,6 @@ struct ServerArgs {
     std::string config_path;
 };
 
-Result<Settings> settings(const ServerArgs & a) {
-    return Settings::load(a.config_path.empty() ? paths::config_file().string() : a.config_path);
-}
-
-// The first of server.api_key's keys, sent to the server when it has keys.
-std::string api_key(const ServerArgs & a) {
-    auto s = settings(a);
-    if (!s) return {};
-    const std::string keys = s->get("server.api_key");
-    return keys.substr(0, keys.find(','));
-}
-
-std::string server_url(const ServerArgs & a) {
-    if (!a.url.empty()) return a.url;
-    auto s = settings(a);
-    if (!s) return "http://127.0.0.1:11434";
-    std::string host = s->get("server.host");
-    if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return "http://" + host + ":" + s->get("server.port");
-}
-
 // The JSON answer of one call, or an error message for a person.
 struct Reply {
     json        body;
@@ -50,12 +29,13 @@ struct Reply {
 };
 
 Reply call(const ServerArgs & a, const std::string & method, const std::string & route, const json & body = {}) {
-    const std::string url = server_url(a);
+    const ServerAddress at  = server_address(a.url, a.config_path);
+    const std::string & url = at.url;
     httplib::Client   http(url);
     http.set_connection_timeout(5);
     http.set_read_timeout(600);  // a load may take minutes
     httplib::Headers headers;
-    if (const std::string key = api_key(a); !key.empty()) headers.emplace("Authorization", "Bearer " + key);
+    if (!at.api_key.empty()) headers.emplace("Authorization", "Bearer " + at.api_key);
     auto res = method == "GET" ? http.Get(route, headers) : http.Post(route, headers, body.dump(), "application/json");
     if (!res) return {{}, "no kiln server at " + url + " (" + httplib::to_string(res.error()) + "); start one with 'kiln serve'"};
     json j = json::parse(res->body, nullptr, false);

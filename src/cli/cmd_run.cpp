@@ -12,6 +12,7 @@
 #include "cli/chat_client.h"
 #include "cli/commands.h"
 #include "cli/repl.h"
+#include "cli/server_address.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -57,31 +58,13 @@ void take_sampling(RunOptions & o, CLI::App & cmd) {
     if (cmd.count("--seed") > 0) s.seed = o.seed;
 }
 
-std::string server_url(const RunOptions & o) {
-    if (!o.url.empty()) return o.url;
-    if (const char * e = std::getenv("KILN_URL"); e && *e) return e;
-    auto s = Settings::load(paths::config_file().string());
-    std::string host = s ? s->get("server.host") : "127.0.0.1";
-    const std::string port = s ? s->get("server.port") : "11434";
-    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-    if (host == "::") host = "::1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return "http://" + host + ":" + port;
-}
-
-std::string server_key() {
-    auto s = Settings::load(paths::config_file().string());
-    if (!s) return {};
-    const std::string keys = s->get("server.api_key");
-    return keys.substr(0, keys.find(','));
-}
-
 // A server that answers, for a model given by name; else the model here.
 Result<std::unique_ptr<ChatClient>> open_client(const RunOptions & o, const std::string & model) {
     std::error_code ec;
     const bool      file = std::filesystem::is_regular_file(model, ec);
     if (!o.local && !file) {
-        if (auto c = connect_server(server_url(o), server_key(), model)) return c;
+        const ServerAddress at = server_address(o.url);
+        if (auto c = connect_server(at.url, at.api_key, model)) return c;
     }
     if (!o.verbose) log::set_level(log::Level::error);
     return load_local(model, o.ctx_size, o.threads, *engine::parse_flash_attn(o.flash_attn), o.verbose);

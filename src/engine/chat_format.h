@@ -9,8 +9,6 @@ namespace kiln::engine {
 
 struct ChatFormat {
     common_chat_parser_params params;
-    bool                      has_tools = false;  // the request offered tools (and did not say "none")
-    bool                      thinks    = false;  // the template may open a thinking block
 };
 
 }  // namespace kiln::engine

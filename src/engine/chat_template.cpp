@@ -119,8 +119,6 @@ Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messag
             f->params.reasoning_format = COMMON_REASONING_FORMAT_DEEPSEEK;
             f->params.parse_tool_calls = tools;
             if (!p.parser.empty()) f->params.parser.load(p.parser);
-            f->has_tools = tools;
-            f->thinks    = thinks;
             out.format   = std::move(f);
         }
         return out;

@@ -74,6 +74,18 @@ Result<std::vector<engine::ChatMessage>> continued(ResponseStore & store, const 
     return history;
 }
 
+// What keeps a finished answer for the next request (nothing when `id` is
+// empty): the conversation with the assistant's turn, and the object answered.
+auto keeper(ResponseStore & store, std::string id, std::string model) {
+    return [&store, id = std::move(id), model = std::move(model)](std::vector<engine::ChatMessage> messages,
+                                                                 const std::string & text, const backend::Event & done,
+                                                                 std::string object) {
+        if (id.empty()) return;
+        messages.push_back(api::responses::assistant_turn(text, done));
+        store.put(id, {model, std::move(messages), std::move(object)});
+    };
+}
+
 void lmstudio_chat_route(httplib::Server & http, router::Router & router, ResponseStore & store) {
     namespace lms = api::lmstudio;
     auto send_error = [](httplib::Response & res, const Error & e) {
@@ -93,12 +105,7 @@ void lmstudio_chat_route(httplib::Server & http, router::Router & router, Respon
         const auto & channel = submitted->channel;
         const std::string model = (*lease)->info().id;
         const std::string id    = call->store ? api::responses::new_response_id() : std::string();
-        auto keep = [&store, id, model](std::vector<engine::ChatMessage> messages, const std::string & text,
-                                        const backend::Event & done, std::string object) {
-            if (id.empty()) return;
-            messages.push_back(api::responses::assistant_turn(text, done));
-            store.put(id, {model, std::move(messages), std::move(object)});
-        };
+        auto keep = keeper(store, id, model);
         if (call->stream) {
             auto state  = std::make_shared<lms::V1ChatStream>(model);
             auto text   = std::make_shared<std::string>();
@@ -147,13 +154,7 @@ void register_responses_routes(httplib::Server & http, router::Router & router, 
         responses::Meta meta{responses::new_response_id(), (*lease)->info().id, static_cast<int64_t>(std::time(nullptr)),
                              call->previous_response_id};
         // What a finished response leaves for the next one.
-        auto keep = [&store, store_it = call->store, id = meta.id, model = meta.model](
-                        std::vector<engine::ChatMessage> messages, const std::string & text, const backend::Event & done,
-                        std::string object) {
-            if (!store_it) return;
-            messages.push_back(responses::assistant_turn(text, done));
-            store.put(id, {model, std::move(messages), std::move(object)});
-        };
+        auto keep = keeper(store, call->store ? meta.id : std::string(), meta.model);
         if (call->stream) {
             auto state  = std::make_shared<responses::Stream>(*call, meta);
             auto text   = std::make_shared<std::string>();
