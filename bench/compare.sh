@@ -67,8 +67,8 @@ run_scenario() {
 }
 
 echo "model: $(basename "$model"), threads $threads, total context $ctx, $slots concurrent sequences, batch 512"
-echo "kiln: $bin/kiln serve -m MODEL -t $threads -c $ctx --slots $slots -b 512" >&2
-echo "llama-server: $bin/llama-server -m MODEL -t $threads -c $ctx -np $slots -b 512 -ub 512" >&2
+echo "kiln: $bin/kiln serve -m MODEL -t $threads -c $ctx --slots $slots -b 512 ${KILN_ARGS:-}" >&2
+echo "llama-server: $bin/llama-server -m MODEL -t $threads -c $ctx -np $slots -b 512 -ub 512 ${LLAMA_ARGS:-}" >&2
 echo "each scenario: kiln then llama-server, each on a fresh server, $reps times; medians below" >&2
 
 # The servers alternate scenario by scenario (and repetition by repetition),
@@ -77,12 +77,12 @@ for s in $scenarios; do
   for rep in $(seq "$reps"); do
     port=$(free_port)
     start kiln env KILN_HOME="$work/home-$s-$rep" "$bin/kiln" serve --host 127.0.0.1 --port "$port" -m "$model" \
-      -t "$threads" -c "$ctx" --slots "$slots" -b 512
+      -t "$threads" -c "$ctx" --slots "$slots" -b 512 ${KILN_ARGS:-}
     run_scenario kiln "$s" "$rep"
     stop kiln
     port=$(free_port)
     start llama-server "$bin/llama-server" --host 127.0.0.1 --port "$port" -m "$model" -t "$threads" -c "$ctx" \
-      -np "$slots" -b 512 -ub 512
+      -np "$slots" -b 512 -ub 512 ${LLAMA_ARGS:-}
     run_scenario llama-server "$s" "$rep"
     stop llama-server
     echo "  $s run $rep done" >&2

@@ -59,9 +59,12 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
                   static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_embd, i.n_ctx_seq);
     } else {
-        log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots",
+        using FA = engine::ContextParams::FlashAttn;
+        log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots, "
+                  "flash attention {}",
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
-                  static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx, i.n_ctx_seq, i.slots);
+                  static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx, i.n_ctx_seq, i.slots,
+                  b->flash_attn_ == FA::off ? "off" : b->flash_attn_ == FA::on ? "on" : "auto");
     }
     if (start_now) b->start();
     return b;
@@ -90,7 +93,7 @@ struct GenerationParams {
     engine::ContextParams       context;
 };
 
-GenerationParams generation_params(const LlamaOptions & o, int32_t n_train) {
+GenerationParams generation_params(const LlamaOptions & o, int32_t n_train, uint32_t n_head) {
     GenerationParams g;
     scheduler::SchedulerOptions & so = g.scheduler;
     so.slots            = std::max(1, o.slots);
@@ -110,6 +113,7 @@ GenerationParams generation_params(const LlamaOptions & o, int32_t n_train) {
     cp.n_threads  = o.n_threads;
     cp.flash_attn = o.flash_attn;
     cp.kv_type    = o.kv_type;
+    cp.flash_attn = engine::resolve_flash_attn(cp, n_head, so.host_cache_bytes > 0);
     return g;
 }
 
@@ -128,8 +132,9 @@ engine::ContextParams embedding_params(const LlamaOptions & o, int32_t n_train, 
 // Whether the GGUF is an embedding model (pooling metadata), and its trained
 // context, from the header alone.
 struct HeaderFacts {
-    bool    embedding = false;
-    int32_t n_train   = 0;
+    bool     embedding = false;
+    int32_t  n_train   = 0;
+    uint32_t n_head    = 0;  // 0 when per layer (an array)
 };
 
 Result<HeaderFacts> header_facts(const std::filesystem::path & path) {
@@ -149,6 +154,7 @@ Result<HeaderFacts> header_facts(const std::filesystem::path & path) {
     HeaderFacts f;
     f.embedding = u32(arch + ".pooling_type") > 0;
     f.n_train   = static_cast<int32_t>(u32(arch + ".context_length"));
+    f.n_head    = u32(arch + ".attention.head_count");
     return f;
 }
 
@@ -266,10 +272,12 @@ Status LlamaBackend::start_generation(const LlamaOptions & o, int32_t n_train) {
         log::info("context: {} tokens (the model is trained for {}; set --ctx-size for more)",
                   LlamaOptions::max_default_ctx, n_train);
     }
-    GenerationParams g = generation_params(o, n_train);
+    const auto       n_head = static_cast<uint32_t>(std::max(0, llama_model_n_head(model_->get())));
+    GenerationParams g      = generation_params(o, n_train, n_head);
     auto ctx     = engine::Context::create(*model_, g.context);
     if (!ctx) return ctx.error();
-    context_   = std::move(*ctx);
+    context_    = std::move(*ctx);
+    flash_attn_ = g.context.flash_attn;
     engine_    = std::make_unique<LlamaEngine>(*context_);
     scheduler_ = std::make_unique<scheduler::Scheduler>(*engine_, g.scheduler);
     return {};
@@ -291,7 +299,7 @@ Result<LlamaFootprint> LlamaBackend::estimate(const LlamaOptions & o) {
     if (facts.embedding) {
         cp = embedding_params(o, facts.n_train, kEmbedSeqs);
     } else {
-        GenerationParams g = generation_params(o, facts.n_train);
+        GenerationParams g = generation_params(o, facts.n_train, facts.n_head);
         cp             = g.context;
         out.host_cache = static_cast<uint64_t>(g.scheduler.host_cache_bytes);
     }

@@ -124,7 +124,7 @@ void add_run(CLI::App & app, int & exit_code) {
     cmd->add_option("--stop", opts->chat.stop, "stop string (repeatable)");
     cmd->add_option("-c,--ctx-size", opts->ctx_size, "context size when loaded here (0: the model's, up to 32768)")->capture_default_str();
     cmd->add_option("-t,--threads", opts->threads, "CPU threads when loaded here (0: one per core)")->capture_default_str();
-    cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: llama.cpp decides; on for CPU)")
+    cmd->add_option("--flash-attn", opts->flash_attn, "auto, on or off (auto: off on a CPU for contexts up to a 1 GiB score buffer, where it decodes faster; else on)")
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
     cmd->add_option("--url", opts->url, "the kiln server to use (default: server.host:server.port, env KILN_URL)");

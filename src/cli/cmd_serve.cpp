@@ -334,7 +334,7 @@ void add_serve(CLI::App & app, int & exit_code) {
     flags->add(*cmd, "model.cache_ram", "--cache-ram",
                "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of the memory budget over max_models, at most 8192; 0: off)",
                "MIB");
-    flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: llama.cpp decides; on for CPU)",
+    flags->add(*cmd, "model.flash_attn", "--flash-attn", "auto, on or off (auto: off on a CPU for contexts up to a 1 GiB score buffer, where it decodes faster; else on)",
                "MODE");
     flags->add(*cmd, "model.kv_type", "--kv-type", "KV cache type: f16, q8_0, q4_0, ... (quantized needs flash attention)",
                "TYPE");

@@ -48,7 +48,7 @@ const std::vector<SettingSpec> & Settings::specs() {
         {"model.batch_size", "KILN_BATCH_SIZE", "512", "prompt tokens per decode step"},
         {"model.cache_ram", "KILN_CACHE_RAM", "-1",
          "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of the memory budget over max_models, at most 8192; 0: off)"},
-        {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: llama.cpp decides; on for CPU)"},
+        {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: off on a CPU for contexts up to a 1 GiB score buffer, where it decodes faster; else on)"},
         {"model.kv_type", "KILN_KV_TYPE", "f16", "KV cache type: f16, q8_0, q4_0, ... (quantized needs flash attention)"},
         {"router.memory_budget", "KILN_MEMORY_BUDGET", "0",
          "MiB all loaded models may take together (0: 80% of the memory available at start)"},

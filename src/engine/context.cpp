@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "engine/model.h"
+#include "ggml-backend.h"
 
 namespace kiln::engine {
 
@@ -36,6 +37,30 @@ Result<ggml_type> parse_kv_type(const std::string & text) {
     }
     return make_error(ErrorCode::invalid_request,
                       "KV cache type must be f16, bf16, f32, q8_0, q5_1, q5_0, q4_1, q4_0 or iq4_nl, got '" + text + "'");
+}
+
+namespace {
+
+bool has_gpu() {
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+        if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+ContextParams::FlashAttn resolve_flash_attn(const ContextParams & params, uint32_t n_head, bool idle_prefixes_leave) {
+    if (params.flash_attn != ContextParams::FlashAttn::auto_ || params.embeddings || n_head == 0 ||
+        params.n_ctx == 0 || !idle_prefixes_leave) {
+        return params.flash_attn;
+    }
+    const bool quantized = params.kv_type != GGML_TYPE_F16 && params.kv_type != GGML_TYPE_BF16 &&
+                           params.kv_type != GGML_TYPE_F32;
+    const uint64_t scores = uint64_t{params.n_batch} * params.n_ctx * n_head * sizeof(float);
+    if (quantized || scores > max_score_bytes || has_gpu()) return params.flash_attn;
+    return ContextParams::FlashAttn::off;
 }
 
 llama_context_params llama_params(const ContextParams & params) {

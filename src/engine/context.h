@@ -21,15 +21,29 @@ struct ContextParams {
     uint32_t n_seq_max = 1;    // sequence ids [0, n_seq_max)
     int32_t  n_threads = 0;    // 0: one per hardware thread
     bool     embeddings = false;  // pooled embeddings instead of logits (embedding models)
-    // Flash attention; auto: llama.cpp's choice per device (on for the CPU).
-    // With one KV pool for every sequence it is what keeps cached prefixes
-    // free: it skips cells another sequence holds, where the matrix path
-    // computes attention over every used cell of the pool.
+    // Flash attention; auto: see resolve_flash_attn. With it, attention is
+    // bit-exact wherever a sequence's cells lie in the pool (alone or batched,
+    // fresh or reused); without it, sums over the pool round by cell position.
     enum class FlashAttn { auto_, on, off } flash_attn = FlashAttn::auto_;
     // KV cache element type, for K and V alike (f16; q8_0 halves the memory,
     // and quantized V needs flash attention).
     ggml_type kv_type = GGML_TYPE_F16;
 };
+
+// What auto means for a generation context of a model with n_head attention
+// heads: off on a machine without a GPU when the KV pool is unquantized, idle
+// cached prefixes leave the pool (the host cache is on), and the attention
+// score buffer the matrix path needs (n_batch x n_ctx floats a head) stays
+// within max_score_bytes; llama.cpp's choice (on wherever the device has it)
+// otherwise. Measured on the CPU (docs/benchmarks.md), the matrix path
+// decodes 15-70% faster (one product over every sequence's queries, where
+// flash attention walks the pool cell by cell, query by query) and
+// prefills 5-20% slower, more with other requests in the pool (a prompt's
+// scores span every used cell). Prefixes left in the pool would slow every
+// step of it; the cap keeps long contexts, where the buffer grows big and
+// prompts are long, on flash attention. `on` and `off` stay as they are.
+ContextParams::FlashAttn resolve_flash_attn(const ContextParams & params, uint32_t n_head, bool idle_prefixes_leave);
+inline constexpr uint64_t max_score_bytes = 1ull << 30;
 
 // The llama_context_params a Context of these parameters is created with
 // (one KV pool for all sequences). Also what a memory estimate measures.
