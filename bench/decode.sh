@@ -6,7 +6,10 @@
 # Model: llama, n_embd 1024, 16 layers, 16 heads, 4 KV heads, n_ff 2816,
 # llama-spm vocab, Q8_0 (~250M parameters), made once into the bench cache.
 #
-# Env: BUILD_DIR (build), THREADS (nproc), REPS (7), N_GEN (128),
+# Both run the same attention kernels: FA (off, kiln's auto on a CPU; on)
+# goes to either, since the loop's cost, not the kernel, is what is measured.
+#
+# Env: BUILD_DIR (build), THREADS (nproc), REPS (7), N_GEN (128), FA (off),
 #      KILN_BENCH_DIR (~/.cache/kiln/bench), KILN_BENCH_MIN_RATIO (0.95).
 
 set -euo pipefail
@@ -16,16 +19,17 @@ set -euo pipefail
 reps=${REPS:-7}
 n_gen=${N_GEN:-128}
 min_ratio=${KILN_BENCH_MIN_RATIO:-0.95}
+fa=${FA:-off}
 require_bins kiln kiln-make-model llama-bench
 ensure_model
 
-echo "model: $(basename "$model") ($(du -m "$model" | cut -f1) MiB), threads: $threads, tokens: $n_gen, reps: $reps"
+echo "model: $(basename "$model") ($(du -m "$model" | cut -f1) MiB), threads: $threads, tokens: $n_gen, reps: $reps, flash attention: $fa"
 
 # Runs alternate (llama-bench, kiln, llama-bench, ...) so that drift in the
 # machine's speed hits both alike; each side reports its median.
 # llama-bench: pure decode of n_gen tokens from an empty context.
 lb_once() {
-  "$bin/llama-bench" -m "$model" -p 0 -n "$n_gen" -t "$threads" -r 1 -o json 2>/dev/null |
+  "$bin/llama-bench" -m "$model" -p 0 -n "$n_gen" -t "$threads" -fa "$fa" -r 1 -o json 2>/dev/null |
     node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () =>
       console.log(JSON.parse(s)[0].avg_ts.toFixed(2)))'
 }
@@ -34,7 +38,7 @@ lb_once() {
 kiln_once() {
   local out n tps
   out=$("$bin/kiln" run "$model" "Tell me a story." -n "$n_gen" --ignore-eos --seed 1 -t "$threads" -c 256 \
-    --verbose 2>&1 >/dev/null)
+    --flash-attn "$fa" --verbose 2>&1 >/dev/null)
   read -r n tps < <(sed -n 's/.*generated: \([0-9]*\) tokens, \([0-9.]*\) tok\/s.*/\1 \2/p' <<<"$out")
   [ "$n" = "$n_gen" ] || { echo "decode.sh: kiln generated '$n' tokens, expected $n_gen: $out" >&2; exit 1; }
   echo "$tps"
