@@ -62,6 +62,7 @@ json model_json(const router::LoadedModel & m, int busy) {
           {"active_requests", m.active},
           {"slots", i.slots},
           {"slots_busy", busy},
+          {"flash_attention", i.flash_attn},
           {"keep_alive", router::format_keep_alive(m.keep_alive)},
           {"context", m.context_note},
           {"memory",

@@ -46,6 +46,10 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
     i.n_ctx_seq   = b->scheduler_ ? b->scheduler_->n_ctx_seq() : n_train;
     i.slots       = b->scheduler_ ? std::max(1, o.slots) : 0;
+    if (b->scheduler_) {
+        using FA     = engine::ContextParams::FlashAttn;
+        i.flash_attn = b->flash_attn_ == FA::off ? "off" : b->flash_attn_ == FA::on ? "on" : "auto";
+    }
     i.n_embd      = llama_model_n_embd(b->model_->get());
     i.n_ctx_train = n_train;
     i.n_params    = b->model_->n_params();
@@ -59,12 +63,11 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
                   static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_embd, i.n_ctx_seq);
     } else {
-        using FA = engine::ContextParams::FlashAttn;
         log::info("loaded {} ({}, {:.1f}M params, {:.1f} MiB) in {:.0f} ms; KV pool {} tokens, {} per request, {} slots, "
                   "flash attention {}",
                   i.id, i.arch, static_cast<double>(i.n_params) / 1e6,
                   static_cast<double>(i.size_bytes) / (1024.0 * 1024.0), ms, i.n_ctx, i.n_ctx_seq, i.slots,
-                  b->flash_attn_ == FA::off ? "off" : b->flash_attn_ == FA::on ? "on" : "auto");
+                  i.flash_attn);
     }
     if (start_now) b->start();
     return b;

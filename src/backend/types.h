@@ -154,6 +154,7 @@ struct ModelInfo {
     int32_t     n_ctx_seq = 0;    // context of one request
     int32_t     n_ctx_train = 0;
     int32_t     slots = 0;
+    std::string flash_attn;     // on, off, or auto (llama.cpp's choice); empty: not an in-process generation model
     bool        embedding = false;  // an embedding model: embeddings only, no generation
     bool        reranker  = false;  // an embedding model that scores (query, document) pairs
     int32_t     n_embd = 0;

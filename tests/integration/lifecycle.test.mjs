@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { makeTinyModel, startServer, removeDir, postJSON, readSSE, parseSSE, REQUEST_TIMEOUT_MS }
+import { makeTinyModel, startServer, removeDir, postJSON, getURL, readSSE, parseSSE, REQUEST_TIMEOUT_MS }
   from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
@@ -40,6 +40,12 @@ describe('lifecycle', { timeout: 300_000 }, () => {
     before(async () => {
       server = await start();
     }, { timeout: 90_000 });
+
+    it('on a CPU with the host cache on, auto flash attention is the matrix path, and /api/ps says so', async () => {
+      const ps = await (await getURL(server.baseURL, '/api/ps')).json();
+      assert.equal(ps.models.length, 1);
+      assert.equal(ps.models[0].kiln.flash_attention, 'off');
+    });
 
     it('streamed responses are text/event-stream and end with [DONE]', async () => {
       const res = await postJSON(server.baseURL, CHAT, chat({ stream: true, max_tokens: 4 }));

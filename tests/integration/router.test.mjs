@@ -234,7 +234,7 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     config = path.join(home, 'config.toml');
     await fs.writeFile(config, [
       '[models.fast]', 'model = "test/a"', 'aliases = ["quick"]', 'ctx_size = 512', 'keep_alive = "-1"',
-      'temperature = 0', '',
+      'temperature = 0', 'flash_attn = "on"', '',
     ].join('\n'));
     server = await startServer({ home, args: ['--cache-ram', '0'], env: { KILN_CONFIG: config } });
   }, { timeout: 180_000 });
@@ -289,6 +289,9 @@ describe('router: names, keep-alive, load and unload', { timeout: 300_000 }, () 
     const fast = (await ps(server)).find((m) => m.name === 'fast');
     assert.equal(fast.context_length, 512);
     assert.equal(fast.kiln.keep_alive, 'forever');
+    assert.equal(fast.kiln.flash_attention, 'on', 'the preset chose it');
+    // This server keeps cached prefixes in the pool (--cache-ram 0): auto stays llama.cpp's choice.
+    assert.equal((await ps(server)).find((m) => m.name === 'test/a:F16').kiln.flash_attention, 'auto');
     const client = new OpenAI(openaiOptions(server.baseURL));
     const ids = (await client.models.list()).data.map((m) => m.id);
     for (const id of ['fast', 'test/a:F16', 'test/b:F16']) assert.ok(ids.includes(id), `${id} in ${ids}`);
