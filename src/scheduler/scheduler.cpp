@@ -344,7 +344,10 @@ std::vector<SeqChunk> Scheduler::plan() const {
     // once the step holds prefill_step_tokens of them. A step's cost grows
     // with its tokens, so prompts finished one after another give their
     // first tokens sooner, on average, than prompts advanced side by side;
-    // and the answers already streaming ride along in every step.
+    // and the answers already streaming ride along in every step. While
+    // answers stream, prompt tokens stop at prefill_step_tokens even within
+    // one prompt: each step is a pause between two of their tokens.
+    const bool streaming = !chunks.empty();
     std::vector<const Active *> waiting;
     for (const auto & a : active_) {
         if (!a->decoding) waiting.push_back(a.get());
@@ -357,7 +360,8 @@ std::vector<SeqChunk> Scheduler::plan() const {
     for (const Active * a : waiting) {
         if (budget <= 0 || prefill >= opts_.prefill_step_tokens) break;
         const auto done = static_cast<int32_t>(seqs_[a->seq].tokens.size());
-        const auto n    = std::min<int32_t>(budget, left(a));
+        const int32_t room = streaming ? std::min(budget, opts_.prefill_step_tokens - prefill) : budget;
+        const auto    n    = std::min<int32_t>(room, left(a));
         SeqChunk c{a->seq, done, {a->tokens.begin() + done, a->tokens.begin() + done + n}, false};
         c.logits = done + n == static_cast<int32_t>(a->tokens.size());
         chunks.push_back(std::move(c));

@@ -78,6 +78,8 @@ struct SchedulerOptions {
     // A step takes no further prompt once it holds this many prompt tokens
     // (prompts go shortest remaining first): big enough that a step's fixed
     // cost is spread, small enough that prompts finish one after another.
+    // While other jobs decode it is also the most prompt tokens a step
+    // holds, so a long prompt pauses their streams by a bounded step.
     int32_t prefill_step_tokens = 128;
     int32_t n_ctx_seq        = 0;    // context of one request; 0: the whole KV pool
     // Host memory for cached prefixes moved out of the KV pool. With it, an

@@ -242,6 +242,26 @@ TEST(Scheduler, LongPromptIsChunkedAndDoesNotStallRunningStreams) {
     EXPECT_EQ(b->tokens, alone(prompt(12, 500), 3));
 }
 
+TEST(Scheduler, WhileAnswersStreamAStepHoldsAtMostPrefillStepTokensOfPrompt) {
+    FakeEngine engine(8192, 8);
+    Scheduler  s(engine, opts(4, 512));  // prefill_step_tokens: 128
+    auto a = submit(s, prompt(13, 300), 40);
+    s.step();  // nothing streams yet: a's whole prompt in one step
+    ASSERT_EQ(engine.batches().size(), 1u);
+    EXPECT_EQ(engine.batches().back().front().tokens.size(), 300u);
+    auto b = submit(s, prompt(14, 300), 3);
+    std::vector<size_t> chunks;
+    while (b->tokens.empty()) {
+        s.step();
+        const auto & batch = engine.batches().back();
+        EXPECT_EQ(batch.front().seq, 0);  // a's next token, every step
+        for (size_t i = 1; i < batch.size(); ++i) chunks.push_back(batch[i].tokens.size());
+    }
+    EXPECT_EQ(chunks, (std::vector<size_t>{128, 128, 44}));
+    run_all(s, {a, b});
+    EXPECT_EQ(b->tokens, alone(prompt(14, 300), 3));
+}
+
 TEST(Scheduler, ShortKvEvictsCachedPrefixesThenPausesButNeverFails) {
     FakeEngine engine(300, 16);
     Scheduler  s(engine, opts(4, 64));
