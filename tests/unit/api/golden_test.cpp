@@ -93,6 +93,7 @@ backend::ModelInfo model_info() {
     m.n_ctx_seq   = 4096;
     m.n_ctx_train = 8192;
     m.slots       = 4;
+    m.flash_attn  = "off";
     m.n_params    = 245900000;
     m.size_bytes  = 261000000;
     return m;
