@@ -12,10 +12,6 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
-Error bad(const std::string & msg, const std::string & param) {
-    return make_error(ErrorCode::invalid_request, msg, param);
-}
-
 // A string, or text blocks joined by newlines; any other block is refused.
 Result<std::string> text_of(const json & content, const std::string & param) {
     if (content.is_string()) return content.get<std::string>();
@@ -57,10 +53,7 @@ Status add_turn(const std::string & role, const json & content, const std::strin
         const std::string type  = block.is_object() ? block.value("type", "") : "";
         if (type == "tool_use" && role == "assistant") {
             engine::ToolCall call;
-            KILN_TRY(auto name, get_string(block, "name"));
-            if (!name) return bad("'" + where + ".name' is required", where + ".name");
-            call.name = *name;
-            KILN_CHECK(check_tool_name(call.name, where + ".name"));
+            KILN_TRY(call.name, get_tool_name(block, "name", where + ".name"));
             KILN_TRY(auto id, get_string(block, "id"));
             call.id = id.value_or("");
             KILN_TRY(call.arguments, tool_arguments(block.value("input", json::object()), where + ".input"));
@@ -111,10 +104,7 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
                 return bad("'" + param + "' is a server tool (" + type + "); only custom tools run here", param + ".type");
             }
             engine::ChatTool tool;
-            KILN_TRY(auto name, get_string(t, "name"));
-            if (!name) return bad("'" + param + ".name' is required", param + ".name");
-            tool.name = *name;
-            KILN_CHECK(check_tool_name(tool.name, param + ".name"));
+            KILN_TRY(tool.name, get_tool_name(t, "name", param + ".name"));
             KILN_TRY(auto description, get_string(t, "description"));
             tool.description = description.value_or("");
             auto schema      = t.find("input_schema");
@@ -151,8 +141,6 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
     }
     return bad("'tool_choice.name' must name one of 'tools'", "tool_choice.name");
 }
-
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string event(const char * name, const json & data) {
     return std::string("event: ") + name + "\ndata: " + dump(data) + "\n\n";

@@ -137,6 +137,12 @@ Status get_sampling(const json & obj, engine::SamplingParams & s) {
     return {};
 }
 
+std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Error bad(const std::string & msg, const std::string & param) {
+    return make_error(ErrorCode::invalid_request, msg, param);
+}
+
 Status check_tool_name(const std::string & tool, const std::string & param) {
     bool ok = !tool.empty() && tool.size() <= 64;
     for (unsigned char c : tool) ok = ok && (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':');
@@ -146,6 +152,13 @@ Status check_tool_name(const std::string & tool, const std::string & param) {
                           param);
     }
     return {};
+}
+
+Result<std::string> get_tool_name(const json & obj, const char * key, const std::string & param) {
+    KILN_TRY(auto name, get_string(obj, key));
+    if (!name) return bad("'" + param + "' is required", param);
+    KILN_CHECK(check_tool_name(*name, param));
+    return *name;
 }
 
 Result<std::vector<engine::ChatTool>> get_function_tools(const json & obj, const char * name) {

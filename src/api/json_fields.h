@@ -51,8 +51,17 @@ Result<std::vector<std::string>>   get_string_list(const json & obj, const char 
 // at most kMaxTools. Absent or empty: none.
 constexpr size_t kMaxTools = 128;
 Result<std::vector<engine::ChatTool>> get_function_tools(const json & obj, const char * name);
+// Compact JSON text. Model text may carry invalid UTF-8 (a random model can
+// emit any byte), on which nlohmann::json would throw: it is replaced.
+std::string dump(const json & j);
+
+// An invalid_request error naming the request field `param`.
+Error bad(const std::string & msg, const std::string & param);
+
 // A tool's name: 1 to 64 letters, digits, '_', '-', '.' or ':'.
 Status check_tool_name(const std::string & tool, const std::string & param);
+// obj[key], required, as a tool's name; errors name `param`.
+Result<std::string> get_tool_name(const json & obj, const char * key, const std::string & param);
 // OpenAI's "tool_choice": "auto", "none", "required", or
 // {"type": "function", "function": {"name"}}, which leaves only that tool
 // and requires it. Also reads "parallel_tool_calls" (default true).

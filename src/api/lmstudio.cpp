@@ -9,8 +9,6 @@
 namespace kiln::api::lmstudio {
 namespace {
 
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 bool loaded(const backend::ModelInfo & m) { return m.n_ctx > 0; }
 
 // "org/repo:QUANT" -> "org"; a name without an org is "local".
@@ -84,8 +82,6 @@ std::string sse(const char * type, json body) {
     body["type"] = type;
     return std::string("event: ") + type + "\ndata: " + dump(body) + "\n\n";
 }
-
-Error bad(const std::string & msg, const std::string & param) { return make_error(ErrorCode::invalid_request, msg, param); }
 
 }  // namespace
 

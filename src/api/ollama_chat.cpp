@@ -12,10 +12,6 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
-Error bad(const std::string & msg, const std::string & param) {
-    return make_error(ErrorCode::invalid_request, msg, param);
-}
-
 // options: {num_ctx, num_predict, temperature, top_k, top_p, min_p,
 // repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, seed,
 // stop, num_keep}. Unknown options are ignored, as Ollama does.
@@ -218,8 +214,6 @@ json tool_calls_json(const std::vector<engine::ToolCall> & calls) {
 }
 
 int64_t ns(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
-
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
 

@@ -8,10 +8,6 @@
 namespace kiln::api::openai {
 namespace {
 
-// Model text may carry invalid UTF-8 (a random model can emit any byte);
-// nlohmann::json would throw on it, so replace it at this boundary.
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 std::string sse(const json & j) { return "data: " + dump(j) + "\n\n"; }
 
 json base(const ResponseMeta & m, const char * object) {

@@ -12,10 +12,6 @@ namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 
-Error bad(const std::string & msg, const std::string & param) {
-    return make_error(ErrorCode::invalid_request, msg, param);
-}
-
 // {"token id": bias}, bias -100 to 100 (ids are checked against the vocabulary by the backend).
 Status parse_logit_bias(const json & j, engine::SamplingParams & s) {
     auto lb = j.find("logit_bias");

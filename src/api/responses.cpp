@@ -7,12 +7,6 @@
 namespace kiln::api::responses {
 namespace {
 
-Error bad(const std::string & msg, const std::string & param) {
-    return make_error(ErrorCode::invalid_request, msg, param);
-}
-
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 // A part list's text: input_text, output_text, text and refusal parts.
 Result<std::string> parts_text(const json & content, const std::string & param) {
     if (content.is_string()) return content.get<std::string>();

@@ -6,12 +6,6 @@
 #include "engine/sampler.h"
 
 namespace kiln::api::utility {
-namespace {
-
-std::string dump(const json & j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-}  // namespace
-
 Result<TokenizeCall> parse_tokenize(std::string_view body) {
     KILN_TRY(json j, parse_object(body));
     TokenizeCall call;

@@ -46,10 +46,6 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     i.n_ctx       = static_cast<int32_t>(b->context_->n_ctx());
     i.n_ctx_seq   = b->scheduler_ ? b->scheduler_->n_ctx_seq() : n_train;
     i.slots       = b->scheduler_ ? std::max(1, o.slots) : 0;
-    if (b->scheduler_) {
-        using FA     = engine::ContextParams::FlashAttn;
-        i.flash_attn = b->flash_attn_ == FA::off ? "off" : b->flash_attn_ == FA::on ? "on" : "auto";
-    }
     i.n_embd      = llama_model_n_embd(b->model_->get());
     i.n_ctx_train = n_train;
     i.n_params    = b->model_->n_params();
@@ -280,7 +276,7 @@ Status LlamaBackend::start_generation(const LlamaOptions & o, int32_t n_train) {
     auto ctx     = engine::Context::create(*model_, g.context);
     if (!ctx) return ctx.error();
     context_    = std::move(*ctx);
-    flash_attn_ = g.context.flash_attn;
+    info_.flash_attn = engine::flash_attn_name(g.context.flash_attn);
     engine_    = std::make_unique<LlamaEngine>(*context_);
     scheduler_ = std::make_unique<scheduler::Scheduler>(*engine_, g.scheduler);
     return {};

@@ -129,7 +129,6 @@ class LlamaBackend final : public Backend {
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop
     std::unique_ptr<LlamaEngine>          engine_;
     std::unique_ptr<scheduler::Scheduler> scheduler_;  // generation models
-    engine::ContextParams::FlashAttn      flash_attn_ = engine::ContextParams::FlashAttn::auto_;  // as resolved
     std::unique_ptr<EmbedRunner>          embedder_;   // embedding models
     std::thread                           thread_;
 };

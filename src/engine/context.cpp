@@ -30,6 +30,14 @@ Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text) {
     return make_error(ErrorCode::invalid_request, "flash attention must be auto, on or off, got '" + text + "'");
 }
 
+const char * flash_attn_name(ContextParams::FlashAttn mode) {
+    switch (mode) {
+        case ContextParams::FlashAttn::on:  return "on";
+        case ContextParams::FlashAttn::off: return "off";
+        default:                            return "auto";
+    }
+}
+
 Result<ggml_type> parse_kv_type(const std::string & text) {
     for (ggml_type t : {GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32, GGML_TYPE_Q8_0, GGML_TYPE_Q5_1, GGML_TYPE_Q5_0,
                         GGML_TYPE_Q4_1, GGML_TYPE_Q4_0, GGML_TYPE_IQ4_NL}) {

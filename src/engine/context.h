@@ -68,8 +68,9 @@ class Batch {
     int32_t     capacity_;
 };
 
-// "auto", "on" or "off".
+// "auto", "on" or "off", and back.
 Result<ContextParams::FlashAttn> parse_flash_attn(const std::string & text);
+const char *                     flash_attn_name(ContextParams::FlashAttn mode);
 // "f16", "bf16", "f32", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0" or "iq4_nl".
 Result<ggml_type> parse_kv_type(const std::string & text);
 
