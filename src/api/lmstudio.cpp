@@ -148,22 +148,13 @@ std::string download_status_json(const std::vector<DownloadView> & jobs) {
 
 Result<V1ChatCall> parse_v1_chat(std::string_view body) {
     KILN_TRY(json j, parse_object(body));
-    V1ChatCall                call;
-    backend::GenerateParams & p = call.request.params;
+    V1ChatCall call;
     KILN_TRY(auto model, get_string(j, "model"));
     if (!model || model->empty()) return bad("'model' is required", "model");
     call.request.model = *model;
-    KILN_CHECK(get_sampling(j, p.sampling));
-    KILN_TRY(auto max_tokens, get_int(j, "max_output_tokens", 1, kMaxOutputTokens));
-    if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
+    KILN_CHECK(responses::get_conversation_fields(j, call));
     KILN_TRY(auto n_ctx, get_int(j, "context_length", 1, 1 << 24));
     call.n_ctx = static_cast<int32_t>(n_ctx.value_or(0));
-    KILN_TRY(auto stream, get_bool(j, "stream"));
-    call.stream = stream.value_or(false);
-    KILN_TRY(auto store, get_bool(j, "store"));
-    call.store = store.value_or(true);
-    KILN_TRY(auto previous, get_string(j, "previous_response_id"));
-    call.previous_response_id = previous.value_or("");
     KILN_TRY(auto reasoning, get_string(j, "reasoning"));
     if (reasoning) {
         const std::string & r = *reasoning;

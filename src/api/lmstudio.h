@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/types.h"
+#include "api/responses.h"
 #include "core/result.h"
 
 namespace kiln::api::lmstudio {
@@ -40,13 +41,8 @@ std::string download_status_json(const std::vector<DownloadView> & jobs);
 // min_p, repeat_penalty, max_output_tokens, reasoning (off | on | low |
 // medium | high), context_length, store, previous_response_id}. Stateful
 // like the Responses API: an answer's response_id continues it.
-struct V1ChatCall {
-    backend::ChatRequest             request;  // system_prompt first, then the input
-    std::vector<engine::ChatMessage> input;    // the input alone
-    std::string                      previous_response_id;
-    bool                             stream = false;
-    bool                             store  = true;
-    int32_t                          n_ctx  = 0;
+struct V1ChatCall : responses::Conversation {  // system_prompt as the instructions
+    int32_t n_ctx = 0;
 };
 Result<V1ChatCall> parse_v1_chat(std::string_view body);
 

@@ -118,13 +118,8 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
 
 }  // namespace
 
-Result<ResponsesCall> parse(std::string_view body) {
-    KILN_TRY(json j, parse_object(body));
-    ResponsesCall             call;
+Status get_conversation_fields(const json & j, Conversation & call) {
     backend::GenerateParams & p = call.request.params;
-    KILN_TRY(auto model, get_string(j, "model"));
-    call.request.model = model.value_or("");
-    KILN_TRY(call.keep_alive, get_keep_alive(j));
     KILN_CHECK(get_sampling(j, p.sampling));
     KILN_TRY(auto max_tokens, get_int(j, "max_output_tokens", 1, kMaxOutputTokens));
     if (max_tokens) p.max_tokens = static_cast<int32_t>(*max_tokens);
@@ -134,6 +129,17 @@ Result<ResponsesCall> parse(std::string_view body) {
     call.store = store.value_or(true);
     KILN_TRY(auto previous, get_string(j, "previous_response_id"));
     call.previous_response_id = previous.value_or("");
+    return {};
+}
+
+Result<ResponsesCall> parse(std::string_view body) {
+    KILN_TRY(json j, parse_object(body));
+    ResponsesCall             call;
+    backend::GenerateParams & p = call.request.params;
+    KILN_TRY(auto model, get_string(j, "model"));
+    call.request.model = model.value_or("");
+    KILN_TRY(call.keep_alive, get_keep_alive(j));
+    KILN_CHECK(get_conversation_fields(j, call));
     KILN_TRY(auto instructions, get_string(j, "instructions"));
 
     auto input = j.find("input");

@@ -26,12 +26,19 @@
 
 namespace kiln::api::responses {
 
-struct ResponsesCall {
-    backend::ChatRequest             request;       // instructions first, then the input items
-    std::vector<engine::ChatMessage> input;         // the input items alone (what a later response continues)
+// A chat stored for previous_response_id to continue: what the Responses API
+// and LM Studio's /api/v1/chat share.
+struct Conversation {
+    backend::ChatRequest             request;  // the instructions (system prompt) first, then the input
+    std::vector<engine::ChatMessage> input;    // the input alone (what a later response continues)
     std::string                      previous_response_id;
     bool                             stream = false;
     bool                             store  = true;
+};
+// Sampling, max_output_tokens, stream, store and previous_response_id of `j`.
+Status get_conversation_fields(const nlohmann::json & j, Conversation & call);
+
+struct ResponsesCall : Conversation {
     std::optional<router::KeepAlive> keep_alive;
     nlohmann::json                   echo;  // request fields the response object repeats
 };
