@@ -69,8 +69,9 @@ Status get_tool_choice(const json & obj, engine::ChatOptions & options);
 // A call as an assistant message carries it, in the form OpenAI and Ollama
 // share: {id, type: "function", function: {name, arguments}}.
 Result<engine::ToolCall> get_tool_call(const json & call, const std::string & param);
-// A tool call's arguments as JSON text: a string holding JSON (OpenAI) or
-// an object (Ollama, Anthropic's input).
+// A tool call's arguments as text: a string as it is (OpenAI; JSON or not,
+// since a call cut off by the length limit is not) or an object (Ollama,
+// Anthropic's input) as JSON. Empty or null: "{}".
 Result<std::string> tool_arguments(const json & value, const std::string & param);
 
 }  // namespace kiln::api

@@ -237,6 +237,11 @@ json text_part(const std::string & text) {
 
 std::string item_id(const char * prefix) { return openai::new_id(prefix); }
 
+// A call the length limit cut off has arguments that are not JSON yet.
+const char * call_status(const std::string & arguments) {
+    return json::accept(arguments) ? "completed" : "incomplete";
+}
+
 }  // namespace
 
 std::string response_object(const ResponsesCall & call, const Meta & m, const std::string & text,
@@ -252,7 +257,7 @@ std::string response_object(const ResponsesCall & call, const Meta & m, const st
     }
     for (const auto & c : done.tool_calls) {
         output.push_back({{"type", "function_call"}, {"id", item_id("fc_")}, {"call_id", c.id}, {"name", c.name},
-                          {"arguments", c.arguments}, {"status", "completed"}});
+                          {"arguments", c.arguments}, {"status", call_status(c.arguments)}});
     }
     return dump(response_json(call.echo, m, std::move(output), &done));
 }
@@ -305,7 +310,8 @@ std::string Stream::close() {
         out += event("response.function_call_arguments.done",
                      {{"item_id", id}, {"output_index", index}, {"arguments", item_["arguments"]}});
     }
-    if (item_.contains("status")) item_["status"] = "completed";
+    if (open_ == Item::call) item_["status"] = call_status(item_["arguments"].get<std::string>());
+    else if (item_.contains("status")) item_["status"] = "completed";
     out += event("response.output_item.done", {{"output_index", index}, {"item", item_}});
     output_.push_back(std::move(item_));
     item_ = json();

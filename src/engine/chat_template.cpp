@@ -3,6 +3,8 @@
 #include <exception>
 #include <regex>
 
+#include <nlohmann/json.hpp>
+
 #include "chat.h"
 #include "engine/chat_format.h"
 #include "engine/model.h"
@@ -26,14 +28,24 @@ ChatTemplate::~ChatTemplate() {
 
 namespace {
 
-common_chat_msg to_common(const ChatMessage & m) {
+// A call's arguments as the template gets them. Templates that print them as
+// an object (`arguments | tojson`) need JSON; a call that is not (one cut off
+// by the length limit, say: kiln hands such calls out itself) goes in as the
+// JSON string of its text, so the history renders rather than fails.
+std::string template_arguments(const std::string & arguments, bool object_arguments) {
+    if (arguments.empty()) return "{}";
+    if (!object_arguments || nlohmann::ordered_json::accept(arguments)) return arguments;
+    return nlohmann::ordered_json(arguments).dump();
+}
+
+common_chat_msg to_common(const ChatMessage & m, bool object_arguments) {
     common_chat_msg msg;
     msg.role              = m.role;
     msg.content           = m.content;
     msg.reasoning_content = m.reasoning;
     msg.tool_call_id      = m.tool_call_id;
     msg.tool_name         = m.tool_name;
-    for (const auto & c : m.tool_calls) msg.tool_calls.push_back({c.name, c.arguments.empty() ? "{}" : c.arguments, c.id});
+    for (const auto & c : m.tool_calls) msg.tool_calls.push_back({c.name, template_arguments(c.arguments, object_arguments), c.id});
     return msg;
 }
 
@@ -97,13 +109,14 @@ Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messag
     in.enable_thinking       = options.think.value_or(true);
     in.tool_choice           = to_common(options.tool_choice);
     in.parallel_tool_calls   = options.parallel_tool_calls;
-    for (const auto & m : messages) in.messages.push_back(to_common(m));
     for (const auto & t : options.tools) {
         in.tools.push_back({t.name, t.description, t.parameters.empty() ? R"({"type":"object","properties":{}})" : t.parameters});
     }
     const bool tools = !in.tools.empty() && options.tool_choice != ToolChoice::none;
     try {
-        std::lock_guard    lock(mutex_);
+        std::lock_guard lock(mutex_);
+        const bool      object_arguments = common_chat_templates_get_caps(tmpls_)["supports_object_arguments"];
+        for (const auto & m : messages) in.messages.push_back(to_common(m, object_arguments));
         common_chat_params p = common_chat_templates_apply(tmpls_, in);
         RenderedChat       out;
         out.prompt           = std::move(p.prompt);

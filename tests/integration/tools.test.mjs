@@ -130,8 +130,10 @@ describe('tool calls and thinking', { timeout: 300_000 }, () => {
   it('openai: the tool result goes back into the conversation and the model answers', async () => {
     const first = await openai.chat.completions.create({
       model: 'test/tools:F16', messages: [{ role: 'user', content: 'Weather in Paris?' }],
-      tools: openaiTools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 300, seed: 3,
+      tools: openaiTools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, parallel_tool_calls: false,
+      max_tokens: 300, seed: 3,
     });
+    assert.equal(first.choices[0].finish_reason, 'tool_calls', 'one bounded call ends well inside 300 tokens');
     const call = first.choices[0].message.tool_calls[0];
     const messages = [
       { role: 'user', content: 'Weather in Paris?' },
@@ -241,6 +243,79 @@ describe('tool calls and thinking', { timeout: 300_000 }, () => {
     assert.equal(next.output[0].type, 'message');
   });
 
+  it('a call cut off by the length limit: each family says so, and takes the answer back', async (t) => {
+    const question = [{ role: 'user', content: 'Weather in Quito?' }];
+    const named = { type: 'function', function: { name: 'get_weather' } };
+    const parses = (text) => { try { JSON.parse(text); return true; } catch { return false; } };
+    // Greedy, so every limit below cuts the same answer at another point: the
+    // first one whose call is cut inside its arguments is the case to test,
+    // whichever tokens this CPU's arithmetic picks.
+    let cut;
+    let limit;
+    for (limit = 6; limit <= 60 && !cut; limit += 2) {
+      const r = await openai.chat.completions.create({ model: 'test/tools:F16', messages: question, tools: openaiTools,
+        tool_choice: named, parallel_tool_calls: false, max_tokens: limit, temperature: 0 });
+      const { finish_reason: finish, message } = r.choices[0];
+      assert.ok(['length', 'tool_calls'].includes(finish), finish);
+      if (finish === 'tool_calls') break;  // the whole call fit
+      assert.equal(r.usage.completion_tokens, limit);
+      const c = message.tool_calls?.[0];
+      if (c && !parses(c.function.arguments)) cut = r;
+    }
+    assert.ok(cut, `some limit cuts the call inside its arguments (last tried ${limit})`);
+    limit -= 2;
+    const call = cut.choices[0].message.tool_calls[0];
+    t.diagnostic(`max_tokens ${limit} cuts the call at ${JSON.stringify(call.function.arguments)}`);
+    assert.equal(call.function.name, 'get_weather');
+    assert.equal(cut.choices[0].finish_reason, 'length');
+
+    // OpenAI: the conversation kiln produced goes back in, arguments as the text they are.
+    const history = [...question, cut.choices[0].message, { role: 'tool', tool_call_id: call.id, content: 'cut off' }];
+    const res = await postJSON(server.baseURL, '/apply-template', { model: 'test/tools:F16', messages: history, tools: openaiTools });
+    assert.equal(res.status, 200);
+    const { prompt } = await res.json();
+    assert.match(prompt, /<tool_call>[\s\S]*get_weather[\s\S]*<\/tool_call>[\s\S]*cut off/, prompt);
+    const again = await openai.chat.completions.create({ model: 'test/tools:F16', messages: history, tools: openaiTools,
+      tool_choice: 'none', max_tokens: 4 });
+    assert.equal(again.choices[0].message.tool_calls, undefined);
+
+    // Ollama: arguments are objects, so a cut-off call is left out.
+    const o = await ollama.chat({ model: 'test/tools:F16', messages: question, tools: openaiTools, tool_choice: named,
+      parallel_tool_calls: false, options: { num_predict: limit, temperature: 0 } });
+    assert.equal(o.done_reason, 'length');
+    for (const c of o.message.tool_calls ?? []) assertCall(c.function.name, c.function.arguments, 'ollama, cut');
+
+    // Anthropic: the tool_use block with the input it has (an object), stop_reason max_tokens; it goes back.
+    const tools = [{ name: 'get_weather', description: 'Weather in a city', input_schema: weather }];
+    const a = await anthropic.messages.create({ model: 'test/tools:F16', max_tokens: limit, tools, temperature: 0,
+      tool_choice: { type: 'tool', name: 'get_weather', disable_parallel_tool_use: true }, messages: question });
+    assert.equal(a.stop_reason, 'max_tokens');
+    const uses = a.content.filter((b) => b.type === 'tool_use');
+    for (const u of uses) assert.equal(typeof u.input, 'object');
+    if (uses.length) {
+      const back = await anthropic.messages.create({ model: 'test/tools:F16', max_tokens: 4, tools, messages: [...question,
+        { role: 'assistant', content: a.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: uses[0].id, content: 'cut off' }] }] });
+      assert.equal(back.type, 'message');
+    }
+
+    // Responses: an incomplete response, its call item incomplete too; it goes back as input items.
+    const rtools = [{ type: 'function', name: 'get_weather', description: 'Weather in a city', parameters: weather }];
+    const r = await openai.responses.create({ model: 'test/tools:F16', input: 'Weather in Quito?', tools: rtools,
+      tool_choice: { type: 'function', name: 'get_weather' }, parallel_tool_calls: false, max_output_tokens: limit,
+      temperature: 0 });
+    assert.equal(r.status, 'incomplete');
+    assert.equal(r.incomplete_details.reason, 'max_output_tokens');
+    const fc = r.output.filter((i) => i.type === 'function_call');
+    for (const i of fc) assert.equal(i.status, parses(i.arguments) ? 'completed' : 'incomplete', i.arguments);
+    if (fc.length) {
+      const back = await openai.responses.create({ model: 'test/tools:F16', tools: rtools, tool_choice: 'none',
+        max_output_tokens: 4, input: ['Weather in Quito?', ...fc].map((i) => (typeof i === 'string' ? { role: 'user', content: i } : i))
+          .concat([{ type: 'function_call_output', call_id: fc[0].call_id, output: 'cut off' }]) });
+      assert.equal(back.output[0].type, 'message');
+    }
+  });
+
   it('thinking: the template decides; think asked of a model that cannot is a 400', async () => {
     const on = await (await postJSON(server.baseURL, '/apply-template',
       { model: 'test/think:F16', messages: [{ role: 'user', content: 'Hi' }] })).json();
@@ -280,7 +355,7 @@ describe('tool calls and thinking', { timeout: 300_000 }, () => {
     }
     const history = await postJSON(server.baseURL, '/v1/chat/completions', { model: 'test/tools:F16', messages: [
       { role: 'user', content: 'x' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: '{oops' } }] }] });
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: 42 } }] }] });
     assert.equal(history.status, 400);
     assert.equal((await history.json()).error.param, 'messages[1].tool_calls[0].function.arguments');
     const a = await postJSON(server.baseURL, '/v1/messages', { model: 'test/tools:F16', max_tokens: 4,

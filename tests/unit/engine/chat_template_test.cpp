@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/chat_output.h"
 #include "engine/chat_template.h"
 #include "engine/model.h"
@@ -129,6 +131,36 @@ TEST(ChatTemplate, ToolCallsAreGrammarBoundAndParsedAsTheyStream) {
     ASSERT_TRUE(next) << next.error().message;
     EXPECT_NE(next->prompt.find("18 C, sunny"), std::string::npos);
     EXPECT_NE(next->prompt.find("\"Paris\""), std::string::npos);
+}
+
+// A call the length limit cut off is handed out as it stands; the same
+// conversation must render when it comes back, in a template that prints
+// arguments as an object (Qwen 2.5) and in one that prints them as text.
+TEST(ChatTemplate, ACallCutOffByTheLimitRendersInAHistory) {
+    auto model = Model::load(kiln::test::tiny_model("qwen2"));
+    ASSERT_TRUE(model);
+    auto tmpl = ChatTemplate::create(**model, real_template("Qwen-Qwen2.5-7B-Instruct"));
+    ASSERT_TRUE(tmpl) << tmpl.error().message;
+
+    kiln::engine::ChatOutput out((*tmpl)->apply({{"user", "Weather?"}}, weather_tools(kiln::engine::ToolChoice::required))->format);
+    feed(out, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Pa");
+    ASSERT_EQ(out.answer().tool_calls.size(), 1u);
+    const std::string cut = out.answer().tool_calls[0].arguments;
+    EXPECT_FALSE(nlohmann::json::accept(cut)) << cut;
+
+    std::vector<kiln::engine::ChatMessage> turns = {{"user", "Weather?"}, {"assistant", ""}, {"tool", "cut"}};
+    turns[1].tool_calls   = out.answer().tool_calls;
+    turns[2].tool_call_id = turns[1].tool_calls[0].id;
+    auto next = (*tmpl)->apply(turns, weather_tools(kiln::engine::ToolChoice::automatic));
+    ASSERT_TRUE(next) << next.error().message;
+    EXPECT_NE(next->prompt.find(nlohmann::json(cut).dump()), std::string::npos) << "as a JSON string:\n" << next->prompt;
+
+    auto text_args = ChatTemplate::create(**model,
+        "{% for m in messages %}{% for c in m.tool_calls %}[{{ c.function.arguments }}]{% endfor %}{% endfor %}");
+    ASSERT_TRUE(text_args);
+    auto plain = (*text_args)->apply(turns, false);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_NE(plain->prompt.find("[" + cut + "]"), std::string::npos) << "as the text it is: " << plain->prompt;
 }
 
 TEST(ChatTemplate, ThinkingComesApartFromTheAnswer) {
