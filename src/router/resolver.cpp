@@ -19,7 +19,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool same_name(const std::string & a, const std::string & b) { return utf8::ascii_lower(a) == utf8::ascii_lower(b); }
+std::string_view without_latest(std::string_view name) {
+    constexpr std::string_view kLatest = ":latest";
+    if (name.size() > kLatest.size() && utf8::ascii_lower(name.substr(name.size() - kLatest.size())) == kLatest) {
+        name.remove_suffix(kLatest.size());
+    }
+    return name;
+}
+
+}  // namespace
+
+bool same_model_name(std::string_view a, std::string_view b) {
+    return utf8::ascii_lower(without_latest(a)) == utf8::ascii_lower(without_latest(b));
+}
+
+namespace {
+
+bool same_name(const std::string & a, const std::string & b) { return same_model_name(a, b); }
 
 // Reads one preset key into the spec; an error names where.
 class PresetReader {

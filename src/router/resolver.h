@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -18,6 +19,10 @@ struct Preset {
     std::string model;  // a catalog name or a GGUF path
     ModelSpec   spec;   // the settings, over the [model] defaults; the path is found at resolve time
 };
+
+// Whether two names a client may use reach the same model: any case, and
+// Ollama's ":latest" tag the same as no tag ("name" and "Name:latest").
+bool same_model_name(std::string_view a, std::string_view b);
 
 // Validates the config's preset tables over `defaults`; errors name the
 // file, the table and the key.

@@ -13,6 +13,7 @@
 #include "core/utf8.h"
 #include "router/create_preset.h"
 #include "store/catalog.h"
+#include "store/gguf_info.h"
 #include "store/modelfile.h"
 #include "server/channel_io.h"
 
@@ -150,7 +151,31 @@ std::optional<PresetTable> created_preset(const std::filesystem::path & home, co
     return std::nullopt;
 }
 
-void catalog_routes(httplib::Server & http, router::Router & router, const std::filesystem::path & home) {
+// What /api/show tells of a listed model the catalog does not have: its
+// GGUF header when it runs in-process, else what its listing knows.
+store::ModelEntry listed_entry(router::Router & router, const backend::ModelInfo & m) {
+    store::ModelEntry e;
+    e.name     = m.id;
+    e.source   = "local";
+    e.modified = m.created;
+    e.size     = m.size_bytes;
+    auto spec  = router.resolver().resolve(m.id);
+    if (spec && !spec->llama.model_path.empty()) {
+        if (auto info = store::read_gguf_info(spec->llama.model_path)) {
+            e.info = std::move(*info);
+            return e;
+        }
+    }
+    e.info.architecture   = m.arch;
+    e.info.quant          = m.quant;
+    e.info.n_params       = m.n_params;
+    e.info.context_length = static_cast<uint32_t>(m.n_ctx_train);
+    e.info.capabilities   = {m.embedding ? "embedding" : "completion"};
+    return e;
+}
+
+void catalog_routes(httplib::Server & http, router::Router & router, const std::filesystem::path & home,
+                    const ModelLister & list_models) {
     http.Post("/api/create", [home, &router](const httplib::Request & req, httplib::Response & res) {
         auto call = ollama::parse_create(req.body);
         if (!call) return send_error(res, call.error());
@@ -161,18 +186,27 @@ void catalog_routes(httplib::Server & http, router::Router & router, const std::
         res.set_content(ollama::create_response(*call, call->modelfile.from),
                         call->stream ? "application/x-ndjson" : "application/json");
     });
-    http.Post("/api/show", [home](const httplib::Request & req, httplib::Response & res) {
-        auto  name = ollama::parse_model_name(req.body);
-        Found f;
+    http.Post("/api/show", [home, &router, list_models](const httplib::Request & req, httplib::Response & res) {
+        auto name = ollama::parse_model_name(req.body);
         if (!name) return send_error(res, name.error());
         if (auto preset = created_preset(home, *name)) {
+            Found f;
             const auto model = preset->values.count("model") ? preset->values.at("model") : std::string();
             if (!find_entry(home, model, res, f)) return;
             return res.set_content(ollama::show_preset_response(*preset, f.entry), "application/json");
         }
-        if (!find_entry(home, *name, res, f)) return;
-        res.set_content(ollama::show_response(f.entry, f.catalog->absolute(f.entry.files.front()).string()),
-                        "application/json");
+        auto catalog = store::Catalog::open(home);
+        if (!catalog) return send_error(res, catalog.error());
+        auto entry = (*catalog)->find(*name);
+        if (entry) {
+            return res.set_content(ollama::show_response(*entry, (*catalog)->absolute(entry->files.front()).string()),
+                                   "application/json");
+        }
+        // Not in the catalog, yet listed (a --model path, a config preset, a
+        // process or remote model): what its file or its listing says.
+        auto listed = entry.error().code == ErrorCode::model_not_found ? find_listed(list_models(), *name) : std::nullopt;
+        if (!listed) return send_error(res, entry.error());
+        res.set_content(ollama::show_response(listed_entry(router, *listed), listed->id), "application/json");
     });
     http.Delete("/api/delete", [home, &router](const httplib::Request & req, httplib::Response & res) {
         auto  name = ollama::parse_model_name(req.body);
@@ -216,7 +250,7 @@ void register_ollama_routes(httplib::Server & http, router::Router & router, Mod
                             std::filesystem::path home) {
     embed_route(http, router, "/api/embed", ollama::parse_embed);
     embed_route(http, router, "/api/embeddings", ollama::parse_embeddings_legacy);
-    catalog_routes(http, router, home);
+    catalog_routes(http, router, home, list_models);
     http.Get("/", [](const httplib::Request &, httplib::Response & res) { res.set_content("Ollama is running", "text/plain"); });
     http.Get("/api/version", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(nlohmann::json{{"version", kOllamaVersion}}.dump(), "application/json");

@@ -9,6 +9,7 @@
 #include "api/openai.h"
 #include "api/rerank.h"
 #include "core/log.h"
+#include "router/resolver.h"
 #include "server/access.h"
 #include "server/channel_io.h"
 #include "server/proxy.h"
@@ -260,15 +261,20 @@ void send_openai_error(httplib::Response & res, const Error & e) {
     res.set_content(r.body, "application/json");
 }
 
+std::optional<backend::ModelInfo> find_listed(const std::vector<backend::ModelInfo> & models, std::string_view name) {
+    for (const auto & m : models) {
+        if (router::same_model_name(m.id, name)) return m;
+    }
+    return std::nullopt;
+}
+
 void register_openai_routes(httplib::Server & http, router::Router & router, ModelLister list_models) {
     http.Get("/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {
         res.set_content(oai::models_response(list_models()), "application/json");
     });
     http.Get(R"(/v1/models/(.+))", [list_models](const httplib::Request & req, httplib::Response & res) {
         const std::string id = req.matches[1];
-        for (const auto & m : list_models()) {
-            if (m.id == id) return res.set_content(oai::model_object(m), "application/json");
-        }
+        if (auto m = find_listed(list_models(), id)) return res.set_content(oai::model_object(*m), "application/json");
         send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
     });
     http.Post("/v1/chat/completions", generation_route(router, oai::parse_chat, kChat));
@@ -280,9 +286,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
     });
     http.Get(R"(/api/v0/models/(.+))", [list_models](const httplib::Request & req, httplib::Response & res) {
         const std::string id = req.matches[1];
-        for (const auto & m : list_models()) {
-            if (m.id == id) return res.set_content(api::lmstudio::model_v0(m), "application/json");
-        }
+        if (auto m = find_listed(list_models(), id)) return res.set_content(api::lmstudio::model_v0(*m), "application/json");
         send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
     });
     http.Get("/api/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {

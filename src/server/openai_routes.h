@@ -2,6 +2,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "backend/types.h"
@@ -16,6 +18,10 @@ namespace kiln::server {
 
 // Every model a client may name, loaded or not (for /v1/models).
 using ModelLister = std::function<std::vector<backend::ModelInfo>()>;
+
+// The listed model a client's `name` reaches (any case; "name:latest" is
+// "name"), so every info route answers every listed name; nullopt if none.
+std::optional<backend::ModelInfo> find_listed(const std::vector<backend::ModelInfo> & models, std::string_view name);
 
 // Each request leases its model from the router for as long as its response
 // runs, so the model is not unloaded under it.

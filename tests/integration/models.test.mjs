@@ -181,3 +181,53 @@ describe('models', { timeout: 300_000 }, () => {
     assert.match(gone.stderr, /not found/);
   });
 });
+
+// Open WebUI and other clients call /api/show (and the other families' info
+// routes) for each model a list route shows: a --model path's name, a
+// config preset and a catalog model alike, by each name form.
+describe('every listed model answers every info route', { timeout: 300_000 }, () => {
+  let fixed;
+  let home;
+  let server;
+
+  before(async () => {
+    fixed = await makeTinyModel();
+    home = await tempDir('kiln-home-');
+    const dir = path.join(home, 'models', 'org', 'Cat-GGUF');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.copyFile(fixed.path, path.join(dir, 'cat-Q8_0.gguf'));
+    const config = path.join(home, 'config.toml');
+    await fs.writeFile(config, `[models.preset]\nmodel = "org/Cat-GGUF:Q8_0"\nctx_size = 256\n`);
+    server = await startServer({ home, model: fixed.path, args: ['--config', config] });
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await server?.stop();
+    await removeDir(fixed?.dir);
+  });
+
+  it('/api/show, /v1/models/{id}, /api/v0/models/{id} and /props answer each listed name, with and without :latest', async () => {
+    const tags = (await (await getURL(server.baseURL, '/api/tags')).json()).models.map((m) => m.name);
+    const v1 = (await (await getURL(server.baseURL, '/v1/models')).json()).data.map((m) => m.id);
+    const v0 = (await (await getURL(server.baseURL, '/api/v0/models')).json()).data.map((m) => m.id);
+    const all = [...new Set([...tags, ...v1, ...v0])];
+    for (const want of ['tiny', 'preset', 'org/Cat-GGUF:Q8_0']) assert.ok(all.includes(want), `${want} in ${all}`);
+    for (const id of all) {
+      const forms = id.includes(':') ? [id] : [id, `${id}:latest`, id.toUpperCase()];
+      for (const name of forms) {
+        const show = await fetch(`${server.baseURL}/api/show`, { method: 'POST', body: JSON.stringify({ model: name }) });
+        assert.equal(show.status, 200, `/api/show ${name}: ${await show.clone().text()}`);
+        const s = await show.json();
+        assert.equal(s.details.format, 'gguf');
+        assert.equal(s.model_info['general.architecture'], 'llama', name);
+        assert.ok(s.capabilities.includes('completion'), name);
+        for (const route of [`/v1/models/${name}`, `/api/v0/models/${name}`, `/props?model=${encodeURIComponent(name)}`]) {
+          const r = await getURL(server.baseURL, route);
+          assert.equal(r.status, 200, `${route}: ${await r.text()}`);
+        }
+      }
+    }
+    const missing = await fetch(`${server.baseURL}/api/show`, { method: 'POST', body: JSON.stringify({ model: 'nope' }) });
+    assert.equal(missing.status, 404);
+  });
+});
