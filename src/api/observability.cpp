@@ -101,4 +101,18 @@ std::string metrics_text(const std::vector<ModelMetrics> & models) {
     return out;
 }
 
+std::string connection_metrics_text(const ConnectionCounts & c) {
+    std::string out;
+    auto one = [&](const char * name, const char * type, const char * help, int64_t v) {
+        out += fmt::format("# HELP kiln_{} {}\n# TYPE kiln_{} {}\nkiln_{} {}\n", name, help, name, type, name, v);
+    };
+    one("http_connections_open", "gauge", "HTTP connections open now.", c.open);
+    one("http_connections_accepted_total", "counter", "HTTP connections taken.", c.accepted);
+    one("http_connections_refused_total", "counter", "HTTP connections answered 503: too many open, in all or from one address.",
+        c.refused);
+    one("http_connections_timed_out_total", "counter",
+        "HTTP connections closed by a deadline: headers, body, or a client that stopped reading its answer.", c.timed_out);
+    return out;
+}
+
 }  // namespace kiln::api

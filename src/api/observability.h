@@ -20,4 +20,13 @@ struct ModelMetrics {
 // Each metric family once (HELP, TYPE), with one sample per model.
 std::string metrics_text(const std::vector<ModelMetrics> & models);
 
+// The HTTP server's connections (kiln_http_connections_*).
+struct ConnectionCounts {
+    int64_t open      = 0;
+    int64_t accepted  = 0;
+    int64_t refused   = 0;
+    int64_t timed_out = 0;
+};
+std::string connection_metrics_text(const ConnectionCounts & c);
+
 }  // namespace kiln::api

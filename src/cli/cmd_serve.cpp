@@ -7,6 +7,8 @@
 #include <charconv>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "backend/llama_backend.h"
 #include "cli/commands.h"
 #include "cli/model_arg.h"
@@ -33,6 +35,32 @@ uint64_t default_memory_budget() {
         if (key == "MemAvailable:") return kib * 1024 / 5 * 4;
     }
     return uint64_t{4} << 30;
+}
+
+// The HTTP server's connection caps and deadlines.
+Result<server::ConnectionLimits> connection_limits(const Settings & settings) {
+    server::ConnectionLimits l;
+    auto count = [&](const char * key, int32_t lo, int32_t & out) -> Status {
+        KILN_TRY(int64_t v, settings.get_int(key));
+        if (v < lo || v > 1000000) {
+            return make_error(ErrorCode::invalid_request, fmt::format("{} must be between {} and 1000000, got {}", key, lo, v));
+        }
+        out = static_cast<int32_t>(v);
+        return {};
+    };
+    auto seconds = [&](const char * key, std::chrono::milliseconds & out) -> Status {
+        KILN_TRY(int64_t v, settings.get_int(key));
+        if (v < 1 || v > 86400) return make_error(ErrorCode::invalid_request, fmt::format("{} is seconds, 1 to 86400, got {}", key, v));
+        out = std::chrono::seconds(v);
+        return {};
+    };
+    KILN_CHECK(count("server.max_connections", 1, l.max_total));
+    KILN_CHECK(count("server.max_client_connections", 1, l.max_per_client));
+    KILN_CHECK(seconds("server.header_timeout", l.header_timeout));
+    KILN_CHECK(seconds("server.body_timeout", l.body_timeout));
+    KILN_CHECK(seconds("server.idle_timeout", l.idle_timeout));
+    KILN_CHECK(seconds("server.send_timeout", l.send_timeout));
+    return l;
 }
 
 int serve(const SettingsFlags & flags) {
@@ -146,6 +174,11 @@ int serve(const SettingsFlags & flags) {
         return usage;
     }
     access.token_limit = static_cast<int32_t>(*tokens);
+    auto limits = connection_limits(*settings);
+    if (!limits) {
+        log::error("{}", limits.error().message);
+        return usage;
+    }
     std::vector<std::pair<std::string, int>> also;
     for (const auto & item : utf8::split_list(settings->get("server.listen"))) {
         const size_t colon = item.rfind(':');
@@ -269,7 +302,7 @@ int serve(const SettingsFlags & flags) {
 
     server::HttpServer http(models, list_models, {settings->get("server.host"), static_cast<int>(*port),
                                                   server::StoreOptions{paths::home(), store::HfOptions::from_env()},
-                                                  std::move(access), std::move(also)});
+                                                  std::move(access), std::move(also), *limits});
     auto bound = http.bind();
     if (!bound) {
         log::error("{}", bound.error().message);
@@ -351,6 +384,16 @@ void add_serve(CLI::App & app, int & exit_code) {
                "INT");
     flags->add(*cmd, "server.token_limit", "--token-limit",
                "tokens (prompt and generated) per minute per API key or client address (0: none)", "INT");
+    flags->add(*cmd, "server.max_connections", "--max-connections",
+               "open HTTP connections per listening address; more are answered 503", "INT");
+    flags->add(*cmd, "server.max_client_connections", "--max-client-connections",
+               "open HTTP connections of one client address; more are answered 503", "INT");
+    flags->add(*cmd, "server.header_timeout", "--header-timeout", "seconds a client has to send a request's headers", "SECONDS");
+    flags->add(*cmd, "server.body_timeout", "--body-timeout", "seconds a client has to send a request's body", "SECONDS");
+    flags->add(*cmd, "server.idle_timeout", "--idle-timeout", "seconds a connection may wait for its next request",
+               "SECONDS");
+    flags->add(*cmd, "server.send_timeout", "--send-timeout",
+               "seconds a client may read nothing of its answer before it is dropped (its generation cancelled)", "SECONDS");
     flags->add(*cmd, "server.allowed_hosts", "--allowed-hosts", "Host names answered besides loopback ones", "HOSTS");
     flags->add(*cmd, "server.cors_origins", "--cors-origins", "browser origins allowed besides loopback ones (* for any)",
                "ORIGINS");

@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <cerrno>
 #include <thread>
 
 #include <cpp-httplib/httplib.h>
@@ -7,6 +8,7 @@
 #include "api/openai.h"
 #include "core/log.h"
 #include "server/anthropic_routes.h"
+#include "server/connections.h"
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
@@ -22,9 +24,7 @@ HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerO
     listeners_.push_back({options_.host, options_.port, nullptr});
     for (const auto & [host, port] : options_.also) listeners_.push_back({host, port, nullptr});
     for (auto & l : listeners_) {
-        l.http = std::make_unique<httplib::Server>();
-        // Idle keep-alive connections must not hold up shutdown for long.
-        l.http->set_keep_alive_timeout(2);
+        l.http = std::make_unique<GuardedServer>(options_.limits, connections_);
         l.http->set_payload_max_length(64u * 1024 * 1024);
         register_routes(*l.http, loopback_host(l.host));
     }
@@ -46,7 +46,7 @@ void HttpServer::register_routes(httplib::Server & http, bool loopback) {
     access.loopback_bind = loopback;
     install_access(http, std::move(access));
     register_openai_routes(http, router_, list_models_);
-    register_model_routes(http, router_);
+    register_model_routes(http, router_, *connections_);
     register_anthropic_routes(http, router_);
     register_responses_routes(http, router_, *responses_);
     register_utility_routes(http, router_);
@@ -89,8 +89,14 @@ Result<int> HttpServer::bind() {
         const int asked = l.port;
         l.port          = asked == 0 ? l.http->bind_to_any_port(l.host) : (l.http->bind_to_port(l.host, asked) ? asked : -1);
         if (l.port < 0) {
-            return make_error(ErrorCode::io, "cannot listen on " + l.host + ":" + std::to_string(asked) +
-                                                 " (address in use or not available); choose another with --port or --listen");
+            const bool in_use = errno == EADDRINUSE;
+            const std::string where = l.host + ":" + std::to_string(asked);
+            return make_error(ErrorCode::io, in_use ? "cannot listen on " + where +
+                                                          ": the port is in use (another kiln, or Ollama?); stop that "
+                                                          "server or choose another port with --port or --listen"
+                                                    : "cannot listen on " + where +
+                                                          " (no such address here, or not allowed); choose another with "
+                                                          "--host, --port or --listen");
         }
     }
     return listeners_.front().port;

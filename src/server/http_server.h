@@ -14,6 +14,7 @@
 #include "core/result.h"
 #include "router/router.h"
 #include "server/access.h"
+#include "server/connection_limits.h"
 #include "server/responses_routes.h"
 #include "server/openai_routes.h"
 #include "server/store_routes.h"
@@ -32,6 +33,7 @@ struct ServerOptions {
     // More addresses to serve the same routes on ("127.0.0.1:1234" for LM
     // Studio's clients); each gets the Host check if it is a loopback one.
     std::vector<std::pair<std::string, int>> also;
+    ConnectionLimits            limits;        // per listening address
 };
 
 class HttpServer {
@@ -66,6 +68,7 @@ class HttpServer {
     std::unique_ptr<ResponseStore> responses_;  // shared by the listeners
     std::unique_ptr<DownloadJobs>  downloads_;  // with a store
     std::atomic<bool>     stop_requested_{false};
+    std::shared_ptr<ConnectionStats> connections_ = std::make_shared<ConnectionStats>();  // all listeners
 };
 
 }  // namespace kiln::server

@@ -8,7 +8,7 @@
 
 namespace kiln::server {
 
-void register_model_routes(httplib::Server & http, router::Router & router) {
+void register_model_routes(httplib::Server & http, router::Router & router, const ConnectionStats & connections) {
     http.Get("/api/ps", [&router](const httplib::Request &, httplib::Response & res) {
         std::map<std::string, int> busy;
         router.with_ready([&](const std::vector<router::Router::Ready> & ready) {
@@ -53,7 +53,7 @@ void register_model_routes(httplib::Server & http, router::Router & router) {
                                               "model"));
         }
     });
-    http.Get("/metrics", [&router](const httplib::Request &, httplib::Response & res) {
+    http.Get("/metrics", [&router, &connections](const httplib::Request &, httplib::Response & res) {
         std::string text;
         router.with_ready([&](const std::vector<router::Router::Ready> & ready) {
             std::vector<api::ModelMetrics> models;
@@ -62,6 +62,8 @@ void register_model_routes(httplib::Server & http, router::Router & router) {
             }
             text = api::metrics_text(models);
         });
+        text += api::connection_metrics_text({connections.open.load(), connections.accepted.load(),
+                                              connections.refused.load(), connections.timed_out.load()});
         res.set_content(text, "text/plain; version=0.0.4");
     });
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "router/router.h"
+#include "server/connection_limits.h"
 
 namespace httplib {
 class Server;
@@ -11,6 +12,7 @@ class Server;
 
 namespace kiln::server {
 
-void register_model_routes(httplib::Server & http, router::Router & router);
+// `connections`: the server's connection counters, shown in /metrics.
+void register_model_routes(httplib::Server & http, router::Router & router, const ConnectionStats & connections);
 
 }  // namespace kiln::server
