@@ -22,7 +22,25 @@ endif()
 message(STATUS "kiln: llama.cpp from ${KILN_LLAMA_DIR}")
 
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
-set(GGML_NATIVE ON CACHE BOOL "" FORCE)
+# The CPU kernels: `native` (-march=native, this machine's widest SIMD) or
+# `avx2` (any x86-64 with AVX2/FMA/F16C, no AVX-512): a second build of the
+# other path, to run the tests on the SIMD code another CPU takes
+# (`make test-avx2`).
+set(KILN_GGML_CPU "native" CACHE STRING "ggml CPU kernels: native or avx2")
+set_property(CACHE KILN_GGML_CPU PROPERTY STRINGS native avx2)
+if(KILN_GGML_CPU STREQUAL "avx2")
+  set(GGML_NATIVE OFF CACHE BOOL "" FORCE)
+  foreach(_on GGML_SSE42 GGML_AVX GGML_AVX2 GGML_FMA GGML_F16C GGML_BMI2)
+    set(${_on} ON CACHE BOOL "" FORCE)
+  endforeach()
+  foreach(_off GGML_AVX_VNNI GGML_AVX512 GGML_AVX512_VBMI GGML_AVX512_VNNI GGML_AVX512_BF16 GGML_AMX_TILE GGML_AMX_INT8 GGML_AMX_BF16)
+    set(${_off} OFF CACHE BOOL "" FORCE)
+  endforeach()
+elseif(KILN_GGML_CPU STREQUAL "native")
+  set(GGML_NATIVE ON CACHE BOOL "" FORCE)
+else()
+  message(FATAL_ERROR "KILN_GGML_CPU must be native or avx2, got '${KILN_GGML_CPU}'")
+endif()
 set(GGML_CPU ON CACHE BOOL "" FORCE)
 set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
 set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
@@ -40,7 +58,7 @@ set(LLAMA_TOOLS_INSTALL OFF CACHE BOOL "" FORCE)
 # GCC 12 they die with SIGILL on the first batched matmul (see
 # cmake/amx_check.c), so probe the same code pattern at the same -O level and
 # build without AMX if it faults. Newer compilers keep AMX.
-if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING AND KILN_GGML_CPU STREQUAL "native")
   try_run(KILN_AMX_RUN KILN_AMX_COMPILES ${CMAKE_BINARY_DIR}/amx-check
           SOURCES ${CMAKE_CURRENT_LIST_DIR}/amx_check.c
           COMPILE_DEFINITIONS -march=native -O3)
