@@ -30,8 +30,12 @@ describe('logprobs and logit_bias', { timeout: 300_000 }, () => {
       assert.equal(e.token, e.top_logprobs[0].token, 'greedy: the chosen token is the most likely');
       assert.ok(Math.abs(e.logprob - e.top_logprobs[0].logprob) < 1e-5);
     }
+    // A token may end inside a character (random weights pick such byte
+    // pieces now and then, which ones depending on the CPU); its bytes then
+    // decode to U+FFFD, one or more per broken sequence: compare up to that.
+    const oneFFFD = (t) => t.replace(/\uFFFD+/g, '\uFFFD');
     const bytes = Buffer.concat(content.map((e) => Buffer.from(e.bytes)));
-    assert.equal(bytes.toString('utf8'), r.choices[0].message.content);
+    assert.equal(oneFFFD(bytes.toString('utf8')), oneFFFD(r.choices[0].message.content));
 
     const plain = await chat({});
     assert.equal(plain.choices[0].logprobs, null, 'not asked, not given');
@@ -48,10 +52,27 @@ describe('logprobs and logit_bias', { timeout: 300_000 }, () => {
   });
 
   it('logit_bias: -100 bans the greedy choice, +100 forces a token', async () => {
-    const first = await chat({ logprobs: true, max_tokens: 1 });
-    const tok = await (await postJSON(ctx.server.baseURL, '/tokenize', { content: first.choices[0].message.content })).json();
-    assert.ok(tok.tokens.length >= 1);
-    const banned = await chat({ max_tokens: 1, logit_bias: { [tok.tokens[0]]: -100 } });
+    // The greedy first token's id, through /tokenize: only when its text is
+    // whole and tokenizes back to that one token (not so for a byte piece, a
+    // control token or a non-canonical merge; which token greedy picks
+    // depends on the CPU), so a few prompts are tried.
+    let first;
+    let id0;
+    let messages;
+    for (const content of ['Tell me a story', 'Hello', 'Once upon a time', 'What is a kiln?', 'Say something']) {
+      messages = [{ role: 'user', content }];
+      const r = await chat({ messages, max_tokens: 1 });
+      const text = r.choices[0].message.content;
+      if (text === '' || text.includes('\uFFFD')) continue;
+      const tok = await (await postJSON(ctx.server.baseURL, '/tokenize', { content: text, with_pieces: true })).json();
+      if (tok.tokens.length === 1 && tok.tokens[0].piece === text) {
+        first = r;
+        id0 = tok.tokens[0].id;
+        break;
+      }
+    }
+    assert.ok(first, 'one of five greedy first tokens tokenizes back to itself');
+    const banned = await chat({ messages, max_tokens: 1, logit_bias: { [id0]: -100 } });
     assert.notEqual(banned.choices[0].message.content, first.choices[0].message.content);
 
     const hello = await (await postJSON(ctx.server.baseURL, '/tokenize', { content: ' hello', with_pieces: true })).json();
@@ -72,7 +93,13 @@ describe('logprobs and logit_bias', { timeout: 300_000 }, () => {
     for (let i = 0; i < 6; i++) {
       assert.ok(lp.token_logprobs[i] <= 0);
       assert.ok(Object.keys(lp.top_logprobs[i]).length >= 1 && Object.keys(lp.top_logprobs[i]).length <= 2);
-      if (i > 0) assert.equal(lp.text_offset[i], lp.text_offset[i - 1] + Buffer.from(lp.tokens[i - 1]).length);
+      if (i === 0) continue;
+      // Offsets count the token's bytes. A byte piece that ends inside a
+      // character arrives as U+FFFD (3 bytes for 1 to 3 raw ones): bounded then.
+      const step = lp.text_offset[i] - lp.text_offset[i - 1];
+      const shown = Buffer.from(lp.tokens[i - 1]).length;
+      if (lp.tokens[i - 1].includes('\uFFFD')) assert.ok(step >= 1 && step <= shown, `offset step ${step} for ${shown} bytes`);
+      else assert.equal(step, shown);
     }
   });
 

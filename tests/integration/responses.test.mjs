@@ -61,8 +61,10 @@ describe('responses API', { timeout: 300_000 }, () => {
     // The history went back in: the prompt holds the first turn and its answer, served from the prefix cache.
     assert.ok(second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens,
       `${second.usage.input_tokens} vs ${first.usage.input_tokens} + ${first.usage.output_tokens}`);
-    assert.ok(second.usage.input_tokens_details.cached_tokens >= first.usage.input_tokens,
-      `cached ${second.usage.input_tokens_details.cached_tokens}`);
+    // All of the first prompt but perhaps its last token: it ends in "assistant\n", and an answer
+    // that starts with a line break (which one comes out depends on the CPU) retokenizes as "\n\n".
+    assert.ok(second.usage.input_tokens_details.cached_tokens >= first.usage.input_tokens - 1,
+      `cached ${second.usage.input_tokens_details.cached_tokens} of ${first.usage.input_tokens}`);
 
     const got = await (await getURL(ctx.server.baseURL, `/v1/responses/${second.id}`)).json();
     assert.equal(got.id, second.id);

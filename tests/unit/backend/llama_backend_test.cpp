@@ -223,7 +223,11 @@ TEST(LlamaBackend, AConversationMovedToHostMemoryComesBackExactly) {
         const Answer a2 = run(*b, completion(next, 16));
         ASSERT_EQ(a2.error, "");
         EXPECT_GE(m->restored_prefixes.load(), 1u);
-        EXPECT_GE(a2.usage.cached_tokens, a1.usage.prompt_tokens);
+        // All of the first prompt but perhaps its last token: it ends in ".",
+        // which the answer's first characters may join when `next` is
+        // tokenized (a letter or a line break after it; which answer comes
+        // out depends on the CPU's rounding).
+        EXPECT_GE(a2.usage.cached_tokens, a1.usage.prompt_tokens - 1);
         auto fresh = make(1, "qwen2", 512, kiln::engine::ContextParams::FlashAttn::on, 0);
         EXPECT_EQ(a2.text, run(*fresh, completion(next, 16)).text);
     }
