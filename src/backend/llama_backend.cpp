@@ -17,7 +17,9 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     std::unique_ptr<LlamaBackend> b(new LlamaBackend());
     const auto t0 = std::chrono::steady_clock::now();
 
-    auto model = engine::Model::load(o.model_path);
+    engine::ModelParams params;
+    params.cancel = o.cancel;
+    auto model    = engine::Model::load(o.model_path, params);
     if (!model) return model.error();
     b->model_ = std::move(*model);
 

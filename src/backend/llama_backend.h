@@ -5,6 +5,7 @@
 // handed to the scheduler.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -22,6 +23,7 @@ namespace kiln::backend {
 
 struct LlamaOptions {
     std::filesystem::path model_path;
+    const std::atomic<bool> * cancel = nullptr;  // set: a load in progress stops (shutdown)
     std::string           alias;          // model id; default: file name without .gguf
     int32_t               n_ctx     = 0;  // KV pool; 0: the model's trained context, capped at max_default_ctx
     int32_t               n_ctx_seq = 0;  // one request's context; 0: the whole pool

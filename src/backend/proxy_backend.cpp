@@ -10,6 +10,8 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -22,6 +24,28 @@ extern char ** environ;
 namespace kiln::backend {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+// Every runner's process group, for kill_all_runners().
+std::mutex       g_runners_mutex;
+std::set<pid_t> g_runners;
+
+void track_runner(pid_t pid, bool running) {
+    std::lock_guard lock(g_runners_mutex);
+    if (running) {
+        g_runners.insert(pid);
+    } else {
+        g_runners.erase(pid);
+    }
+}
+
+}  // namespace
+
+void kill_all_runners() {
+    std::lock_guard lock(g_runners_mutex);
+    for (pid_t pid : g_runners) ::kill(-pid, SIGKILL);
+}
 using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> split_command(const std::string & line) {
@@ -205,15 +229,24 @@ Status ProxyBackend::start_locked() {
                           "model '" + options_.id + "': cannot start '" + argv[0] + "': " + std::strerror(rc));
     }
     pid_        = pid;
+    track_runner(pid, true);
     base_       = "http://127.0.0.1:" + std::to_string(port);
     started_at_ = Clock::now();
     log::info("{}: started {} (pid {}) on port {}", options_.id, argv[0], pid, port);
 
     const auto deadline = Clock::now() + options_.ready_timeout;
     while (Clock::now() < deadline) {
+        if (options_.cancel && options_.cancel->load()) {
+            stop_locked();
+            return make_error(ErrorCode::cancelled, "model '" + options_.id + "': starting its runner was cancelled");
+        }
         if (reap_locked()) {
+            // Its last words go to kiln's log, not to the client: they may
+            // hold the machine's paths and a stack trace.
             const std::string tail = log_tail();
-            return unavailable("the runner exited before it was ready" + (tail.empty() ? "" : ": " + tail));
+            if (!tail.empty()) log::warn("{}: the runner's last output: {}", options_.id, tail);
+            return unavailable("the runner exited before it was ready; its output is in its log (" +
+                               options_.log_path.filename().string() + ")");
         }
         if (healthy(base_)) {
             log::info("{}: ready after {:.1f} s", options_.id,
@@ -238,6 +271,7 @@ bool ProxyBackend::reap_locked() {
         log::warn("{}: runner (pid {}) exited with code {}", options_.id, pid_, WEXITSTATUS(status));
     }
     ::kill(-pid_, SIGKILL);  // whatever it left in its group
+    track_runner(pid_, false);
     pid_ = -1;
     // A runner that dies soon after starting is restarted ever more slowly.
     failures_   = Clock::now() - started_at_ < 30s ? failures_ + 1 : 0;
@@ -253,6 +287,7 @@ void ProxyBackend::stop_locked() {
     while (Clock::now() < deadline) {
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             log::info("{}: runner stopped", options_.id);
+            track_runner(pid_, false);
             pid_ = -1;
             return;
         }
@@ -261,6 +296,7 @@ void ProxyBackend::stop_locked() {
     log::warn("{}: runner did not stop within {} ms of SIGTERM; killing it", options_.id, options_.stop_grace.count());
     ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, &status, 0);
+    track_runner(pid_, false);
     pid_ = -1;
 }
 

@@ -25,6 +25,7 @@ namespace kiln::backend {
 
 struct ProxyOptions {
     std::string              id;            // the model id clients use
+    const std::atomic<bool> * cancel = nullptr;  // set: a runner still starting is stopped (shutdown)
     // process: the command line; ${PORT}, ${HOST}, ${MODEL_PATH}, ${MODEL},
     // ${CTX}, ${SLOTS}, ${THREADS}, ${KILN_BIN} are replaced at each start.
     std::vector<std::string> command;
@@ -38,6 +39,10 @@ struct ProxyOptions {
     int32_t                  max_concurrent = 0;  // requests forwarded at once; 0: no limit
     int32_t                  n_ctx = 0;           // shown in /api/ps; 0: unknown
 };
+
+// SIGKILLs every running runner's process group, at once: for a process
+// that must exit now (a second SIGTERM) and leave no runner behind. Any thread.
+void kill_all_runners();
 
 class ProxyBackend final : public Backend, public Upstream {
   public:

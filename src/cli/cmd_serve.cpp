@@ -1,6 +1,7 @@
 // kiln serve: load one model and serve the HTTP APIs until SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "backend/llama_backend.h"
+#include "backend/proxy_backend.h"
 #include "cli/commands.h"
 #include "cli/model_arg.h"
 #include "cli/settings_flags.h"
@@ -309,8 +311,11 @@ int serve(const SettingsFlags & flags) {
         return failure;
     }
 
-    // The signal mask (set above) routes SIGINT/SIGTERM here.
-    int  stop_signal = 0;
+    // The signal mask (set above) routes SIGINT/SIGTERM here. The first
+    // starts a clean shutdown on a thread of its own, so that a second one
+    // still lands here: it exits at once, runners killed first.
+    int         stop_signal = 0;
+    std::thread stopper;
     std::thread signals([&] {
         sigset_t set;
         sigemptyset(&set);
@@ -318,9 +323,20 @@ int serve(const SettingsFlags & flags) {
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGUSR1);  // our own wake-up when run() ends otherwise
         sigwait(&set, &stop_signal);
-        if (stop_signal != SIGUSR1) log::info("{} received, shutting down", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
-        models.shutdown();
-        http.stop();
+        if (stop_signal == SIGUSR1) return;
+        const char * name = stop_signal == SIGINT ? "SIGINT" : "SIGTERM";
+        log::info("{} received, shutting down (again to exit at once)", name);
+        stopper = std::thread([&] {
+            models.shutdown();
+            http.stop();
+        });
+        int again = 0;
+        sigwait(&set, &again);
+        if (again == SIGUSR1) return;
+        log::warn("{} again: exiting now", again == SIGINT ? "SIGINT" : "SIGTERM");
+        backend::kill_all_runners();
+        std::fflush(nullptr);
+        std::_Exit(128 + again);
     });
 
     const auto        urls = http.urls();
@@ -338,6 +354,7 @@ int serve(const SettingsFlags & flags) {
     Status st = http.run();
     pthread_kill(signals.native_handle(), SIGUSR1);
     signals.join();
+    if (stopper.joinable()) stopper.join();
     if (!st) {
         log::error("{}", st.error().message);
         return failure;

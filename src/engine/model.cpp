@@ -14,6 +14,11 @@ llama_model_params llama_params(const ModelParams & params) {
     mp.n_gpu_layers       = 0;
     mp.vocab_only         = params.vocab_only;
     mp.load_mode          = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    if (params.cancel) {
+        // llama.cpp asks as it reads the tensors; false stops the load.
+        mp.progress_callback = [](float, void * flag) { return !static_cast<const std::atomic<bool> *>(flag)->load(); };
+        mp.progress_callback_user_data = const_cast<std::atomic<bool> *>(params.cancel);
+    }
     return mp;
 }
 
@@ -25,6 +30,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::filesystem::path & path, c
     }
     const llama_model_params mp = llama_params(params);
     llama_model * m       = llama_model_load_from_file(path.c_str(), mp);
+    if (!m && params.cancel && params.cancel->load()) {
+        return make_error(ErrorCode::cancelled, "loading " + path.filename().string() + " was cancelled");
+    }
     if (!m) {
         return make_error(ErrorCode::invalid_request,
                           "cannot load " + path.filename().string() + ": not a GGUF model llama.cpp can read");

@@ -3,6 +3,7 @@
 // contexts from it. It must outlive every Context made from it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -17,6 +18,7 @@ namespace kiln::engine {
 struct ModelParams {
     bool use_mmap   = true;
     bool vocab_only = false;
+    const std::atomic<bool> * cancel = nullptr;  // set while loading: the load stops (ErrorCode::cancelled)
 };
 
 // The llama_model_params a Model is loaded with (CPU only).

@@ -41,6 +41,7 @@ Result<std::unique_ptr<backend::Backend>> BackendLoader::load(const ModelSpec & 
     if (spec.backend == "process" || spec.backend == "remote") {
         backend::ProxyOptions o = spec.proxy;
         o.id                    = spec.id;
+        o.cancel                = &cancelled_;
         o.n_ctx                 = spec.llama.n_ctx;
         o.vars["MODEL"]         = spec.id;
         o.vars["MODEL_PATH"]    = spec.llama.model_path.string();
@@ -57,6 +58,7 @@ Result<std::unique_ptr<backend::Backend>> BackendLoader::load(const ModelSpec & 
     }
     backend::LlamaOptions o = spec.llama;
     o.n_ctx                 = n_ctx;
+    o.cancel                = &cancelled_;
     if (o.alias.empty()) o.alias = spec.id;
     KILN_TRY(auto b, backend::LlamaBackend::create(o, false));  // the router starts it
     return std::unique_ptr<backend::Backend>(std::move(b));

@@ -2,6 +2,8 @@
 // `remote` backends (other OpenAI-compatible servers) by the spec's kind.
 #pragma once
 
+#include <atomic>
+
 #include "router/router.h"
 
 namespace kiln::router {
@@ -13,6 +15,10 @@ class BackendLoader final : public Loader {
     // process serving a GGUF what llama.cpp would take for it, else nothing.
     Result<Footprint>                         estimate(const ModelSpec & spec, int32_t n_ctx) override;
     Result<std::unique_ptr<backend::Backend>> load(const ModelSpec & spec, int32_t n_ctx) override;
+    void                                      cancel_loads() override { cancelled_.store(true); }
+
+  private:
+    std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace kiln::router

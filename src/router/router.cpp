@@ -63,6 +63,7 @@ Router::~Router() {
 }
 
 void Router::shutdown() {
+    loader_.cancel_loads();
     std::lock_guard lock(mutex_);
     stopping_ = true;
     for (auto & [id, e] : entries_) {

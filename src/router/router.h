@@ -56,6 +56,9 @@ class Loader {
     // seconds; called without any router lock held, on a thread of the lowest CPU
     // priority (so the models already serving keep their cores).
     virtual Result<std::unique_ptr<backend::Backend>> load(const ModelSpec & spec, int32_t n_ctx) = 0;
+    // Loads in progress stop as soon as they can, and later ones fail
+    // (shutdown). Any thread.
+    virtual void cancel_loads() {}
 };
 
 class Resolver {

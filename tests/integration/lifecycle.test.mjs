@@ -2,7 +2,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { makeTinyModel, startServer, removeDir, postJSON, getURL, readSSE, parseSSE, REQUEST_TIMEOUT_MS }
+import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeTinyModel, startServer, removeDir, postJSON, getURL, readSSE, parseSSE, REQUEST_TIMEOUT_MS, tempDir }
   from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
@@ -116,6 +119,55 @@ describe('lifecycle', { timeout: 300_000 }, () => {
     const exit = await server.stop('SIGTERM');
     assertCleanExit(exit, server.stderr);
     await Promise.all(reads);
+  });
+
+  // A runner (a process backend) that never becomes healthy, and one that
+  // ignores SIGTERM: real child processes standing for a slow or stuck one.
+  async function withRunner(script, extra) {
+    const dir = await tempDir('kiln-runner-');
+    const runner = path.join(dir, 'runner.mjs');
+    await fs.writeFile(runner, script);
+    const config = path.join(dir, 'config.toml');
+    await fs.writeFile(config, `[models.runner]\nbackend = "process"\ncommand = ["${process.execPath}", "${runner}", "\${PORT}"]\n${extra}\n`);
+    const server = await startServer({ model: model.path, args: ['--config', config] });
+    servers.push(server);
+    return { server, dir };
+  }
+
+  it('SIGTERM while a runner is still starting: the load is cancelled and kiln exits 0 at once', async () => {
+    const { server, dir } = await withRunner('setInterval(() => {}, 1000);\n', 'ready_timeout = 300');
+    const load = postJSON(server.baseURL, '/api/v1/models/load', { model: 'runner' }).catch((e) => e);
+    await server.waitForStderr(/runner: started/, { from: 0 });
+    const t0 = Date.now();
+    assertCleanExit(await server.stop('SIGTERM'), server.stderr);
+    assert.ok(Date.now() - t0 < 10_000, `exited after ${Date.now() - t0} ms, not after ready_timeout`);
+    await load;
+    await removeDir(dir);
+  });
+
+  it('a second SIGTERM exits at once, and takes the runners with it', async () => {
+    const stubborn = `import http from 'node:http';
+process.on('SIGTERM', () => {});
+http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.0.1');
+`;
+    const { server, dir } = await withRunner(stubborn, 'stop_timeout = 300');
+    const load = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'runner' });
+    assert.equal(load.status, 200, await load.text());
+    const pid = Number((await server.waitForStderr(/runner: started \S+ \(pid (\d+)\)/, { from: 0 }))[1]);
+    const exited = new Promise((resolve) => server.proc.once('close', (code, signal) => resolve({ code, signal })));
+    server.proc.kill('SIGTERM');
+    await server.waitForStderr(/shutting down \(again to exit at once\)/, { from: 0 });
+    // The first waits for the runner, which ignores SIGTERM (stop_timeout 300 s).
+    server.proc.kill('SIGTERM');
+    const { code } = await exited;
+    assert.equal(code, 128 + 15, server.stderr);
+    assert.match(server.stderr, /SIGTERM again: exiting now/);
+    // SIGKILLed with kiln's exit; gone once reaped (awaited, bounded).
+    const gone = () => { try { process.kill(pid, 0); return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };
+    for (const end = Date.now() + 10_000; !gone(); await new Promise((r) => setTimeout(r, 20))) {
+      assert.ok(Date.now() < end, 'the runner went with it');
+    }
+    await removeDir(dir);
   });
 
   it('exits with code 0 on SIGTERM while idle right after start', async () => {

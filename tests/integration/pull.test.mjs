@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeModel, removeDir, startServer, tempDir } from './harness.mjs';
+import { makeModel, postJSON, removeDir, startServer, tempDir } from './harness.mjs';
 import { startHfServer, sha256 } from './hf_server.mjs';
 import { Ollama } from 'ollama';
 
@@ -174,6 +174,37 @@ describe('pull', { timeout: 600_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(requestsFor('tiny-Q8_0.gguf')[before].range ?? '', /^bytes=\d+-$/);
     assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf'))), sha256(q8));
+  });
+
+  it('SIGTERM during a server-side pull: exits 0 at once, nothing listed, and the next pull resumes', async () => {
+    const home = await freshHome();
+    hf.faults.set('tiny-Q8_0.gguf', { throttle: 16 * 1024 });
+    const server = await startServer({ home, env: { HF_ENDPOINT: hf.url } });
+    const pulling = postJSON(server.baseURL, '/api/pull', { model: 'hf.co/org/Tiny-GGUF:Q8_0' })
+      .then((r) => r.text()).catch((e) => e);
+    const partial = modelFile(home, 'tiny-Q8_0.gguf.partial');
+    const deadline = Date.now() + 60_000;
+    while (!((await fs.stat(partial).catch(() => null))?.size > 64 * 1024)) {
+      assert.ok(Date.now() < deadline, 'the download never started');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const t0 = Date.now();
+    server.proc.kill('SIGTERM');
+    const { code } = await new Promise((resolve) => server.proc.once('close', (c, sig) => resolve({ code: c, sig })));
+    assert.equal(code, 0, server.stderr);
+    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms to exit`);
+    await pulling;
+    hf.faults.delete('tiny-Q8_0.gguf');
+    const kept = (await fs.stat(partial)).size;
+    assert.ok(kept > 0 && kept < q8.length, `partial ${kept} of ${q8.length}`);
+    assert.equal(await exists(modelFile(home, 'tiny-Q8_0.gguf')), false);
+    assert.deepEqual(await listed(home), [], 'no catalog row for a pull that did not finish');
+    const before = requestsFor('tiny-Q8_0.gguf').length;
+    const r = await run(home, ['pull', 'org/Tiny-GGUF:Q8_0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(requestsFor('tiny-Q8_0.gguf')[before].range ?? '', /^bytes=\d+-$/, 'it resumed');
+    assert.equal(sha256(await fs.readFile(modelFile(home, 'tiny-Q8_0.gguf'))), sha256(q8));
+    assert.deepEqual((await listed(home)).map((m) => m.name), ['org/Tiny-GGUF:Q8_0']);
   });
 
   it('Ctrl-C stops at once and keeps a resumable partial file', async () => {
