@@ -159,7 +159,9 @@ Status write_preset_file(const std::string & path, const std::vector<PresetTable
     std::error_code   ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return make_error(ErrorCode::internal, "cannot write " + tmp + ": " + std::strerror(errno));
+    // Errors name the file, never the machine's path to it (they reach HTTP clients).
+    const std::string shown = std::filesystem::path(path).filename().string();
+    if (fd < 0) return make_error(ErrorCode::internal, "cannot write " + shown + ": " + std::strerror(errno));
     const std::string data = text.str();
     bool              ok   = true;
     for (size_t done = 0; ok && done < data.size();) {
@@ -174,7 +176,7 @@ Status write_preset_file(const std::string & path, const std::vector<PresetTable
     if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
         const int why = ok ? errno : err;
         ::unlink(tmp.c_str());
-        return make_error(ErrorCode::internal, "cannot write " + path + ": " + std::strerror(why));
+        return make_error(ErrorCode::internal, "cannot write " + shown + ": " + std::strerror(why));
     }
     return {};
 }

@@ -271,6 +271,13 @@ Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
         if (spec.backend == "llama") spec.n_ctx_train = trained_context(p.model);
         return spec;
     }
+    // A path is named by its file name only: errors reach HTTP clients.
+    if (fs::path(p.model).is_absolute()) {
+        return make_error(ErrorCode::model_not_found,
+                          "model '" + p.name + "' (a preset) names the file " + fs::path(p.model).filename().string() +
+                              ", which is not there",
+                          "model");
+    }
     auto catalog = store::Catalog::open(home_);
     if (!catalog) return catalog.error();
     auto entry = (*catalog)->find(p.model);

@@ -1,8 +1,10 @@
 // Error handling: status codes, the OpenAI error envelope, and the server surviving bad input.
-import { describe, it } from 'node:test';
+import { describe, it, before, after } from 'node:test';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { serveModel, openaiOptions, postJSON, getURL } from './harness.mjs';
+import { serveModel, openaiOptions, postJSON, getURL, startServer, tempDir, removeDir } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
@@ -133,5 +135,60 @@ describe('errors', { timeout: 300_000 }, () => {
     const ok = await postJSON(ctx.server.baseURL, CHAT, chat());
     assert.equal(ok.status, 200, 'a valid request still succeeds');
     assert.equal((await ok.json()).object, 'chat.completion');
+  });
+});
+
+// Errors reach clients of every family; none may show where things are on
+// the machine (absolute paths) or a stack trace, even when what failed is a
+// file under a path or a runner that died printing one.
+describe('error messages carry no paths or stack traces', { timeout: 300_000 }, () => {
+  let dir;
+  let server;
+
+  before(async () => {
+    dir = await tempDir('kiln-paths-');
+    await fs.writeFile(path.join(dir, 'broken.gguf'), Buffer.from('GGUF\u0003\u0000\u0000\u0000not really a model'));
+    const crash = "console.error(new Error('runner failed to start').stack); process.exit(3)";
+    const config = path.join(dir, 'config.toml');
+    await fs.writeFile(config, [
+      '[models.missing]', `model = "${path.join(dir, 'missing.gguf')}"`,
+      '[models.broken]', `model = "${path.join(dir, 'broken.gguf')}"`,
+      '[models.crashy]', 'backend = "process"', `command = ["${process.execPath}", "-e", "${crash}"]`, '',
+    ].join('\n'));
+    server = await startServer({ args: ['--config', config] });
+  }, { timeout: 120_000 });
+
+  after(async () => {
+    await server?.stop();
+    await removeDir(dir);
+  });
+
+  it('in every family, for a missing file, a broken file and a runner that died', async () => {
+    const routes = [
+      ['/v1/chat/completions', (m) => ({ model: m, messages: [{ role: 'user', content: 'hi' }] })],
+      ['/v1/completions', (m) => ({ model: m, prompt: 'hi' })],
+      ['/v1/embeddings', (m) => ({ model: m, input: 'hi' })],
+      ['/v1/responses', (m) => ({ model: m, input: 'hi' })],
+      ['/v1/messages', (m) => ({ model: m, max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] })],
+      ['/api/chat', (m) => ({ model: m, messages: [{ role: 'user', content: 'hi' }], stream: false })],
+      ['/api/generate', (m) => ({ model: m, prompt: 'hi', stream: false })],
+      ['/api/embed', (m) => ({ model: m, input: 'hi' })],
+      ['/api/v0/chat/completions', (m) => ({ model: m, messages: [{ role: 'user', content: 'hi' }] })],
+      ['/api/v1/chat', (m) => ({ model: m, input: 'hi' })],
+      ['/api/v1/models/load', (m) => ({ model: m })],
+    ];
+    let checked = 0;
+    for (const model of ['missing', 'broken', 'crashy']) {
+      for (const [route, body] of routes) {
+        const res = await postJSON(server.baseURL, route, body(model));
+        const text = await res.text();
+        if (res.status < 400) continue;  // e.g. a route a process backend does not take is 400 anyway
+        checked += 1;
+        assert.ok(!text.includes(dir), `${route} ${model}: ${text}`);
+        assert.doesNotMatch(text, /(^|[\s"'(])\/(tmp|home|root|usr|var)\//, `${route} ${model}: ${text}`);
+        assert.doesNotMatch(text, /\bat [\w.<>]+ \(|node:internal|\n\s+at /, `${route} ${model}: a stack trace: ${text}`);
+      }
+    }
+    assert.ok(checked >= 25, `errors checked: ${checked}`);
   });
 });
