@@ -7,10 +7,11 @@
 BUILD_DIR ?= build
 JOBS      ?= $(shell nproc)
 CPU       ?= native
+SANITIZE  ?=
 BIN        = $(BUILD_DIR)/bin
 NODE_TESTS = tests/integration
 
-.PHONY: all deps build serve test test-avx2 unit-test bench clean
+.PHONY: all deps build serve test test-avx2 test-asan test-tsan sanitized fuzz soak unit-test bench clean
 
 all: build
 
@@ -18,7 +19,7 @@ deps:
 	@scripts/install-deps.sh
 
 $(BUILD_DIR)/build.ninja:
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_GGML_CPU=$(CPU)
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_GGML_CPU=$(CPU) -DKILN_SANITIZE=$(SANITIZE)
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -41,6 +42,39 @@ test: build $(NODE_TESTS)/node_modules/.installed
 # native (AVX-512) ones, and every test must hold on both.
 test-avx2:
 	$(MAKE) test BUILD_DIR=build-avx2 CPU=avx2
+
+# kiln under ASan + UBSan, and under TSan: every unit and integration test,
+# each sanitizer's reports written to files (servers' too) and counted after.
+# See docs/testing.md.
+SAN_REPORTS = $(CURDIR)/$(BUILD_DIR)/sanitizer-reports
+test-asan:
+	$(MAKE) sanitized BUILD_DIR=build-asan SANITIZE=address
+
+test-tsan:
+	$(MAKE) sanitized BUILD_DIR=build-tsan SANITIZE=thread
+
+sanitized:
+	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	ASAN_OPTIONS=log_path=$(SAN_REPORTS)/asan:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(SAN_REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1 \
+	TSAN_OPTIONS=log_path=$(SAN_REPORTS)/tsan:second_deadlock_stack=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
+	$(MAKE) test BUILD_DIR=$(BUILD_DIR) SANITIZE=$(SANITIZE)
+	scripts/sanitizer-reports.sh $(SAN_REPORTS)
+
+# libFuzzer (clang-14) with ASan + UBSan: every parser of untrusted bytes,
+# FUZZ_SECONDS each (default 60). See docs/testing.md.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DKILN_SANITIZE=address -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=OFF -DKILN_WERROR=OFF
+	cmake --build build-fuzz --target fuzzers -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Soak under faults, SOAK_MINUTES (default 30): see docs/testing.md.
+soak: build
+	cmake --build $(BUILD_DIR) --target llama-server -j $(JOBS)
+	bench/soak.sh
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit

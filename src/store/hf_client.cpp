@@ -261,6 +261,49 @@ Result<HfClient::Response> HfClient::get_json(const std::string & repo, std::str
     }
 }
 
+Result<std::vector<HfFile>> parse_file_list(std::string_view body) {
+    std::vector<HfFile> files;
+    try {
+        const auto j = json::parse(body);
+        if (!j.is_array()) return make_error(ErrorCode::io, "not a list");
+        for (const auto & item : j) {
+            if (!item.is_object() || item.value("type", "") != "file") continue;
+            HfFile f;
+            f.path = item.value("path", "");
+            f.size = item.value("size", uint64_t{0});
+            if (item.contains("lfs") && item["lfs"].is_object()) {
+                f.sha256 = item["lfs"].value("oid", "");
+                f.size   = item["lfs"].value("size", f.size);
+            }
+            if (!f.path.empty()) files.push_back(std::move(f));
+        }
+    } catch (const std::exception & e) {
+        return make_error(ErrorCode::io, e.what());
+    }
+    return files;
+}
+
+Result<std::vector<HfModel>> parse_search(std::string_view body) {
+    std::vector<HfModel> out;
+    try {
+        const auto j = json::parse(body);
+        if (!j.is_array()) return make_error(ErrorCode::io, "not a list");
+        for (const auto & item : j) {
+            if (!item.is_object()) continue;
+            HfModel m;
+            m.id           = item.value("id", item.value("modelId", ""));
+            m.downloads    = item.value("downloads", uint64_t{0});
+            m.likes        = item.value("likes", uint64_t{0});
+            m.pipeline_tag = item.value("pipeline_tag", "");
+            m.updated      = item.value("lastModified", item.value("createdAt", ""));
+            if (!m.id.empty()) out.push_back(std::move(m));
+        }
+    } catch (const std::exception & e) {
+        return make_error(ErrorCode::io, e.what());
+    }
+    return out;
+}
+
 Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
     std::vector<HfFile> files;
     // The tree API pages large repositories (a Link header names the next
@@ -276,23 +319,9 @@ Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
             }
             return e;
         }
-        try {
-            const auto j = json::parse(r->body);
-            if (!j.is_array()) throw std::runtime_error("not a list");
-            for (const auto & item : j) {
-                if (item.value("type", "") != "file") continue;
-                HfFile f;
-                f.path = item.value("path", "");
-                f.size = item.value("size", uint64_t{0});
-                if (item.contains("lfs") && item["lfs"].is_object()) {
-                    f.sha256 = item["lfs"].value("oid", "");
-                    f.size   = item["lfs"].value("size", f.size);
-                }
-                if (!f.path.empty()) files.push_back(std::move(f));
-            }
-        } catch (const std::exception &) {
-            return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
-        }
+        auto page_files = parse_file_list(r->body);
+        if (!page_files) return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
+        for (auto & f : *page_files) files.push_back(std::move(f));
         url = r->next;
         if (!url.empty() && url_authority(url) != url_authority(opts_.endpoint)) {
             return make_error(ErrorCode::io, "the file list of " + repo + " continues on another host (" +
@@ -310,20 +339,8 @@ Result<std::vector<HfModel>> HfClient::search(const std::string & query, const s
     q += "&sort=" + escape(sort == "likes" ? "likes" : sort == "updated" ? "lastModified" : "downloads") + "&direction=-1";
     auto r = get_json("", opts_.endpoint + q);
     if (!r) return r.error();
-    std::vector<HfModel> out;
-    try {
-        for (const auto & item : json::parse(r->body)) {
-            HfModel m;
-            m.id           = item.value("id", item.value("modelId", ""));
-            m.downloads    = item.value("downloads", uint64_t{0});
-            m.likes        = item.value("likes", uint64_t{0});
-            m.pipeline_tag = item.value("pipeline_tag", "");
-            m.updated      = item.value("lastModified", item.value("createdAt", ""));
-            if (!m.id.empty()) out.push_back(std::move(m));
-        }
-    } catch (const std::exception &) {
-        return make_error(ErrorCode::io, "Hugging Face answered the search with something not JSON");
-    }
+    auto out = parse_search(r->body);
+    if (!out) return make_error(ErrorCode::io, "Hugging Face answered the search with something not JSON");
     return out;
 }
 

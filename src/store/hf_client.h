@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -41,6 +42,12 @@ struct HfModel {
     std::string pipeline_tag;
     std::string updated;     // lastModified, ISO 8601
 };
+
+// The Hugging Face API's answers, read: a page of /api/models/{repo}/tree
+// (files only; lfs.oid is the sha256) and of /api/models (search). Errors
+// (io) for anything not a JSON list; entries of the wrong shape are skipped.
+Result<std::vector<HfFile>>  parse_file_list(std::string_view body);
+Result<std::vector<HfModel>> parse_search(std::string_view body);
 
 struct DownloadProgress {
     uint64_t done  = 0;  // bytes of the file on disk (including a resumed part)
