@@ -11,7 +11,7 @@ SANITIZE  ?=
 BIN        = $(BUILD_DIR)/bin
 NODE_TESTS = tests/integration
 
-.PHONY: all deps build serve test test-avx2 test-asan test-tsan sanitized fuzz soak unit-test bench clean
+.PHONY: all deps build serve test test-avx2 test-asan unit-test-asan test-tsan sanitized fuzz soak unit-test bench clean
 
 all: build
 
@@ -47,8 +47,13 @@ test-avx2:
 # each sanitizer's reports written to files (servers' too) and counted after.
 # See docs/testing.md.
 SAN_REPORTS = $(CURDIR)/$(BUILD_DIR)/sanitizer-reports
+SAN_SUITE  ?= test
 test-asan:
 	$(MAKE) sanitized BUILD_DIR=build-asan SANITIZE=address
+
+# Only the unit suite under ASan + UBSan: what .ci/run adds to make test.
+unit-test-asan:
+	$(MAKE) sanitized BUILD_DIR=build-asan SANITIZE=address SAN_SUITE=unit-test
 
 test-tsan:
 	$(MAKE) sanitized BUILD_DIR=build-tsan SANITIZE=thread
@@ -59,7 +64,7 @@ sanitized:
 	UBSAN_OPTIONS=log_path=$(SAN_REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1 \
 	TSAN_OPTIONS=log_path=$(SAN_REPORTS)/tsan:second_deadlock_stack=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
-	$(MAKE) test BUILD_DIR=$(BUILD_DIR) SANITIZE=$(SANITIZE)
+	$(MAKE) $(SAN_SUITE) BUILD_DIR=$(BUILD_DIR) SANITIZE=$(SANITIZE)
 	scripts/sanitizer-reports.sh $(SAN_REPORTS)
 
 # libFuzzer (clang-14) with ASan + UBSan: every parser of untrusted bytes,

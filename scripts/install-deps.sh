@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libedit-dev libfmt-dev libgtest-dev googletest
   curl tmux
+  clang-14 libclang-rt-14-dev
 )
 # Node.js and npm run the client tests. A machine may have them from another
 # source (nodesource's nodejs bundles npm), so ask for Debian's only if absent.

@@ -144,7 +144,7 @@ Result<GenerateCall> parse_generate(std::string_view body) {
         call.messages.chat_template = tmpl.value_or("");
         call.messages.model         = call.model;
         if (system && !system->empty()) call.messages.messages.push_back({"system", *system});
-        call.messages.messages.push_back({"user", *prompt});
+        call.messages.messages.push_back({"user", prompt.value_or("")});  // a context alone continues it
         call.messages.params = std::move(params);
         KILN_CHECK(parse_chat_options(j, call.messages));
     }

@@ -111,7 +111,9 @@ Result<CreateCall> parse_create(std::string_view body) {
     }
     if (auto params = j.find("parameters"); params != j.end() && !params->is_null()) {
         if (!params->is_object()) return make_error(ErrorCode::invalid_request, "'parameters' must be an object", "parameters");
-        for (const auto & [k, v] : params->items()) {
+        for (const auto & item : params->items()) {
+            const std::string k = item.key();  // captured below: not a structured binding (clang 14)
+            const json &      v = item.value();
             auto add = [&](const json & one) -> Status {
                 if (one.is_string()) mf.parameters.emplace_back(k, one.get<std::string>());
                 else if (one.is_number() || one.is_boolean()) mf.parameters.emplace_back(k, one.dump());

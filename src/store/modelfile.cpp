@@ -144,7 +144,11 @@ Result<PresetTable> modelfile_preset(const std::string & name, const Modelfile &
     if (base) t = *base;
     t.name = name;
     if (!base) t.values["model"] = mf.from;
-    for (const auto & [param, value] : mf.parameters) {
+    for (const auto & kv : mf.parameters) {
+        // Plain references: lambdas below capture them (clang 14 cannot
+        // capture structured bindings).
+        const std::string & param = kv.first;
+        const std::string & value = kv.second;
         if (param == "stop") {
             auto & stops = t.lists["stop"];
             if (stops.size() >= 16) return make_error(ErrorCode::invalid_request, "more than 16 stop parameters", "parameters");

@@ -52,7 +52,9 @@ Result<std::string> pull_model(Catalog & catalog, HfClient & hf, const std::stri
     ModelEntry entry;
     entry.name   = name;
     entry.source = "hf.co/" + ref->repo;
-    for (const auto & [file, kind] : todo) {
+    for (const auto & todo_item : todo) {
+        const HfFile &      file = todo_item.first;  // captured below: not a structured binding (clang 14)
+        const std::string & kind = todo_item.second;
         const fs::path    rel    = fs::path(ref->repo) / file.path;
         const fs::path    dest   = catalog.models_dir() / rel;
         const std::string digest = file.sha256.empty() ? "" : "sha256:" + file.sha256;
