@@ -11,7 +11,7 @@ SANITIZE  ?=
 BIN        = $(BUILD_DIR)/bin
 NODE_TESTS = tests/integration
 
-.PHONY: all deps build serve test test-avx2 test-asan unit-test-asan test-tsan sanitized fuzz soak unit-test bench clean
+.PHONY: all deps build serve test test-llama-patches test-avx2 test-asan unit-test-asan test-tsan sanitized fuzz soak unit-test bench clean
 
 all: build
 
@@ -37,6 +37,10 @@ $(NODE_TESTS)/node_modules/.installed: $(NODE_TESTS)/package-lock.json
 test: build $(NODE_TESTS)/node_modules/.installed
 	cmake --build $(BUILD_DIR) --target llama-server -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2
+
+# llama.cpp's own tests of what deps/patches/ changes (docs/bump-llama.md).
+test-llama-patches: deps
+	scripts/test-llama-patches.sh
 
 # The SIMD path most other x86 CPUs take: sampled tokens differ from the
 # native (AVX-512) ones, and every test must hold on both.

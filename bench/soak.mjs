@@ -43,6 +43,14 @@ async function json(route, body) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
+// The allocator's view (kiln_process_heap_* of /metrics, glibc only): live
+// allocations against memory freed and kept, to tell a leak from a cache.
+async function heap() {
+  const text = await (await fetch(url + '/metrics')).text();
+  const num = (name) => Number((new RegExp(`^${name} (\\d+)$`, 'm').exec(text) ?? [])[1]);
+  return { inUse: num('kiln_process_heap_in_use_bytes'), free: num('kiln_process_heap_free_bytes') };
+}
+
 async function loaded() {
   const r = await json('/api/ps');
   return (r.body?.models ?? []).map((m) => m.name);
@@ -176,7 +184,9 @@ ttfts.length = 0;
 unexpected.length = 0;
 await unloadAll();
 const before = proc();
-console.log(`soak: baseline with no model loaded: RSS ${mib(before.rss)} MiB, ${before.fds} fds, ${before.children.length} children`);
+const heapBefore = await heap();
+console.log(`soak: baseline with no model loaded: RSS ${mib(before.rss)} MiB (heap: ${mib(heapBefore.inUse)} MiB in use, ` +
+  `${mib(heapBefore.free)} MiB free), ${before.fds} fds, ${before.children.length} children`);
 
 const deadline = Date.now() + Number(opt.minutes) * 60_000;
 const t0 = Date.now();
@@ -184,6 +194,7 @@ await Promise.all([...Array.from({ length: clients }, () => client(deadline)), f
 const secs = (Date.now() - t0) / 1000;
 await unloadAll();
 const after = proc();
+const heapAfter = await heap();
 
 const total = Object.values(outcomes).reduce((a, b) => a + b, 0);
 console.log(`\nsoak: ${total} requests in ${secs.toFixed(0)} s by ${clients} clients over ${models.join(', ')}`);
@@ -192,6 +203,8 @@ console.log(`  faults injected: ${chaos.loads} loads, ${chaos.unloads} unloads, 
 console.log(`TTFT p50 ${pct(ttfts, 50).toFixed(0)} ms, p99 ${pct(ttfts, 99).toFixed(0)} ms (${ttfts.length} streams)`);
 const drift = (after.rss - before.rss) / before.rss;
 console.log(`RSS with no model loaded: ${mib(before.rss)} -> ${mib(after.rss)} MiB (${(drift * 100).toFixed(1)}%, target < 5%)`);
+console.log(`heap with no model loaded: in use ${mib(heapBefore.inUse)} -> ${mib(heapAfter.inUse)} MiB, ` +
+  `free but held ${mib(heapBefore.free)} -> ${mib(heapAfter.free)} MiB`);
 console.log(`open fds: ${before.fds} -> ${after.fds}; children: ${before.children.length} -> ${after.children.length}`);
 const unexpectedCount = outcomes['failed: unexpected'] ?? 0;
 console.log(`unexpected errors: ${unexpectedCount} (target 0)`);

@@ -7,7 +7,15 @@
 # `make test`: bench/ builds llama-bench and llama-server from this very build,
 # with the same flags and objects as kiln, for the comparisons.
 
-if(NOT KILN_LLAMA_DIR)
+# KILN_LLAMA_DIR overrides the source tree; without it, fetch-llama.sh gives the
+# pinned, patched one each configure (a quick check once it is there), and a
+# change of the pins or patches configures again.
+set(KILN_LLAMA_DIR "" CACHE PATH "llama.cpp source tree (empty: the pinned one, from scripts/fetch-llama.sh)")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/deps/llama.cpp.env)
+file(GLOB _kiln_llama_patches CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/deps/patches/*.patch)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_kiln_llama_patches})
+set(KILN_LLAMA_SRC "${KILN_LLAMA_DIR}")
+if(NOT KILN_LLAMA_SRC)
   execute_process(
     COMMAND ${CMAKE_SOURCE_DIR}/scripts/fetch-llama.sh
     OUTPUT_VARIABLE _kiln_llama_out
@@ -17,9 +25,9 @@ if(NOT KILN_LLAMA_DIR)
   endif()
   string(STRIP "${_kiln_llama_out}" _kiln_llama_out)
   string(REGEX REPLACE ".*\n" "" _kiln_llama_out "${_kiln_llama_out}")
-  set(KILN_LLAMA_DIR "${_kiln_llama_out}" CACHE PATH "llama.cpp source tree")
+  set(KILN_LLAMA_SRC "${_kiln_llama_out}")
 endif()
-message(STATUS "kiln: llama.cpp from ${KILN_LLAMA_DIR}")
+message(STATUS "kiln: llama.cpp from ${KILN_LLAMA_SRC}")
 
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
 # The CPU kernels: `native` (-march=native, this machine's widest SIMD) or
@@ -69,4 +77,4 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT CMAKE_CROSSCOMPILING AN
   endif()
 endif()
 
-add_subdirectory(${KILN_LLAMA_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL SYSTEM)
+add_subdirectory(${KILN_LLAMA_SRC} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL SYSTEM)

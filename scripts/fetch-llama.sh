@@ -8,6 +8,12 @@
 # made beside its final place and renamed into it, so an interrupted run never
 # leaves a half-cloned tree that a later build would trust.
 #
+# The patches in deps/patches/ (fixes written to go upstream) are applied to
+# the verified clone, in name order. The tree's .kiln-verified holds a hash of
+# them; when the patches change, the tree is made again beside it and swapped
+# in. Its path stays the same, so ccache still knows every file no patch
+# touches (paths are part of what it hashes).
+#
 # Env: KILN_DEPS_DIR (default ${XDG_CACHE_HOME:-~/.cache}/kiln/deps).
 set -euo pipefail
 
@@ -17,11 +23,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 deps=${KILN_DEPS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln/deps}
 src="$deps/llama.cpp-${NODE_LLAMA_CPP_VERSION}-${LLAMA_BUNDLE_SHA256:0:12}"
+patches=()
+for p in "$here"/deps/patches/*.patch; do [ -f "$p" ] && patches+=("$p"); done
+stamp="patches $( { [ ${#patches[@]} -eq 0 ] || cat "${patches[@]}"; } | sha256sum | cut -c1-16)"
 
 log() { echo "fetch-llama: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-if [ -f "$src/.kiln-verified" ]; then
+if [ -f "$src/.kiln-verified" ] && [ "$(cat "$src/.kiln-verified")" = "$stamp" ]; then
   echo "$src"
   exit 0
 fi
@@ -56,7 +65,12 @@ sum=$(sha256sum "$bundle" | cut -d' ' -f1)
 
 log "cloning llama.cpp into $src"
 git -c advice.detachedHead=false clone --quiet "$bundle" "$work/llama.cpp"
-touch "$work/llama.cpp/.kiln-verified"
-rm -rf "$src"
+for p in "${patches[@]}"; do
+  log "applying $(basename "$p")"
+  git -C "$work/llama.cpp" apply "$p" || die "patch $(basename "$p") does not apply"
+done
+echo "$stamp" >"$work/llama.cpp/.kiln-verified"
+# swap: the old tree (if any) goes aside first, then the new one in
+if [ -e "$src" ]; then mv "$src" "$work/old"; fi
 mv "$work/llama.cpp" "$src"
 echo "$src"

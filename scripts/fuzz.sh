@@ -22,6 +22,15 @@ run_one() {
   local t=$1
   mkdir -p "$work/$t"
   [ -d "$here/tests/fuzz/corpus/$t" ] && cp -n "$here/tests/fuzz/corpus/$t"/* "$work/$t/" 2>/dev/null
+  if [ "$t" = template ]; then
+    # real models' chat templates (llama.cpp's test set) as seeds too, each
+    # seeing a conversation with tools (selector byte '2')
+    local llama f
+    llama=$("$here/scripts/fetch-llama.sh" | tail -1)
+    for f in "$llama"/models/templates/*.jinja; do
+      [ -f "$work/$t/llama-$(basename "$f")" ] || { printf 2; cat "$f"; } >"$work/$t/llama-$(basename "$f")"
+    done
+  fi
   # -timeout: one input may take at most 10 s; -rss_limit_mb: a parser that
   # balloons is a finding too. detect_leaks: LeakSanitizer after every run.
   ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \

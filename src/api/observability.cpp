@@ -101,17 +101,37 @@ std::string metrics_text(const std::vector<ModelMetrics> & models) {
     return out;
 }
 
+namespace {
+// One metric family with one unlabelled sample.
+void one_sample(std::string & out, const char * name, const char * type, const char * help, int64_t v) {
+    out += fmt::format("# HELP kiln_{} {}\n# TYPE kiln_{} {}\nkiln_{} {}\n", name, help, name, type, name, v);
+}
+}  // namespace
+
 std::string connection_metrics_text(const ConnectionCounts & c) {
     std::string out;
-    auto one = [&](const char * name, const char * type, const char * help, int64_t v) {
-        out += fmt::format("# HELP kiln_{} {}\n# TYPE kiln_{} {}\nkiln_{} {}\n", name, help, name, type, name, v);
-    };
+    auto one = [&](const char * name, const char * type, const char * help, int64_t v) { one_sample(out, name, type, help, v); };
     one("http_connections_open", "gauge", "HTTP connections open now.", c.open);
     one("http_connections_accepted_total", "counter", "HTTP connections taken.", c.accepted);
     one("http_connections_refused_total", "counter", "HTTP connections answered 503: too many open, in all or from one address.",
         c.refused);
     one("http_connections_timed_out_total", "counter",
         "HTTP connections closed by a deadline: headers, body, or a client that stopped reading its answer.", c.timed_out);
+    return out;
+}
+
+std::string process_metrics_text(const ProcessStats & p) {
+    std::string out;
+    one_sample(out, "process_resident_bytes", "gauge", "Resident memory of the kiln process (VmRSS).", p.resident_bytes);
+    one_sample(out, "process_threads", "gauge", "Threads of the kiln process.", p.threads);
+    if (p.heap_in_use_bytes) {
+        one_sample(out, "process_heap_in_use_bytes", "gauge", "Memory the allocator has handed out and not had back.",
+                   *p.heap_in_use_bytes);
+    }
+    if (p.heap_free_bytes) {
+        one_sample(out, "process_heap_free_bytes", "gauge", "Memory freed but still held by the allocator for reuse.",
+                   *p.heap_free_bytes);
+    }
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_stats.h"
 #include "scheduler/metrics.h"
 #include "scheduler/scheduler.h"
 
@@ -28,5 +29,8 @@ struct ConnectionCounts {
     int64_t timed_out = 0;
 };
 std::string connection_metrics_text(const ConnectionCounts & c);
+
+// The process's memory and threads (kiln_process_*).
+std::string process_metrics_text(const ProcessStats & p);
 
 }  // namespace kiln::api

@@ -396,7 +396,7 @@ Result<engine::RenderedChat> LlamaBackend::render(const ChatRequest & request) c
     }
     auto messages = request.messages;
     with_preset_turns(messages);
-    KILN_TRY(const engine::ChatTemplate * tmpl, template_for(request));
+    KILN_TRY(auto tmpl, template_for(request));
     return tmpl->apply(messages, request.options);
 }
 
@@ -412,23 +412,30 @@ Result<std::vector<llama_token>> LlamaBackend::chat_tokens(const ChatRequest & r
     return tokens;
 }
 
-Result<const engine::ChatTemplate *> LlamaBackend::template_for(const ChatRequest & request) const {
-    if (request.chat_template.empty()) return template_.get();
-    std::lock_guard lock(request_templates_mutex_);
-    for (auto it = request_templates_.begin(); it != request_templates_.end(); ++it) {
-        if (it->first != request.chat_template) continue;
-        std::rotate(request_templates_.begin(), it, it + 1);  // most recent first
-        return request_templates_.front().second.get();
+Result<std::shared_ptr<const engine::ChatTemplate>> LlamaBackend::template_for(const ChatRequest & request) const {
+    // the model's own lives as long as the backend: shared without owning
+    if (request.chat_template.empty()) return std::shared_ptr<const engine::ChatTemplate>(std::shared_ptr<void>(), template_.get());
+    {
+        std::lock_guard lock(request_templates_mutex_);
+        for (auto it = request_templates_.begin(); it != request_templates_.end(); ++it) {
+            if (it->first != request.chat_template) continue;
+            std::rotate(request_templates_.begin(), it, it + 1);  // most recent first
+            return request_templates_.front().second;
+        }
     }
+    // Made outside the lock: a slow template (rendered to learn its
+    // capabilities) holds up no other request's.
     auto made = engine::ChatTemplate::create(*model_, request.chat_template);
     if (!made) {
         Error e = made.error();
         e.param = "template";
         return e;
     }
-    request_templates_.insert(request_templates_.begin(), {request.chat_template, std::shared_ptr<engine::ChatTemplate>(std::move(*made))});
+    std::shared_ptr<const engine::ChatTemplate> tmpl(std::move(*made));
+    std::lock_guard lock(request_templates_mutex_);
+    request_templates_.insert(request_templates_.begin(), {request.chat_template, tmpl});
     if (request_templates_.size() > 4) request_templates_.pop_back();
-    return request_templates_.front().second.get();
+    return tmpl;
 }
 
 Status LlamaBackend::check_tokens(const std::vector<int32_t> & tokens, const char * field) const {

@@ -125,9 +125,10 @@ class LlamaBackend final : public Backend {
     std::unique_ptr<engine::ChatTemplate> template_;
     // The template a request renders with: its own (made once, the last few
     // kept), else the model's.
-    Result<const engine::ChatTemplate *> template_for(const ChatRequest & request) const;
-    mutable std::mutex                                                   request_templates_mutex_;
-    mutable std::vector<std::pair<std::string, std::shared_ptr<engine::ChatTemplate>>> request_templates_;
+    // Shared: the cache may let it go while a request still renders with it.
+    Result<std::shared_ptr<const engine::ChatTemplate>> template_for(const ChatRequest & request) const;
+    mutable std::mutex                                                               request_templates_mutex_;
+    mutable std::vector<std::pair<std::string, std::shared_ptr<const engine::ChatTemplate>>> request_templates_;
     std::unique_ptr<engine::Context>      context_;  // touched only by the run loop
     std::unique_ptr<LlamaEngine>          engine_;
     std::unique_ptr<scheduler::Scheduler> scheduler_;  // generation models

@@ -1,5 +1,6 @@
 #include "engine/chat_template.h"
 
+#include <chrono>
 #include <exception>
 #include <regex>
 
@@ -8,12 +9,36 @@
 #include "chat.h"
 #include "engine/chat_format.h"
 #include "engine/model.h"
+#include "jinja/runtime.h"
 
 namespace kiln::engine {
+
+namespace {
+
+// A template is code from wherever the model or the request came from. Its
+// renders are bounded (llama.cpp's jinja::exec_limits, deps/patches/): steps,
+// nesting and sizes by the defaults, and in time by this deadline, which
+// spans every render of one call (learning a template's capabilities, or
+// building a prompt and its parser, each render it many times). Real
+// templates are far from it on most conversations, but llama.cpp's engine is
+// quadratic in some of them: Gemma 4's took 1.7 s to build the prompt of a
+// 200-turn conversation and 30 s for 1,000 turns (Xeon, AVX-512, 2 cores),
+// Qwen 3's 0.3 s. A render that runs past this is refused with an error
+// rather than holding a core.
+constexpr auto render_time_limit = std::chrono::seconds(60);
+
+jinja::exec_limits render_limits() {
+    jinja::exec_limits l;
+    l.deadline = std::chrono::steady_clock::now() + render_time_limit;
+    return l;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ChatTemplate>> ChatTemplate::create(const Model & model, const std::string & override_template) {
     std::unique_ptr<ChatTemplate> t(new ChatTemplate());
     try {
+        jinja::limits_scope bounded(render_limits());
         t->tmpls_ = common_chat_templates_init(model.get(), override_template).release();
     } catch (const std::exception & e) {
         return make_error(ErrorCode::invalid_request, std::string("invalid chat template: ") + e.what());
@@ -114,6 +139,7 @@ Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messag
     }
     const bool tools = !in.tools.empty() && options.tool_choice != ToolChoice::none;
     try {
+        jinja::limits_scope bounded(render_limits());
         std::lock_guard lock(mutex_);
         const bool      object_arguments = common_chat_templates_get_caps(tmpls_)["supports_object_arguments"];
         for (const auto & m : messages) in.messages.push_back(to_common(m, object_arguments));

@@ -64,6 +64,7 @@ void register_model_routes(httplib::Server & http, router::Router & router, cons
         });
         text += api::connection_metrics_text({connections.open.load(), connections.accepted.load(),
                                               connections.refused.load(), connections.timed_out.load()});
+        text += api::process_metrics_text(process_stats());
         res.set_content(text, "text/plain; version=0.0.4");
     });
 }

@@ -70,5 +70,13 @@ describe('observability and admission', { timeout: 300_000 }, () => {
     assert.match(text, /^# TYPE kiln_time_to_first_token_seconds histogram$/m);
     assert.match(text, /^kiln_time_to_first_token_seconds_bucket\{model="[^"]+",le="\+Inf"\} \d+$/m);
     assert.match(text, /^kiln_decode_step_seconds_count\{[^}]*\} \d+$/m);
+    // the process's own memory and threads, unlabelled
+    const plain = (name) => Number((new RegExp(`^${name} (\\d+)$`, 'm').exec(text) ?? [])[1]);
+    assert.ok(plain('kiln_process_resident_bytes') > 1 << 20, 'resident bytes');
+    assert.ok(plain('kiln_process_threads') >= 2, 'threads');
+    if (/^kiln_process_heap_in_use_bytes /m.test(text)) {
+      assert.ok(plain('kiln_process_heap_in_use_bytes') > 0);
+      assert.ok(plain('kiln_process_heap_free_bytes') >= 0);
+    }
   });
 });

@@ -196,4 +196,29 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
       assert.match((await res.json()).error, message);
     }
   });
+
+  it('a hostile template is refused at its bounds, and the server goes on', async () => {
+    // Each would crash the server (stack overflow) or eat its memory without
+    // the bounds on rendering (deps/patches/). Bounds on steps and time are
+    // tested by llama.cpp's test-jinja (make test-llama-patches): reaching
+    // them here takes the full time limit.
+    const hostile = [
+      ['a recursive macro', '{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}', /nested statements/],
+      ['a list that holds itself', '{% set x = [] %}{% set _ = x.append(x) %}{{ x }}', /nested values/],
+      ['deep parentheses', `{{ ${'('.repeat(20000)}1${')'.repeat(20000)} }}`, /nested more than/],
+      ['a huge repeated string', "{{ 'abc' * 10000000000 }}", /characters/],
+      ['a huge range', '{% for i in range(10000000000) %}{% endfor %}', /range\(\)/],
+    ];
+    for (const [what, template, message] of hostile) {
+      const started = Date.now();
+      const res = await postJSON(server.baseURL, '/api/generate',
+        { model: 'test/a:F16', prompt: 'x', template, stream: false, options: { num_predict: 1 } });
+      const body = await res.json();
+      assert.equal(res.status, 400, `${what}: ${JSON.stringify(body)}`);
+      assert.match(body.error, message, what);
+      console.log(`# ${what}: refused in ${Date.now() - started} ms`);
+    }
+    const after = await ollama.generate({ model: 'test/a:F16', prompt: 'still there?', options: { num_predict: 2 } });
+    assert.equal(after.done, true);
+  });
 });
