@@ -14,12 +14,13 @@
 
 #include "fuzz_input.h"
 #include "jinja/lexer.h"
+#include "json.h"
 #include "jinja/parser.h"
 #include "jinja/runtime.h"
 
 namespace {
 
-nlohmann::ordered_json variables(uint8_t which) {
+nlohmann::ordered_json made_variables(uint8_t which) {
     using json = nlohmann::ordered_json;
     json vars  = json::object();
     if (which % 3 == 0) return vars;
@@ -46,6 +47,15 @@ nlohmann::ordered_json variables(uint8_t which) {
                                           {"required", json::array({"city"})}}}}}}});
     }
     return vars;
+}
+
+// llama.cpp's own JSON type, which the engine takes its variables in, made
+// once per kind from nlohmann's.
+const common_json & variables(uint8_t which) {
+    static const common_json kinds[3] = {common_json::parse(made_variables(0).dump()),
+                                         common_json::parse(made_variables(1).dump()),
+                                         common_json::parse(made_variables(2).dump())};
+    return kinds[which % 3];
 }
 
 }  // namespace
