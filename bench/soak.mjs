@@ -51,6 +51,19 @@ async function heap() {
   return { inUse: num('kiln_process_heap_in_use_bytes'), free: num('kiln_process_heap_free_bytes') };
 }
 
+// Waits until the only HTTP connection kiln has open is the one asking (its
+// clients' keep-alive sockets are closed by its idle timeout), so that the
+// descriptors counted are the same kind at the baseline and at the end.
+async function settle() {
+  for (let i = 0; i < 300; i++) {
+    const text = await (await fetch(url + '/metrics')).text();
+    const open = Number((/^kiln_http_connections_open (\d+)$/m.exec(text) ?? [])[1]);
+    if (open <= 1) return;
+    await sleep(100);
+  }
+  throw new Error('client connections did not close');
+}
+
 async function loaded() {
   const r = await json('/api/ps');
   return (r.body?.models ?? []).map((m) => m.name);
@@ -119,7 +132,10 @@ async function oneRequest(model, deadline) {
       count('disconnected by the client');
       return;
     }
-    if (/"error"/.test(text)) return fail(model, started, `error event: ${text.slice(text.indexOf('"error"'), 200)}`);
+    if (/"error"/.test(text)) {
+      const at = text.indexOf('"error"');
+      return fail(model, started, `error event: ${text.slice(at, at + 300)}`);
+    }
     if (!text.trimEnd().endsWith('data: [DONE]')) return fail(model, started, 'stream ended without [DONE]');
     count('completed');
     return;
@@ -183,6 +199,7 @@ for (const k of Object.keys(outcomes)) delete outcomes[k];
 ttfts.length = 0;
 unexpected.length = 0;
 await unloadAll();
+await settle();
 const before = proc();
 const heapBefore = await heap();
 console.log(`soak: baseline with no model loaded: RSS ${mib(before.rss)} MiB (heap: ${mib(heapBefore.inUse)} MiB in use, ` +
@@ -193,6 +210,7 @@ const t0 = Date.now();
 await Promise.all([...Array.from({ length: clients }, () => client(deadline)), faults(deadline)]);
 const secs = (Date.now() - t0) / 1000;
 await unloadAll();
+await settle();
 const after = proc();
 const heapAfter = await heap();
 

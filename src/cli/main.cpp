@@ -2,9 +2,11 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/process_stats.h"
 #include "version.h"
 
 int main(int argc, char ** argv) {
+    kiln::limit_allocator_retention();
     CLI::App app{"kiln: run, serve and manage local LLMs", "kiln"};
     app.set_version_flag("-v,--version", std::string("kiln ") + KILN_VERSION);
     app.require_subcommand(1);

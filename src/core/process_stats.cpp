@@ -1,5 +1,6 @@
 #include "core/process_stats.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -33,6 +34,19 @@ ProcessStats process_stats() {
     s.heap_free_bytes   = static_cast<int64_t>(m.fordblks);
 #endif
     return s;
+}
+
+void limit_allocator_retention() {
+#if defined(__GLIBC__)
+    const char * tunables = std::getenv("GLIBC_TUNABLES");
+    if (tunables && std::string(tunables).find("glibc.malloc.") != std::string::npos) return;
+    // Blocks of 4 MiB and more are mapped on their own and unmapped when
+    // freed (a model's buffers, a KV cache); a heap's free top past 4 MiB is
+    // given back. Setting them also stops glibc from raising them.
+    constexpr int threshold = 4 << 20;
+    mallopt(M_MMAP_THRESHOLD, threshold);
+    mallopt(M_TRIM_THRESHOLD, threshold);
+#endif
 }
 
 }  // namespace kiln
