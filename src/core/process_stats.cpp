@@ -29,9 +29,12 @@ ProcessStats process_stats() {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     const struct mallinfo2 m = mallinfo2();
     // uordblks: in use from the heaps; hblkhd: in use in blocks of their own
-    // mapping (freed at once); fordblks: free but held in the heaps.
-    s.heap_in_use_bytes = static_cast<int64_t>(m.uordblks + m.hblkhd);
-    s.heap_free_bytes   = static_cast<int64_t>(m.fordblks);
+    // mapping (freed at once); fordblks: free but held in the heaps. All 0
+    // when another allocator has replaced glibc's (a sanitizer's): unknown.
+    if (m.uordblks + m.hblkhd + m.fordblks > 0) {
+        s.heap_in_use_bytes = static_cast<int64_t>(m.uordblks + m.hblkhd);
+        s.heap_free_bytes   = static_cast<int64_t>(m.fordblks);
+    }
 #endif
     return s;
 }
