@@ -43,11 +43,16 @@ async function json(route, body) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
-// The allocator's view (kiln_process_heap_* of /metrics, glibc only): live
-// allocations against memory freed and kept, to tell a leak from a cache.
-async function heap() {
+// One unlabelled sample of kiln's /metrics, by name.
+async function metrics() {
   const text = await (await fetch(url + '/metrics')).text();
-  const num = (name) => Number((new RegExp(`^${name} (\\d+)$`, 'm').exec(text) ?? [])[1]);
+  return (name) => Number((new RegExp(`^${name} (\\d+)$`, 'm').exec(text) ?? [])[1]);
+}
+
+// The allocator's view (kiln_process_heap_*, glibc only): live allocations
+// against memory freed and kept, to tell a leak from a cache.
+async function heap() {
+  const num = await metrics();
   return { inUse: num('kiln_process_heap_in_use_bytes'), free: num('kiln_process_heap_free_bytes') };
 }
 
@@ -56,9 +61,7 @@ async function heap() {
 // descriptors counted are the same kind at the baseline and at the end.
 async function settle() {
   for (let i = 0; i < 300; i++) {
-    const text = await (await fetch(url + '/metrics')).text();
-    const open = Number((/^kiln_http_connections_open (\d+)$/m.exec(text) ?? [])[1]);
-    if (open <= 1) return;
+    if ((await metrics())('kiln_http_connections_open') <= 1) return;
     await sleep(100);
   }
   throw new Error('client connections did not close');

@@ -110,7 +110,7 @@ void one_sample(std::string & out, const char * name, const char * type, const c
 
 std::string connection_metrics_text(const ConnectionCounts & c) {
     std::string out;
-    auto one = [&](const char * name, const char * type, const char * help, int64_t v) { one_sample(out, name, type, help, v); };
+    auto one = [&out](const char * name, const char * type, const char * help, int64_t v) { one_sample(out, name, type, help, v); };
     one("http_connections_open", "gauge", "HTTP connections open now.", c.open);
     one("http_connections_accepted_total", "counter", "HTTP connections taken.", c.accepted);
     one("http_connections_refused_total", "counter", "HTTP connections answered 503: too many open, in all or from one address.",
