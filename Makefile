@@ -11,7 +11,7 @@ SANITIZE  ?=
 BIN        = $(BUILD_DIR)/bin
 NODE_TESTS = tests/integration
 
-.PHONY: all deps build serve test test-llama-patches test-avx2 test-asan unit-test-asan test-tsan sanitized fuzz soak unit-test bench clean
+.PHONY: all deps build serve test test-llama-patches test-avx2 test-asan unit-test-asan test-tsan sanitized fuzz soak unit-test integration-test bench clean
 
 all: build
 
@@ -87,6 +87,10 @@ soak: build
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 -L unit
+
+integration-test: build $(NODE_TESTS)/node_modules/.installed
+	cmake --build $(BUILD_DIR) --target llama-server -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
 
 bench: build
 	cmake --build $(BUILD_DIR) --target llama-bench llama-server

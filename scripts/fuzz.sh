@@ -5,12 +5,15 @@
 # if any target found one; its input is kept in build-fuzz/fuzz-artifacts/
 # (make it a regression test: a seed in tests/fuzz/corpus/ plus a unit test).
 #
-# Env: FUZZ_SECONDS, FUZZ_TARGETS (space-separated names, default all),
+# Env: FUZZ_SECONDS, FUZZ_RUNS (stop a target after this many executions
+#      instead, e.g. 10000000 for a long run), FUZZ_TARGETS (space-separated names, default all),
 #      FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (parallel targets, default 2).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 secs=${FUZZ_SECONDS:-60}
+limit=(-max_total_time="$secs")
+[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
 jobs=${FUZZ_JOBS:-2}
 targets=${FUZZ_TARGETS:-$(cd "$build/fuzz" && ls fuzz_* | sed 's/^fuzz_//')}
 work=$build/fuzz-corpus
@@ -33,7 +36,7 @@ run_one() {
   fi
   # -timeout: one input may take at most 10 s; -rss_limit_mb: a parser that
   # balloons is a finding too. detect_leaks: LeakSanitizer after every run.
-  ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/fuzz_$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
     -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" "$work/$t" >"$logs/$t.log" 2>&1
   echo $? >"$logs/$t.rc"
 }

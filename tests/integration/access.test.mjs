@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { makeTinyModel, startServer, removeDir, tempDir, openaiOptions, REQUEST_TIMEOUT_MS } from './harness.mjs';
+import { makeTinyModel, startServer, removeDir, tempDir, openaiOptions, REQUEST_TIMEOUT_MS, slow } from './harness.mjs';
 
 /** A raw request with headers fetch would not let us set (Host). */
 function raw(baseURL, { method = 'GET', path: route = '/', headers = {}, body } = {}) {
@@ -29,7 +29,7 @@ function raw(baseURL, { method = 'GET', path: route = '/', headers = {}, body } 
 
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 
-describe('access', { timeout: 300_000 }, () => {
+describe('access', { timeout: slow(300_000) }, () => {
   let model;
   let open;   // no keys
   let keyed;  // --api-key k1 and a keys file with k2
@@ -42,7 +42,7 @@ describe('access', { timeout: 300_000 }, () => {
     await fs.writeFile(keysFile, '# team keys\nk2  # build bot\n\n');
     open = await startServer({ model: model.path, args: ['--allowed-hosts', 'my.box', '--cors-origins', 'https://app.example'] });
     keyed = await startServer({ model: model.path, args: ['--api-key', 'k1', '--api-keys-file', keysFile] });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await open?.stop();
@@ -146,7 +146,7 @@ describe('access', { timeout: 300_000 }, () => {
 
   it('a non-loopback address without a key is refused at start, unless --insecure', async () => {
     const bin = process.env.KILN_BIN;
-    const r = spawnSync(bin, ['serve', '--host', '0.0.0.0', '--port', '0', '--model', model.path], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(bin, ['serve', '--host', '0.0.0.0', '--port', '0', '--model', model.path], { encoding: 'utf8', timeout: slow(60_000) });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0 without an API key.*--insecure/s);
     const anyway = await startServer({ model: model.path, host: '0.0.0.0', args: ['--insecure'] });

@@ -4,9 +4,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { makeTinyModel, startServer, removeDir, postJSON, readSSE, REQUEST_TIMEOUT_MS } from './harness.mjs';
+import { makeTinyModel, startServer, removeDir, postJSON, readSSE, REQUEST_TIMEOUT_MS, slow } from './harness.mjs';
 
-describe('anthropic messages', { timeout: 300_000 }, () => {
+describe('anthropic messages', { timeout: slow(300_000) }, () => {
   let model;
   let server;
   let client;
@@ -15,7 +15,7 @@ describe('anthropic messages', { timeout: 300_000 }, () => {
     model = await makeTinyModel();
     server = await startServer({ model: model.path, args: ['--api-key', 'sk-ant-local'] });
     client = new Anthropic({ baseURL: server.baseURL, apiKey: 'sk-ant-local', maxRetries: 0, timeout: REQUEST_TIMEOUT_MS });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

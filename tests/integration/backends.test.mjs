@@ -9,7 +9,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import Anthropic from '@anthropic-ai/sdk';
-import { makeModel, startServer, tempDir, removeDir, postJSON, getURL, openaiOptions } from './harness.mjs';
+import { makeModel, startServer, tempDir, removeDir, postJSON, getURL, openaiOptions, slow } from './harness.mjs';
 
 const modelArgs = ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '128', '--n-layer', '2', '--n-head', '4',
   '--n-head-kv', '2', '--n-ff', '256', '--ctx', '1024', '--type', 'f16'];
@@ -24,7 +24,7 @@ function pidsWith(needle) {
   }
 }
 
-async function awaitCondition(check, what, timeoutMs = 20_000) {
+async function awaitCondition(check, what, timeoutMs = slow(20_000)) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -55,7 +55,7 @@ async function chatStreamed(client, model) {
   assert.equal(finish, 'length');
 }
 
-describe('process and remote backends', { timeout: 300_000 }, () => {
+describe('process and remote backends', { timeout: slow(300_000) }, () => {
   let home;
   let upstream; // a kiln the remote preset points at
   let upstreamModel;
@@ -98,7 +98,7 @@ url = "http://127.0.0.1:1"
 `);
     server = await startServer({ home, args: ['--cache-ram', '0', '--max-models', '8'], env: { KILN_CONFIG: config } });
     client = new OpenAI(openaiOptions(server.baseURL));
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

@@ -2,7 +2,7 @@
 // through GET /slots), whether it was streaming or waiting for the whole answer.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL, slow } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 const N_CTX = 4096;
@@ -12,7 +12,7 @@ const endless = (extra) => JSON.stringify({
 });
 const busy = (slots) => slots.slots.filter((s) => s.is_processing);
 
-describe('cancellation', { timeout: 300_000 }, () => {
+describe('cancellation', { timeout: slow(300_000) }, () => {
   const ctx = serveModel({
     name: 'long',
     modelArgs: ['--vocab', 'qwen2', '--n-embd', '64', '--n-layer', '2', '--n-head', '4', '--ctx', String(N_CTX)],
@@ -24,12 +24,12 @@ describe('cancellation', { timeout: 300_000 }, () => {
   }
 
   async function waitUntilBusy() {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + slow(30_000);
     while (busy(await slots()).length === 0) assert.ok(Date.now() < deadline, 'the request never started');
   }
 
   async function assertStoppedEarly() {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + slow(30_000);
     let s = await slots();
     while (busy(s).length > 0) {
       assert.ok(Date.now() < deadline, `the slot stayed busy after the client left: ${JSON.stringify(s)}`);

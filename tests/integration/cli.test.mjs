@@ -3,12 +3,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { makeTinyModel, removeDir } from './harness.mjs';
+import { makeTinyModel, removeDir, slow } from './harness.mjs';
 
 /** Runs a binary; resolves {code, stdout, stderr} whatever the exit code. */
 function run(bin, args, { input } = {}) {
   return new Promise((resolve) => {
-    const child = execFile(bin, args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(bin, args, { timeout: slow(120_000), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin.end(input);
@@ -16,14 +16,14 @@ function run(bin, args, { input } = {}) {
   });
 }
 
-describe('cli', { timeout: 300_000 }, () => {
+describe('cli', { timeout: slow(300_000) }, () => {
   const kiln = process.env.KILN_BIN;
   const maker = process.env.KILN_MAKE_MODEL;
   let model;
 
   before(async () => {
     model = await makeTinyModel();
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(() => removeDir(model?.dir));
 

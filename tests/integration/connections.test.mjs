@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import OpenAI from 'openai';
-import { startServer, removeDir, openaiOptions, getURL, tinyModelArgs, makeNamedModel } from './harness.mjs';
+import { startServer, removeDir, openaiOptions, getURL, tinyModelArgs, makeNamedModel, slow } from './harness.mjs';
 
 const HEADER_S = 8;
 const BODY_S = 8;
@@ -36,7 +36,7 @@ async function metric(baseURL, name) {
 }
 
 /** Polls `fn` until it returns a truthy value (an awaited condition, not a sleep). */
-async function until(fn, what, timeoutMs = 30_000) {
+async function until(fn, what, timeoutMs = slow(30_000)) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -46,7 +46,7 @@ async function until(fn, what, timeoutMs = 30_000) {
   }
 }
 
-describe('slow and idle clients', { timeout: 300_000 }, () => {
+describe('slow and idle clients', { timeout: slow(300_000) }, () => {
   let model;
   let server;
   let port;
@@ -61,7 +61,7 @@ describe('slow and idle clients', { timeout: 300_000 }, () => {
       '--max-client-connections', '300', '--max-connections', '700', '--send-timeout', '2'] });
     port = Number(new URL(server.baseURL).port);
     client = new OpenAI(openaiOptions(server.baseURL));
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();
@@ -151,7 +151,7 @@ describe('slow and idle clients', { timeout: 300_000 }, () => {
     c.socket.pause();  // reads nothing more: the kernel's buffers fill, then the server's sends wait
     const cancelled = await metric(server.baseURL, 'requests_cancelled_total');
     await until(async () => (await metric(server.baseURL, 'requests_cancelled_total')) > cancelled,
-      'the stream to be cancelled', 60_000);
+      'the stream to be cancelled', slow(60_000));
     assert.equal(c.closedAt, null, 'cancelled while the client still holds its socket');
     await until(async () => {
       const { slots } = await (await getURL(server.baseURL, '/slots')).json();
@@ -163,7 +163,7 @@ describe('slow and idle clients', { timeout: 300_000 }, () => {
   });
 });
 
-describe('the listening port', { timeout: 120_000 }, () => {
+describe('the listening port', { timeout: slow(120_000) }, () => {
   it('a second server on a port in use exits non-zero naming the port', async () => {
     const model = await makeNamedModel('tiny', tinyModelArgs('tiny.gguf'));
     const first = await startServer({ model: model.path });

@@ -9,14 +9,14 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Ollama } from 'ollama';
-import { makeModel, startServer, tempDir, postJSON, getURL } from './harness.mjs';
+import { makeModel, startServer, tempDir, postJSON, getURL, slow } from './harness.mjs';
 
-describe('create (Modelfiles)', { timeout: 300_000 }, () => {
+describe('create (Modelfiles)', { timeout: slow(300_000) }, () => {
   let server;
   let ollama;
   let home;
   const run = (...args) => new Promise((resolve) => {
-    execFile(process.env.KILN_BIN, args, { timeout: 60_000, env: { ...process.env, KILN_HOME: home } },
+    execFile(process.env.KILN_BIN, args, { timeout: slow(60_000), env: { ...process.env, KILN_HOME: home } },
       (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
   });
   const promptOf = async (model, messages) =>
@@ -30,7 +30,7 @@ describe('create (Modelfiles)', { timeout: 300_000 }, () => {
       '--n-head-kv', '2', '--n-ff', '128', '--ctx', '1024', '--type', 'f16', '-o', 'base-F16.gguf']);
     server = await startServer({ home, args: ['--cache-ram', '0'] });
     ollama = new Ollama({ host: server.baseURL });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

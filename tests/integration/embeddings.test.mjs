@@ -2,12 +2,12 @@
 // (which asks for base64 and decodes it) and raw JSON.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON } from './harness.mjs';
+import { serveModel, postJSON, slow } from './harness.mjs';
 
 const N_EMBD = 128;
 const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
-describe('embeddings', { timeout: 300_000 }, () => {
+describe('embeddings', { timeout: slow(300_000) }, () => {
   const ctx = serveModel({
     name: 'embed',
     modelArgs: ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', String(N_EMBD), '--n-layer', '2', '--n-head', '4',
@@ -48,7 +48,7 @@ describe('embeddings', { timeout: 300_000 }, () => {
   });
 });
 
-describe('rerank', { timeout: 300_000 }, () => {
+describe('rerank', { timeout: slow(300_000) }, () => {
   const ctx = serveModel({
     name: 'rerank',
     modelArgs: ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', '64', '--n-layer', '2', '--n-head', '4',

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { serveModel, openaiOptions, postJSON, getURL, startServer, tempDir, removeDir } from './harness.mjs';
+import { serveModel, openaiOptions, postJSON, getURL, startServer, tempDir, removeDir, slow } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
@@ -24,7 +24,7 @@ async function expectError(res, status) {
   return error;
 }
 
-describe('errors', { timeout: 300_000 }, () => {
+describe('errors', { timeout: slow(300_000) }, () => {
   const ctx = serveModel({ args: ['--ctx-size', '128'] });
   // A valid chat body for the served model.
   const chat = () => ({ model: ctx.model.id, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 });
@@ -141,7 +141,7 @@ describe('errors', { timeout: 300_000 }, () => {
 // Errors reach clients of every family; none may show where things are on
 // the machine (absolute paths) or a stack trace, even when what failed is a
 // file under a path or a runner that died printing one.
-describe('error messages carry no paths or stack traces', { timeout: 300_000 }, () => {
+describe('error messages carry no paths or stack traces', { timeout: slow(300_000) }, () => {
   let dir;
   let server;
 
@@ -156,7 +156,7 @@ describe('error messages carry no paths or stack traces', { timeout: 300_000 }, 
       '[models.crashy]', 'backend = "process"', `command = ["${process.execPath}", "-e", "${crash}"]`, '',
     ].join('\n'));
     server = await startServer({ args: ['--config', config] });
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(async () => {
     await server?.stop();

@@ -13,10 +13,18 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 
-export const START_TIMEOUT_MS = 60_000;
-export const STOP_TIMEOUT_MS = 20_000;
-export const REQUEST_TIMEOUT_MS = 60_000;
-export const MAKE_MODEL_TIMEOUT_MS = 120_000;
+// Under a sanitizer (KILN_SANITIZE, set by tests/CMakeLists.txt) kiln runs
+// several times slower: every time limit of the tests stretches by this
+// factor. What the tests assert does not change, only how long they wait.
+export const SANITIZER = process.env.KILN_SANITIZE ?? '';
+export const SLOWDOWN = { thread: 10, address: 3 }[SANITIZER] ?? 1;
+/** A time limit in ms, stretched for a sanitized build. */
+export const slow = (ms) => ms * SLOWDOWN;
+
+export const START_TIMEOUT_MS = slow(60_000);
+export const STOP_TIMEOUT_MS = slow(20_000);
+export const REQUEST_TIMEOUT_MS = slow(60_000);
+export const MAKE_MODEL_TIMEOUT_MS = slow(120_000);
 const MAX_LOG_CHARS = 256 * 1024;
 
 function requireEnv(name) {
@@ -261,7 +269,7 @@ export function serveModel({ args = [], name, modelArgs } = {}) {
     ctx.model = modelArgs ? await makeNamedModel(name, [...modelArgs, '-o', `${name}.gguf`]) : await makeTinyModel();
     ctx.server = await startServer({ model: ctx.model.path, args });
     ctx.client = new OpenAI(openaiOptions(ctx.server.baseURL));
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
   after(async () => {
     await ctx.server?.stop();
     await removeDir(ctx.model?.dir);

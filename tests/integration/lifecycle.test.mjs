@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeTinyModel, startServer, removeDir, postJSON, getURL, readSSE, parseSSE, REQUEST_TIMEOUT_MS, tempDir }
+import { makeTinyModel, startServer, removeDir, postJSON, getURL, readSSE, parseSSE, REQUEST_TIMEOUT_MS, tempDir, slow }
   from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
@@ -16,7 +16,7 @@ function assertCleanExit({ code, signal }, stderr) {
   assert.doesNotMatch(stderr, /Segmentation|terminate called/);
 }
 
-describe('lifecycle', { timeout: 300_000 }, () => {
+describe('lifecycle', { timeout: slow(300_000) }, () => {
   let model;
   let chat;
   const servers = [];
@@ -24,7 +24,7 @@ describe('lifecycle', { timeout: 300_000 }, () => {
   before(async () => {
     model = await makeTinyModel();
     chat = (extra) => ({ model: model.id, messages: [{ role: 'user', content: 'Hello' }], ...extra });
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(async () => {
     await Promise.allSettled(servers.map((s) => s.stop('SIGKILL')));
@@ -42,7 +42,7 @@ describe('lifecycle', { timeout: 300_000 }, () => {
 
     before(async () => {
       server = await start();
-    }, { timeout: 90_000 });
+    }, { timeout: slow(90_000) });
 
     it('on a CPU with the host cache on, auto flash attention is the matrix path, and /api/ps says so', async () => {
       const ps = await (await getURL(server.baseURL, '/api/ps')).json();
@@ -140,7 +140,7 @@ describe('lifecycle', { timeout: 300_000 }, () => {
     await server.waitForStderr(/runner: started/, { from: 0 });
     const t0 = Date.now();
     assertCleanExit(await server.stop('SIGTERM'), server.stderr);
-    assert.ok(Date.now() - t0 < 10_000, `exited after ${Date.now() - t0} ms, not after ready_timeout`);
+    assert.ok(Date.now() - t0 < slow(10_000), `exited after ${Date.now() - t0} ms, not after ready_timeout`);
     await load;
     await removeDir(dir);
   });
@@ -164,7 +164,7 @@ http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.
     assert.match(server.stderr, /SIGTERM again: exiting now/);
     // SIGKILLed with kiln's exit; gone once reaped (awaited, bounded).
     const gone = () => { try { process.kill(pid, 0); return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };
-    for (const end = Date.now() + 10_000; !gone(); await new Promise((r) => setTimeout(r, 20))) {
+    for (const end = Date.now() + slow(10_000); !gone(); await new Promise((r) => setTimeout(r, 20))) {
       assert.ok(Date.now() < end, 'the runner went with it');
     }
     await removeDir(dir);

@@ -4,9 +4,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeModel, startServer, tempDir, postJSON, getURL } from './harness.mjs';
+import { makeModel, startServer, tempDir, postJSON, getURL, slow } from './harness.mjs';
 
-describe('lm studio rest api', { timeout: 300_000 }, () => {
+describe('lm studio rest api', { timeout: slow(300_000) }, () => {
   let server;
 
   before(async () => {
@@ -20,7 +20,7 @@ describe('lm studio rest api', { timeout: 300_000 }, () => {
     await makeModel(emb, ['--arch', 'bert', '--vocab', 'bert-bge', '--n-embd', '128', '--n-layer', '2', '--n-head', '4',
       '--n-ff', '256', '--ctx', '512', '--type', 'f16', '-o', 'emb-F16.gguf']);
     server = await startServer({ home, args: ['--cache-ram', '0'] });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

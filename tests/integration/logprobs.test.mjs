@@ -4,9 +4,9 @@
 // a bias of +100 makes a token the only answer.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON } from './harness.mjs';
+import { serveModel, postJSON, slow } from './harness.mjs';
 
-describe('logprobs and logit_bias', { timeout: 300_000 }, () => {
+describe('logprobs and logit_bias', { timeout: slow(300_000) }, () => {
   const ctx = serveModel();
   const chat = (params) => ctx.client.chat.completions.create({
     model: ctx.model.id, messages: [{ role: 'user', content: 'Tell me a story' }], temperature: 0, max_tokens: 8,

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { getURL, makeTinyModel, removeDir, startServer, tempDir } from './harness.mjs';
+import { getURL, makeTinyModel, removeDir, startServer, tempDir, slow } from './harness.mjs';
 
-describe('models', { timeout: 300_000 }, () => {
+describe('models', { timeout: slow(300_000) }, () => {
   const kiln = process.env.KILN_BIN;
   let model;
   let home;
@@ -16,7 +16,7 @@ describe('models', { timeout: 300_000 }, () => {
   /** Runs kiln with this KILN_HOME; resolves {code, stdout, stderr}. */
   function run(...args) {
     return new Promise((resolve) => {
-      execFile(kiln, args, { timeout: 60_000, env: { ...process.env, KILN_HOME: home } }, (err, stdout, stderr) => {
+      execFile(kiln, args, { timeout: slow(60_000), env: { ...process.env, KILN_HOME: home } }, (err, stdout, stderr) => {
         resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
       });
     });
@@ -31,7 +31,7 @@ describe('models', { timeout: 300_000 }, () => {
     model = await makeTinyModel();
     home = await tempDir('kiln-home-');
     outside = await tempDir('kiln-outside-');
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(async () => {
     await removeDir(model?.dir);
@@ -95,7 +95,7 @@ describe('models', { timeout: 300_000 }, () => {
       const before = await generated();
       const port = new URL(server.baseURL).port;
       const through = await new Promise((resolve) => {
-        execFile(kiln, ['run', 'tiny', 'Hi', '-n', '4', '--ignore-eos'], { timeout: 60_000,
+        execFile(kiln, ['run', 'tiny', 'Hi', '-n', '4', '--ignore-eos'], { timeout: slow(60_000),
           env: { ...process.env, KILN_HOME: home, KILN_PORT: port } }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
       });
       assert.equal(through.code, 0, through.stderr);
@@ -185,7 +185,7 @@ describe('models', { timeout: 300_000 }, () => {
 // Open WebUI and other clients call /api/show (and the other families' info
 // routes) for each model a list route shows: a --model path's name, a
 // config preset and a catalog model alike, by each name form.
-describe('every listed model answers every info route', { timeout: 300_000 }, () => {
+describe('every listed model answers every info route', { timeout: slow(300_000) }, () => {
   let fixed;
   let home;
   let server;
@@ -199,7 +199,7 @@ describe('every listed model answers every info route', { timeout: 300_000 }, ()
     const config = path.join(home, 'config.toml');
     await fs.writeFile(config, `[models.preset]\nmodel = "org/Cat-GGUF:Q8_0"\nctx_size = 256\n`);
     server = await startServer({ home, model: fixed.path, args: ['--config', config] });
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(async () => {
     await server?.stop();

@@ -2,17 +2,17 @@
 // 503 with Retry-After instead of piling up work.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL, slow } from './harness.mjs';
 
 const CHAT = '/v1/chat/completions';
 
-describe('observability and admission', { timeout: 300_000 }, () => {
+describe('observability and admission', { timeout: slow(300_000) }, () => {
   // A KV pool of 4096 lets the unbounded request below run for seconds.
   const ctx = serveModel({ args: ['--slots', '1', '--max-queue', '1', '--ctx-size', '4096'] });
   const slots = async () => (await getURL(ctx.server.baseURL, '/slots')).json();
 
   async function waitFor(predicate, what) {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + slow(30_000);
     for (;;) {
       const s = await slots();
       if (predicate(s)) return s;

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Ollama } from 'ollama';
-import { makeModel, startServer, tempDir, postJSON, getURL } from './harness.mjs';
+import { makeModel, startServer, tempDir, postJSON, getURL, slow } from './harness.mjs';
 
 const modelArgs = ['--arch', 'llama', '--vocab', 'qwen2', '--n-embd', '64', '--n-layer', '2', '--n-head', '4',
   '--n-head-kv', '2', '--n-ff', '128', '--ctx', '1024', '--type', 'f16'];
 
-describe('ollama generate and chat', { timeout: 300_000 }, () => {
+describe('ollama generate and chat', { timeout: slow(300_000) }, () => {
   let server;
   let ollama;
 
@@ -27,7 +27,7 @@ describe('ollama generate and chat', { timeout: 300_000 }, () => {
       '--n-ff', '256', '--ctx', '512', '--type', 'f16', '-o', 'emb-F16.gguf']);
     server = await startServer({ home, args: ['--cache-ram', '0'] });
     ollama = new Ollama({ host: server.baseURL });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

@@ -2,12 +2,12 @@
 // and behaviour only, never on wording.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel } from './harness.mjs';
+import { serveModel, slow } from './harness.mjs';
 
 const messages = [{ role: 'user', content: 'Hello' }];
 const FINISH_REASONS = ['stop', 'length'];
 
-describe('openai chat.completions', { timeout: 300_000 }, () => {
+describe('openai chat.completions', { timeout: slow(300_000) }, () => {
   const ctx = serveModel();
 
   const create = (params) => ctx.client.chat.completions.create({ model: ctx.model.id, messages, ...params });

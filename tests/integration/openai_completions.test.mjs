@@ -1,7 +1,7 @@
 // Legacy text completions (/v1/completions) through the official `openai` client.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON, readSSE } from './harness.mjs';
+import { serveModel, postJSON, readSSE, slow } from './harness.mjs';
 
 const prompt = 'Once upon a time';
 const FINISH_REASONS = ['stop', 'length'];
@@ -14,7 +14,7 @@ function assertUsage(usage, maxCompletion) {
   assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
 }
 
-describe('openai completions', { timeout: 300_000 }, () => {
+describe('openai completions', { timeout: slow(300_000) }, () => {
   const ctx = serveModel();
 
   const create = (params) => ctx.client.completions.create({ model: ctx.model.id, prompt, ...params });
@@ -110,7 +110,7 @@ describe('openai completions', { timeout: 300_000 }, () => {
   });
 });
 
-describe('fill in the middle', { timeout: 300_000 }, () => {
+describe('fill in the middle', { timeout: slow(300_000) }, () => {
   // deepseek-coder's vocabulary has FIM tokens: prefix, suffix, middle.
   const ctx = serveModel({ name: 'coder', modelArgs: ['--arch', 'llama', '--vocab', 'deepseek-coder', '--n-embd', '64',
     '--n-layer', '2', '--n-head', '4', '--n-ff', '128', '--ctx', '512', '--type', 'f16'] });

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { makeModel, postJSON, removeDir, startServer, tempDir } from './harness.mjs';
+import { makeModel, postJSON, removeDir, startServer, tempDir, slow } from './harness.mjs';
 import { startHfServer, sha256 } from './hf_server.mjs';
 import { Ollama } from 'ollama';
 
 const modelArgs = (type, out) => ['--arch', 'llama', '--vocab', 'llama-spm', '--n-embd', '64', '--n-layer', '2',
   '--n-head', '4', '--n-head-kv', '2', '--n-ff', '128', '--ctx', '512', '--seed', '7', '--type', type, '-o', out];
 
-describe('pull', { timeout: 600_000 }, () => {
+describe('pull', { timeout: slow(600_000) }, () => {
   const kiln = process.env.KILN_BIN;
   let hf;
   let dir;
@@ -29,7 +29,7 @@ describe('pull', { timeout: 600_000 }, () => {
   }
   function run(home, args, env = {}) {
     return new Promise((resolve) => {
-      execFile(kiln, args, { timeout: 120_000, env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url, ...env } },
+      execFile(kiln, args, { timeout: slow(120_000), env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url, ...env } },
         (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
     });
   }
@@ -49,7 +49,7 @@ describe('pull', { timeout: 600_000 }, () => {
     hf = await startHfServer();
     hf.addRepo('org/Tiny-GGUF', { 'tiny-Q8_0.gguf': q8, 'tiny-Q4_0.gguf': q4, 'README.md': Buffer.from('# tiny') },
       { downloads: 50, likes: 3 });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await hf?.close();
@@ -149,7 +149,7 @@ describe('pull', { timeout: 600_000 }, () => {
       { env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url }, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     const partial = modelFile(home, 'tiny-Q8_0.gguf.partial');
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + slow(60_000);
     for (;;) {
       const st = await fs.stat(partial).catch(() => null);
       if (st && st.size > 64 * 1024) break;
@@ -183,7 +183,7 @@ describe('pull', { timeout: 600_000 }, () => {
     const pulling = postJSON(server.baseURL, '/api/pull', { model: 'hf.co/org/Tiny-GGUF:Q8_0' })
       .then((r) => r.text()).catch((e) => e);
     const partial = modelFile(home, 'tiny-Q8_0.gguf.partial');
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + slow(60_000);
     while (!((await fs.stat(partial).catch(() => null))?.size > 64 * 1024)) {
       assert.ok(Date.now() < deadline, 'the download never started');
       await new Promise((r) => setTimeout(r, 20));
@@ -192,7 +192,7 @@ describe('pull', { timeout: 600_000 }, () => {
     server.proc.kill('SIGTERM');
     const { code } = await new Promise((resolve) => server.proc.once('close', (c, sig) => resolve({ code: c, sig })));
     assert.equal(code, 0, server.stderr);
-    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms to exit`);
+    assert.ok(Date.now() - t0 < slow(10_000), `took ${Date.now() - t0} ms to exit`);
     await pulling;
     hf.faults.delete('tiny-Q8_0.gguf');
     const kept = (await fs.stat(partial)).size;
@@ -321,7 +321,7 @@ describe('pull', { timeout: 600_000 }, () => {
     `;
     const env = { ...process.env, KILN: kiln, MNT: mnt, OUT: out, HF_ENDPOINT: hf.url };
     const { code, stderr } = await new Promise((resolve) => {
-      execFile('unshare', ['-rm', 'sh', '-c', script], { env, timeout: 120_000 },
+      execFile('unshare', ['-rm', 'sh', '-c', script], { env, timeout: slow(120_000) },
         (err, _out, serr) => resolve({ code: err ? (err.code ?? 1) : 0, stderr: serr }));
     });
     hf.faults.delete('tiny-Q8_0.gguf');
@@ -363,7 +363,7 @@ describe('pull', { timeout: 600_000 }, () => {
     hf.faults.set('tiny-Q8_0.gguf', { throttle: 64 * 1024 });
     const r = await new Promise((resolve) => {
       execFile('script', ['-qec', `"${kiln}" pull org/Tiny-GGUF:Q8_0`, '/dev/null'],
-        { env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url }, timeout: 120_000 },
+        { env: { ...process.env, KILN_HOME: home, HF_ENDPOINT: hf.url }, timeout: slow(120_000) },
         (err, stdout) => resolve({ code: err ? (err.code ?? 1) : 0, stdout }));
     });
     hf.faults.delete('tiny-Q8_0.gguf');

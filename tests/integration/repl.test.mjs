@@ -10,7 +10,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { makeTinyModel, removeDir, tempDir } from './harness.mjs';
+import { makeTinyModel, removeDir, tempDir, slow } from './harness.mjs';
 
 const SOCKET = `kiln-test-${process.pid}`;
 const tmux = (...args) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
@@ -23,7 +23,7 @@ function terminal(name, cmd, env) {
     keys: (...k) => tmux('send-keys', '-t', name, ...k),
     type: (text) => tmux('send-keys', '-t', name, '-l', text),
     screen: (escapes = false) => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-J', '-S', '-200', '-t', name),
-    async waitFor(pattern, timeout = 30_000, escapes = false) {
+    async waitFor(pattern, timeout = slow(30_000), escapes = false) {
       const until = Date.now() + timeout;
       for (;;) {
         const s = this.screen(escapes);
@@ -39,7 +39,7 @@ function terminal(name, cmd, env) {
 // Counts the prompts that ended on the screen: ">>> " at a line start.
 const prompts = (s) => (s.match(/^>>> /gm) ?? []).length;
 
-describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
+describe('kiln run, interactive (tmux)', { timeout: slow(300_000) }, () => {
   const kiln = process.env.KILN_BIN;
   let model;
   let home;
@@ -76,7 +76,7 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       });
     });
     await new Promise((r) => fake.listen(0, '127.0.0.1', r));
-  }, { timeout: 120_000 });
+  }, { timeout: slow(120_000) });
 
   after(async () => {
     try { tmux('kill-server'); } catch { /* none */ }
@@ -164,7 +164,7 @@ describe('kiln run, interactive (tmux)', { timeout: 300_000 }, () => {
       t.type('Again please'); t.keys('Enter');
       await t.waitFor(/Again please\n[\s\S]+\n\n>>> $/m);
       t.type('/show'); t.keys('Enter');
-      await t.waitFor(/context: 1024 tokens/, 30_000);
+      await t.waitFor(/context: 1024 tokens/, slow(30_000));
       t.type('/set max_tokens 100000'); t.keys('Enter');
       t.type('Tell me everything'); t.keys('Enter');
       await t.waitFor(/Tell me everything\n.{20,}/);

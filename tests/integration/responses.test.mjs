@@ -5,9 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { serveModel, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL, slow } from './harness.mjs';
 
-describe('responses API', { timeout: 300_000 }, () => {
+describe('responses API', { timeout: slow(300_000) }, () => {
   const ctx = serveModel();
 
   it('a whole response: a message item, output_text, usage, incomplete at the limit', async () => {

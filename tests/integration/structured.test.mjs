@@ -9,7 +9,7 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { makeModel, startServer, tempDir, postJSON, openaiOptions } from './harness.mjs';
+import { makeModel, startServer, tempDir, postJSON, openaiOptions, slow } from './harness.mjs';
 
 const schema = {
   type: 'object',
@@ -25,7 +25,7 @@ const schema = {
   additionalProperties: false,
 };
 
-describe('structured output', { timeout: 300_000 }, () => {
+describe('structured output', { timeout: slow(300_000) }, () => {
   let server;
   let openai;
   let ollama;
@@ -42,7 +42,7 @@ describe('structured output', { timeout: 300_000 }, () => {
     server = await startServer({ home, args: ['--cache-ram', '0', '--keep-alive', '-1'] });
     openai = new OpenAI(openaiOptions(server.baseURL));
     ollama = new Ollama({ host: server.baseURL });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

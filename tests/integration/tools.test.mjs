@@ -13,7 +13,7 @@ import Ajv from 'ajv';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import Anthropic from '@anthropic-ai/sdk';
-import { makeModel, startServer, tempDir, postJSON, openaiOptions } from './harness.mjs';
+import { makeModel, startServer, tempDir, postJSON, openaiOptions, slow } from './harness.mjs';
 
 const weather = {
   type: 'object',
@@ -33,7 +33,7 @@ const openaiTools = [
   { type: 'function', function: { name: 'get_time', description: 'Time in a zone', parameters: clock } },
 ];
 
-describe('tool calls and thinking', { timeout: 300_000 }, () => {
+describe('tool calls and thinking', { timeout: slow(300_000) }, () => {
   let server;
   let openai;
   let ollama;
@@ -60,7 +60,7 @@ describe('tool calls and thinking', { timeout: 300_000 }, () => {
     openai = new OpenAI(openaiOptions(server.baseURL));
     ollama = new Ollama({ host: server.baseURL });
     anthropic = new Anthropic({ baseURL: server.baseURL, apiKey: 'none', maxRetries: 0 });
-  }, { timeout: 180_000 });
+  }, { timeout: slow(180_000) });
 
   after(async () => {
     await server?.stop();

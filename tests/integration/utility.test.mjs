@@ -1,9 +1,9 @@
 // llama-server's utility routes: /tokenize, /detokenize, /apply-template, /props.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveModel, postJSON, getURL } from './harness.mjs';
+import { serveModel, postJSON, getURL, slow } from './harness.mjs';
 
-describe('utility routes', { timeout: 300_000 }, () => {
+describe('utility routes', { timeout: slow(300_000) }, () => {
   const ctx = serveModel();
 
   it('tokenize and detokenize round-trip, with pieces on request', async () => {
