@@ -66,7 +66,7 @@ sanitized:
 	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
 	ASAN_OPTIONS=log_path=$(SAN_REPORTS)/asan:detect_leaks=1 \
 	UBSAN_OPTIONS=log_path=$(SAN_REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1 \
-	TSAN_OPTIONS=log_path=$(SAN_REPORTS)/tsan:second_deadlock_stack=1 \
+	TSAN_OPTIONS=log_path=$(SAN_REPORTS)/tsan:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizers/tsan.supp \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
 	$(MAKE) $(SAN_SUITE) BUILD_DIR=$(BUILD_DIR) SANITIZE=$(SANITIZE)
 	scripts/sanitizer-reports.sh $(SAN_REPORTS)
