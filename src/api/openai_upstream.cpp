@@ -1,6 +1,7 @@
 #include "api/openai_upstream.h"
 
 #include "api/json_fields.h"
+#include "core/json_number.h"
 #include "engine/chat_output.h"
 
 namespace kiln::api::openai {
@@ -87,10 +88,10 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
         return;
     }
     if (j.contains("usage") && j["usage"].is_object()) {
-        usage_.prompt_tokens     = j["usage"].value("prompt_tokens", 0);
-        usage_.completion_tokens = j["usage"].value("completion_tokens", 0);
+        usage_.prompt_tokens     = json_count_field<int32_t>(j["usage"], "prompt_tokens", 0);
+        usage_.completion_tokens = json_count_field<int32_t>(j["usage"], "completion_tokens", 0);
         if (j["usage"].contains("prompt_tokens_details") && j["usage"]["prompt_tokens_details"].is_object()) {
-            usage_.cached_tokens = j["usage"]["prompt_tokens_details"].value("cached_tokens", 0);
+            usage_.cached_tokens = json_count_field<int32_t>(j["usage"]["prompt_tokens_details"], "cached_tokens", 0);
         }
     }
     if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) return;
@@ -114,7 +115,7 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
     if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
         for (const auto & t : d["tool_calls"]) {
             if (!t.is_object()) continue;
-            const auto index = static_cast<size_t>(t.value("index", 0));
+            const uint64_t index = t.contains("index") ? json_count(t["index"]).value_or(128) : 0;
             if (index > 127) continue;
             if (calls_.size() <= index) calls_.resize(index + 1);
             backend::Event e;

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_number.h"
 #include "core/units.h"
 #include "core/utf8.h"
 #include "store/sha256.h"
@@ -270,10 +271,10 @@ Result<std::vector<HfFile>> parse_file_list(std::string_view body) {
             if (!item.is_object() || item.value("type", "") != "file") continue;
             HfFile f;
             f.path = item.value("path", "");
-            f.size = item.value("size", uint64_t{0});
+            f.size = json_count_field<uint64_t>(item, "size", 0);
             if (item.contains("lfs") && item["lfs"].is_object()) {
                 f.sha256 = item["lfs"].value("oid", "");
-                f.size   = item["lfs"].value("size", f.size);
+                f.size   = json_count_field<uint64_t>(item["lfs"], "size", f.size);
             }
             if (!f.path.empty()) files.push_back(std::move(f));
         }
@@ -292,8 +293,8 @@ Result<std::vector<HfModel>> parse_search(std::string_view body) {
             if (!item.is_object()) continue;
             HfModel m;
             m.id           = item.value("id", item.value("modelId", ""));
-            m.downloads    = item.value("downloads", uint64_t{0});
-            m.likes        = item.value("likes", uint64_t{0});
+            m.downloads    = json_count_field<uint64_t>(item, "downloads", 0);
+            m.likes        = json_count_field<uint64_t>(item, "likes", 0);
             m.pipeline_tag = item.value("pipeline_tag", "");
             m.updated      = item.value("lastModified", item.value("createdAt", ""));
             if (!m.id.empty()) out.push_back(std::move(m));

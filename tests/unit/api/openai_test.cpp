@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/openai.h"
+#include "api/openai_upstream.h"
 
 using namespace kiln::api::openai;
 using json = nlohmann::json;
@@ -107,4 +108,23 @@ TEST(OpenAIFormat, ErrorsMapToStatusAndEnvelope) {
     EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::context_exceeded, "x")).status, 400);
     EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::unavailable, "x")).status, 503);
     EXPECT_EQ(error_response(kiln::make_error(kiln::ErrorCode::internal, "x")).status, 500);
+}
+
+TEST(OpenAIUpstream, CountsThatDoNotFitAreNotCastBlindly) {
+    // An upstream's numbers are read as counts: a float past int32_t, a
+    // negative one or a float tool index is no undefined cast (UBSan).
+    UpstreamReader r;
+    auto events = r.feed(
+        "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":1e30,\"function\":{\"name\":\"skipped\"}},"
+        "{\"index\":-1,\"function\":{\"name\":\"also skipped\"}},{\"index\":1.0,\"id\":\"c1\",\"function\":{\"name\":\"f\"}}]}}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1e30,\"completion_tokens\":-4,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":7.0}}}\n\n"
+        "data: [DONE]\n\n");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].tool_index, 1);
+    EXPECT_EQ(events[0].tool.name, "f");
+    const auto done = r.end();
+    EXPECT_EQ(done.usage.prompt_tokens, 0);
+    EXPECT_EQ(done.usage.completion_tokens, 0);
+    EXPECT_EQ(done.usage.cached_tokens, 7);
 }
