@@ -115,8 +115,11 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
     if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
         for (const auto & t : d["tool_calls"]) {
             if (!t.is_object()) continue;
-            const uint64_t index = t.contains("index") ? json_count(t["index"]).value_or(128) : 0;
-            if (index > 127) continue;
+            // A call's place in the answer: absent is the first; one that is
+            // no count, or past the calls an answer may hold, is skipped.
+            constexpr uint64_t max_calls = 128;
+            const uint64_t     index     = t.contains("index") ? json_count(t["index"]).value_or(max_calls) : 0;
+            if (index >= max_calls) continue;
             if (calls_.size() <= index) calls_.resize(index + 1);
             backend::Event e;
             e.tool_index = static_cast<int32_t>(index);
