@@ -20,7 +20,7 @@ Result<std::string> text_of(const json & content, const std::string & param) {
     for (size_t i = 0; i < content.size(); ++i) {
         const json &      block = content[i];
         const std::string where = param + "[" + std::to_string(i) + "]";
-        const std::string type  = block.is_object() ? block.value("type", "") : "";
+        const std::string type  = text_field(block, "type");
         if (type == "text") {
             if (!block.contains("text") || !block["text"].is_string()) return bad("'" + where + ".text' must be a string", where);
             if (!text.empty()) text += "\n";
@@ -50,7 +50,7 @@ Status add_turn(const std::string & role, const json & content, const std::strin
     for (size_t i = 0; i < content.size(); ++i) {
         const json &      block = content[i];
         const std::string where = param + "[" + std::to_string(i) + "]";
-        const std::string type  = block.is_object() ? block.value("type", "") : "";
+        const std::string type  = text_field(block, "type");
         if (type == "tool_use" && role == "assistant") {
             engine::ToolCall call;
             KILN_TRY(call.name, get_tool_name(block, "name", where + ".name"));
@@ -71,7 +71,8 @@ Status add_turn(const std::string & role, const json & content, const std::strin
             if (auto c = block.find("content"); c != block.end() && !c->is_null()) {
                 KILN_TRY(result.content, text_of(*c, where + ".content"));
             }
-            if (block.value("is_error", false)) result.content = "Error: " + result.content;
+            KILN_TRY(auto is_error, get_bool(block, "is_error"));
+            if (is_error.value_or(false)) result.content = "Error: " + result.content;
             out.push_back(std::move(result));
         } else {
             text_blocks.push_back(block);
@@ -100,7 +101,7 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
             const json &      t     = (*it)[i];
             const std::string param = "tools[" + std::to_string(i) + "]";
             if (!t.is_object()) return bad("'" + param + "' must be an object", param);
-            if (const std::string type = t.value("type", "custom"); type != "custom") {
+            if (const std::string type = text_field(t, "type", "custom"); type != "custom") {
                 return bad("'" + param + "' is a server tool (" + type + "); only custom tools run here", param + ".type");
             }
             engine::ChatTool tool;
@@ -121,7 +122,7 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
     if (!c->is_object()) return bad("'tool_choice' must be an object with a type", "tool_choice");
     KILN_TRY(auto no_parallel, get_bool(*c, "disable_parallel_tool_use"));
     o.parallel_tool_calls = !no_parallel.value_or(false);
-    const std::string type = c->value("type", "");
+    const std::string type = text_field(*c, "type");
     if (type == "auto") return {};
     if (type == "none") {
         o.tool_choice = engine::ToolChoice::none;
@@ -199,7 +200,7 @@ Result<MessagesCall> parse_messages(std::string_view body, bool count_only) {
     KILN_CHECK(parse_tools(j, call.request.options));
     if (auto th = j.find("thinking"); th != j.end() && !th->is_null()) {
         if (!th->is_object()) return bad("'thinking' must be an object with a type", "thinking");
-        const std::string type = th->value("type", "");
+        const std::string type = text_field(*th, "type");
         if (type != "enabled" && type != "disabled") return bad("'thinking.type' must be enabled or disabled", "thinking.type");
         // Models that cannot think answer without: the budget is a hint.
         call.request.options.think = type == "enabled";

@@ -72,6 +72,13 @@ Result<std::optional<std::string>> get_string(const json & obj, const char * nam
     return std::optional<std::string>(it->get<std::string>());
 }
 
+std::string text_field(const json & obj, const char * key, std::string absent) {
+    if (!obj.is_object()) return absent;
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return absent;
+    return it->is_string() ? it->get<std::string>() : dump(*it);
+}
+
 Result<std::vector<std::string>> get_string_list(const json & obj, const char * name) {
     std::vector<std::string> out;
     auto it = obj.find(name);
@@ -172,7 +179,7 @@ Result<std::vector<engine::ChatTool>> get_function_tools(const json & obj, const
     for (size_t i = 0; i < it->size(); ++i) {
         const json &      t     = (*it)[i];
         const std::string param = std::string(name) + "[" + std::to_string(i) + "]";
-        if (!t.is_object() || t.value("type", "function") != "function" || !t.contains("function") || !t["function"].is_object()) {
+        if (!t.is_object() || text_field(t, "type", "function") != "function" || !t.contains("function") || !t["function"].is_object()) {
             return make_error(ErrorCode::invalid_request,
                               "'" + param + "' must be {\"type\": \"function\", \"function\": {\"name\": ...}}", param);
         }

@@ -35,6 +35,12 @@ constexpr size_t  kMaxStops       = 16;       // stop strings per request
 constexpr size_t  kMaxStopBytes   = 512;      // bytes per stop string
 constexpr size_t  kMaxMessages    = 4096;     // messages per chat
 constexpr int64_t kMaxOutputTokens = 1 << 20;  // max_tokens and the like
+// obj[key] as text, never throwing: the string itself; `absent` when obj is
+// not an object or has no (or a null) key; the value's JSON otherwise. For a
+// tagged object's "type" (a number matches no known tag, so the caller's
+// "must be one of" error names it) and for bodies we don't own (an
+// upstream's error message). nlohmann's value(key, "") throws on a non-string.
+std::string text_field(const json & obj, const char * key, std::string absent = "");
 // Stop strings: a string or a list, at most kMaxStops of 1 to kMaxStopBytes bytes.
 Result<std::vector<std::string>> get_stop_list(const json & obj, const char * name);
 // Whether a messages list is within kMaxMessages (an error naming `name` if not).

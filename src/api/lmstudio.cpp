@@ -176,7 +176,7 @@ Result<V1ChatCall> parse_v1_chat(std::string_view body) {
         for (size_t i = 0; i < input->size(); ++i) {
             const json &      item  = (*input)[i];
             const std::string where = "input[" + std::to_string(i) + "]";
-            const std::string type  = item.is_object() ? item.value("type", "") : "";
+            const std::string type  = text_field(item, "type");
             const char *      field = type == "text" ? "text" : type == "message" ? "content" : nullptr;
             if (!field) return bad("'" + where + "' must be a text or message item (this model takes text only)", where);
             if (!item.contains(field) || !item[field].is_string()) return bad("'" + where + "." + field + "' must be a string", where);

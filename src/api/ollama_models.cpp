@@ -131,7 +131,7 @@ Result<CreateCall> parse_create(std::string_view body) {
         if (!msgs->is_array()) return make_error(ErrorCode::invalid_request, "'messages' must be an array", "messages");
         for (size_t i = 0; i < msgs->size(); ++i) {
             const json & m = (*msgs)[i];
-            const std::string role = m.is_object() ? m.value("role", "") : "";
+            const std::string role = text_field(m, "role");
             if ((role != "system" && role != "user" && role != "assistant") || !m.contains("content") || !m["content"].is_string()) {
                 return make_error(ErrorCode::invalid_request,
                                   "'messages[" + std::to_string(i) + "]' must be {role: system | user | assistant, content}", "messages");

@@ -72,7 +72,7 @@ Status parse_common(const json & j, Call & call) {
 
     if (auto rf = j.find("response_format"); rf != j.end() && !rf->is_null()) {
         if (!rf->is_object()) return bad("'response_format' must be an object", "response_format");
-        const std::string type = rf->value("type", "");
+        const std::string type = text_field(*rf, "type");
         if (type == "json_object") {
             p.json_schema = R"({"type":"object"})";
         } else if (type == "json_schema") {
@@ -111,7 +111,7 @@ Result<std::string> message_content(const json & m, size_t index) {
     if (!it->is_array()) return bad("'" + param + "' must be a string or an array of content parts", param);
     std::string text;
     for (const auto & part : *it) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+        if (!part.is_object() || text_field(part, "type") != "text" || !part.contains("text") || !part["text"].is_string()) {
             return bad("'" + param + "' parts must be {\"type\": \"text\", \"text\": \"...\"} (this model takes text only)",
                        param);
         }

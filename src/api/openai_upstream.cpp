@@ -82,7 +82,7 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
     json j = json::parse(data, nullptr, false);
     if (!j.is_object()) return;
     if (j.contains("error")) {
-        const std::string why = j["error"].is_object() ? j["error"].value("message", "error") : j["error"].dump();
+        const std::string why = j["error"].is_object() ? text_field(j["error"], "message", "error") : dump(j["error"]);
         error_    = make_error(ErrorCode::unavailable, "the upstream failed: " + why);
         finished_ = true;
         return;

@@ -15,7 +15,7 @@ Result<std::string> parts_text(const json & content, const std::string & param) 
     for (size_t i = 0; i < content.size(); ++i) {
         const json &      part  = content[i];
         const std::string where = param + "[" + std::to_string(i) + "]";
-        const std::string type  = part.is_object() ? part.value("type", "") : "";
+        const std::string type  = text_field(part, "type");
         if (type == "input_text" || type == "output_text" || type == "text" || type == "refusal") {
             const char * field = type == "refusal" ? "refusal" : "text";
             if (!part.contains(field) || !part[field].is_string()) return bad("'" + where + "." + field + "' must be a string", where);
@@ -39,7 +39,7 @@ Status add_items(const json & input, std::vector<engine::ChatMessage> & out) {
     if (!input.is_array()) return bad("'input' must be a string or a list of items", "input");
     bool last_was_call = false;
     return for_each_message(input, "input", [&](const json & item, const std::string & param, size_t) -> Status {
-        const std::string type = item.value("type", item.contains("role") ? "message" : "");
+        const std::string type = text_field(item, "type", item.contains("role") ? "message" : "");
         if (type == "message") {
             KILN_TRY(auto role, get_string(item, "role"));
             std::string r = role.value_or("");
@@ -98,7 +98,7 @@ Status parse_tools(const json & j, engine::ChatOptions & o) {
         json tools = json::array();
         for (size_t i = 0; i < t->size(); ++i) {
             const json & tool = (*t)[i];
-            if (!tool.is_object() || tool.value("type", "") != "function") {
+            if (!tool.is_object() || text_field(tool, "type") != "function") {
                 return bad("'tools[" + std::to_string(i) + "]' must be a function tool (built-in tools run at OpenAI)",
                            "tools[" + std::to_string(i) + "].type");
             }
@@ -152,7 +152,7 @@ Result<ResponsesCall> parse(std::string_view body) {
     KILN_CHECK(parse_tools(j, call.request.options));
     if (auto text = j.find("text"); text != j.end() && text->is_object() && text->contains("format")) {
         const json & f = (*text)["format"];
-        const std::string type = f.is_object() ? f.value("type", "") : "";
+        const std::string type = text_field(f, "type");
         if (type == "json_object") {
             p.json_schema = R"({"type":"object"})";
         } else if (type == "json_schema") {

@@ -8,6 +8,7 @@
 #include <cpp-httplib/httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "api/json_fields.h"
 #include "api/openai.h"
 #include "api/openai_upstream.h"
 #include "core/log.h"
@@ -191,7 +192,7 @@ namespace {
 std::string json_error_message(const std::string & body) {
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (j.is_object() && j.contains("error")) {
-        if (j["error"].is_object()) return j["error"].value("message", body.substr(0, 200));
+        if (j["error"].is_object()) return api::text_field(j["error"], "message", body.substr(0, 200));
         if (j["error"].is_string()) return j["error"].get<std::string>();
     }
     return body.substr(0, 200);

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "api/anthropic.h"
+#include "api/lmstudio.h"
+#include "api/ollama_models.h"
 #include "api/openai.h"
 #include "api/openai_upstream.h"
+#include "api/responses.h"
 
 using namespace kiln::api::openai;
 using json = nlohmann::json;
@@ -127,4 +131,51 @@ TEST(OpenAIUpstream, CountsThatDoNotFitAreNotCastBlindly) {
     EXPECT_EQ(done.usage.prompt_tokens, 0);
     EXPECT_EQ(done.usage.completion_tokens, 0);
     EXPECT_EQ(done.usage.cached_tokens, 7);
+}
+
+TEST(ApiParse, TagsOfTheWrongTypeAreA400NotAThrow) {
+    // nlohmann's value("type", "") throws on a non-string: each of these
+    // escaped the parsers as an exception (a 500, or std::terminate in a
+    // fuzzer) until text_field(). Found by fuzz_openai in CI.
+    namespace api = kiln::api;
+    const auto refused = [](const auto & r, const char * body) {
+        ASSERT_FALSE(r) << body;
+        EXPECT_EQ(r.error().code, kiln::ErrorCode::invalid_request) << body;
+    };
+    const char * completions[] = {
+        R"({"model":"m","prompt":"x","response_format":{"type":5}})",
+    };
+    for (const char * b : completions) refused(parse_completion(b), b);
+    const char * chats[] = {
+        R"({"model":"m","messages":[{"role":"user","content":[{"type":[],"text":"x"}]}]})",
+        R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":7,"function":{"name":"f"}}]})",
+    };
+    for (const char * b : chats) refused(parse_chat(b), b);
+    const char * responses[] = {
+        R"({"model":"m","input":[{"role":"user","type":5,"content":"x"}]})",
+        R"({"model":"m","input":[{"role":"user","content":[{"type":{},"text":"x"}]}]})",
+        R"({"model":"m","input":"x","tools":[{"type":1}]})",
+        R"({"model":"m","input":"x","text":{"format":{"type":false}}})",
+    };
+    for (const char * b : responses) refused(api::responses::parse(b), b);
+    const char * messages[] = {
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":1,"text":"x"}]}]})",
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","is_error":"yes"}]}]})",
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":3}})",
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"thinking":{"type":3}})",
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"tools":[{"type":3,"name":"f"}]})",
+    };
+    for (const char * b : messages) refused(api::anthropic::parse_messages(b), b);
+    const char * creates[] = {R"({"model":"m","from":"x","messages":[{"role":1,"content":"x"}]})"};
+    for (const char * b : creates) refused(api::ollama::parse_create(b), b);
+    const char * v1[] = {R"({"model":"m","input":[{"type":2,"content":"x"}]})"};
+    for (const char * b : v1) refused(api::lmstudio::parse_v1_chat(b), b);
+}
+
+TEST(OpenAIUpstream, AnErrorWhoseMessageIsNotTextStillEndsTheStream) {
+    UpstreamReader r;
+    EXPECT_NO_THROW(r.feed("data: {\"error\":{\"message\":42}}\n\n"));
+    const auto done = r.end();
+    ASSERT_EQ(done.kind, kiln::backend::Event::Kind::error);
+    EXPECT_NE(done.error.message.find("42"), std::string::npos) << done.error.message;
 }
