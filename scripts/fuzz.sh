@@ -23,9 +23,11 @@ mkdir -p "$work" "$artifacts" "$logs"
 
 run_one() {
   local t=$1
+  local seeds=$t
+  [ "$t" = template_parse ] && seeds=template  # the same inputs, parsed only
   mkdir -p "$work/$t"
-  [ -d "$here/tests/fuzz/corpus/$t" ] && cp -n "$here/tests/fuzz/corpus/$t"/* "$work/$t/" 2>/dev/null
-  if [ "$t" = template ]; then
+  [ -d "$here/tests/fuzz/corpus/$seeds" ] && cp -n "$here/tests/fuzz/corpus/$seeds"/* "$work/$t/" 2>/dev/null
+  if [ "$seeds" = template ]; then
     # real models' chat templates (llama.cpp's test set) as seeds too, each
     # seeing a conversation with tools (selector byte '2')
     local llama f
