@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache git pkg-config ca-certificates
-  libcurl4-openssl-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev libutf8proc-dev
   libedit-dev libfmt-dev libgtest-dev googletest
   curl tmux
   clang-14 libclang-rt-14-dev

@@ -2,43 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cwchar>
 #include <set>
+
+#include "core/utf8.h"
 
 namespace kiln::cli {
 namespace {
-
-// Bytes of the UTF-8 character that starts with `lead`.
-size_t char_len(unsigned char lead) {
-    if (lead < 0x80) return 1;
-    if ((lead >> 5) == 0x6) return 2;
-    if ((lead >> 4) == 0xE) return 3;
-    if ((lead >> 3) == 0x1E) return 4;
-    return 1;
-}
-
-char32_t decode(std::string_view ch) {
-    const auto   b = reinterpret_cast<const unsigned char *>(ch.data());
-    const size_t n = ch.size();
-    if (n == 1) return b[0];
-    if (n == 2) return ((b[0] & 0x1Fu) << 6) | (b[1] & 0x3Fu);
-    if (n == 3) return ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
-    return ((b[0] & 0x07u) << 18) | ((b[1] & 0x3Fu) << 12) | ((b[2] & 0x3Fu) << 6) | (b[3] & 0x3Fu);
-}
-
-int char_width(std::string_view ch) {
-    const char32_t cp = decode(ch);
-    if (cp < 0x20) return 0;
-    if (cp < 0x7F) return 1;
-    // Wide East Asian ranges (what wcwidth says in a UTF-8 locale, without needing one).
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
-        (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
-        return 2;
-    }
-    if ((cp >= 0x0300 && cp <= 0x036F) || cp == 0x200B || (cp >= 0xFE00 && cp <= 0xFE0F)) return 0;  // combining marks
-    return 1;
-}
 
 std::string trim(std::string_view s) {
     size_t a = 0, b = s.size();
@@ -98,8 +67,8 @@ int display_width(std::string_view text) {
             ++i;
             continue;
         }
-        const size_t n = std::min(char_len(static_cast<unsigned char>(text[i])), text.size() - i);
-        w += char_width(text.substr(i, n));
+        const size_t n = std::min(utf8::char_length(static_cast<unsigned char>(text[i])), text.size() - i);
+        w += utf8::char_width(text.substr(i, n));
         i += n;
     }
     return w;
@@ -236,9 +205,9 @@ void MarkdownStream::decide() {
 
 void MarkdownStream::inline_char(char c) {
     utf8_ += c;
-    if (utf8_.size() < char_len(static_cast<unsigned char>(utf8_[0]))) return;
-    const std::string ch = std::move(utf8_);
-    utf8_.clear();
+    if (utf8_.size() < utf8::char_length(static_cast<unsigned char>(utf8_[0]))) return;
+    std::string ch;
+    ch.swap(utf8_);  // (a move-construct here trips GCC 12's -Wmaybe-uninitialized)
     if (star_) {
         star_ = false;
         if (ch == "*") {
@@ -275,7 +244,7 @@ void MarkdownStream::inline_char(char c) {
 
 void MarkdownStream::emit_word_char(const std::string & ch) {
     word_ += ch;
-    word_cols_ += char_width(ch);
+    word_cols_ += utf8::char_width(ch);
     // A word longer than a whole line goes out in pieces.
     if (o_.width > 0 && word_cols_ >= o_.width - indent_) flush_word();
 }

@@ -1,33 +1,51 @@
 #include "core/utf8.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include <utf8proc.h>
 
 namespace kiln::utf8 {
 namespace {
 
-// Expected sequence length from a lead byte, 0 for a continuation or invalid byte.
-int sequence_length(unsigned char c) {
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) return c >= 0xC2 ? 2 : 0;
-    if ((c & 0xF0) == 0xE0) return 3;
-    if ((c & 0xF8) == 0xF0) return c <= 0xF4 ? 4 : 0;
+bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+const utf8proc_uint8_t * bytes(std::string_view s) { return reinterpret_cast<const utf8proc_uint8_t *>(s.data()); }
+
+// Length of a valid sequence at s[i] (utf8proc decides: no overlong forms,
+// no surrogates, nothing past U+10FFFF), 0 if invalid, -1 if it is cut off
+// by the end of s and bytes still to come could complete it.
+int valid_sequence_at(std::string_view s, size_t i) {
+    const auto *            p    = bytes(s) + i;
+    const auto              left = static_cast<utf8proc_ssize_t>(s.size() - i);
+    utf8proc_int32_t        cp   = 0;
+    const utf8proc_ssize_t  n    = utf8proc_iterate(p, left, &cp);
+    if (n > 0) return static_cast<int>(n);
+    const int want = utf8proc_utf8class[p[0]];
+    if (want <= left) return 0;
+    // Completable? Only the second byte has a range narrower than 80..BF
+    // (E0: A0.., ED: ..9F, F0: 90.., F4: ..8F), and each holds 80 or BF.
+    for (const utf8proc_uint8_t pad : {0x80, 0xBF}) {
+        utf8proc_uint8_t whole[4];
+        std::memcpy(whole, p, static_cast<size_t>(left));
+        std::memset(whole + left, pad, static_cast<size_t>(want - left));
+        if (utf8proc_iterate(whole, want, &cp) == want) return -1;
+    }
     return 0;
 }
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+}  // namespace
 
-// Length of a valid sequence at s[i], 0 if invalid, -1 if truncated by the end.
-int valid_sequence_at(std::string_view s, size_t i) {
-    const int n = sequence_length(static_cast<unsigned char>(s[i]));
-    if (n == 0) return 0;
-    for (int k = 1; k < n; ++k) {
-        if (i + k >= s.size()) return -1;
-        if (!is_continuation(static_cast<unsigned char>(s[i + k]))) return 0;
-    }
-    return n;
+size_t char_length(unsigned char lead) {
+    const int n = utf8proc_utf8class[lead];
+    return n > 0 ? static_cast<size_t>(n) : 1;
 }
 
-}  // namespace
+int char_width(std::string_view ch) {
+    utf8proc_int32_t cp = 0;
+    if (ch.empty() || utf8proc_iterate(bytes(ch), static_cast<utf8proc_ssize_t>(ch.size()), &cp) <= 0) return 1;
+    return utf8proc_charwidth(cp);
+}
 
 size_t complete_prefix(std::string_view s) {
     // Only the last three bytes can start an unfinished sequence.

@@ -15,8 +15,17 @@ namespace kiln::utf8 {
 // back the last 1-3 bytes of a sequence that may still be completed.
 size_t complete_prefix(std::string_view s);
 
-// Replaces invalid sequences with U+FFFD so the text is safe to put in JSON.
+// Replaces invalid sequences (overlong forms and surrogates included) with
+// U+FFFD so the text is safe to put in JSON.
 std::string sanitize(std::string_view s);
+
+// Bytes the character that starts with `lead` claims (1 for a byte that
+// starts none), for text that arrives a byte at a time.
+size_t char_length(unsigned char lead);
+// Terminal columns of one character, by utf8proc's East Asian width tables:
+// 2 for CJK and emoji, 0 for combining marks and controls, 1 for an invalid
+// sequence (it prints as one replacement character).
+int char_width(std::string_view ch);
 
 // ASCII letters case-folded, other bytes (UTF-8 included) unchanged: for
 // names, hosts and quantization labels compared case-insensitively.
