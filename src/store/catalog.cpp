@@ -5,10 +5,12 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <utility>
 
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "core/utf8.h"
 #include "store/model_ref.h"
 
@@ -29,16 +31,16 @@ Error db_error(sqlite3 * db, const std::string & what) {
 }
 
 // One prepared statement; binds by position from 1, steps, reads columns.
+// Made only by prepare(), so a statement that failed to prepare is an Error
+// the caller sees, never a statement whose steps quietly fail.
 class Stmt {
   public:
-    Stmt(sqlite3 * db, const char * sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-    }
-    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(Stmt && o) noexcept : stmt_(std::exchange(o.stmt_, nullptr)) {}
+    Stmt & operator=(Stmt &&) = delete;
     Stmt(const Stmt &) = delete;
     Stmt & operator=(const Stmt &) = delete;
+    ~Stmt() { sqlite3_finalize(stmt_); }
 
-    bool ok() const { return stmt_ != nullptr; }
     Stmt & bind(int i, const std::string & v) {
         sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
         return *this;
@@ -48,7 +50,7 @@ class Stmt {
         return *this;
     }
     // SQLITE_ROW, SQLITE_DONE or an error code.
-    int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+    int step() { return sqlite3_step(stmt_); }
     std::string text(int i) const {
         const auto * p = sqlite3_column_text(stmt_, i);
         return p ? reinterpret_cast<const char *>(p) : "";
@@ -56,9 +58,31 @@ class Stmt {
     int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
 
   private:
-    sqlite3 *      db_;
+    friend Result<Stmt> prepare(sqlite3 * db, const char * sql);
+    explicit Stmt(sqlite3_stmt * stmt) : stmt_(stmt) {}
     sqlite3_stmt * stmt_ = nullptr;
 };
+
+Result<Stmt> prepare(sqlite3 * db, const char * sql) {
+    sqlite3_stmt * stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return db_error(db, "prepare");
+    }
+    return Stmt(stmt);
+}
+
+// PRAGMA user_version; the statement is finalized on return, as a DROP
+// TABLE while it is open would find the table locked.
+Result<int64_t> schema_version(sqlite3 * db) {
+    KILN_TRY(Stmt version, prepare(db, "PRAGMA user_version"));
+    if (version.step() != SQLITE_ROW) return db_error(db, "read the schema version");
+    return version.integer(0);
+}
+
+// gguf_meta is a cache: a failed write only costs a re-read next time, so it
+// is logged, not returned.
+void cache_write_failed(sqlite3 * db) { log::warn("catalog (kiln.db): a metadata cache write failed: {}", sqlite3_errmsg(db)); }
 
 Status exec(sqlite3 * db, const char * sql) {
     char * err = nullptr;
@@ -160,11 +184,8 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const fs::path & home) {
     std::unique_ptr<Catalog> c(new Catalog(db, home));
     sqlite3_busy_timeout(db, 10000);
     KILN_CHECK(exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
-    const bool old = [&] {
-        Stmt version(db, "PRAGMA user_version");
-        return version.step() == SQLITE_ROW && version.integer(0) < kSchemaVersion;
-    }();
-    if (old) {
+    KILN_TRY(const int64_t version, schema_version(db));
+    if (version < kSchemaVersion) {
         KILN_CHECK(exec(db, "DROP TABLE IF EXISTS gguf_meta"));
         KILN_CHECK(exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str()));
     }
@@ -185,21 +206,21 @@ Status Catalog::add(const ModelEntry & e) {
 }
 
 Status Catalog::insert(const ModelEntry & e) {
-    Stmt del(db_, "DELETE FROM models WHERE name = ?");
+    KILN_TRY(Stmt del, prepare(db_, "DELETE FROM models WHERE name = ?"));
     if (del.bind(1, e.name).step() != SQLITE_DONE) return db_error(db_, "replace " + e.name);
-    Stmt ins(db_, "INSERT INTO models(name, source, added_at) VALUES(?, ?, ?)");
+    KILN_TRY(Stmt ins, prepare(db_, "INSERT INTO models(name, source, added_at) VALUES(?, ?, ?)"));
     const int64_t now = e.added_at > 0 ? e.added_at
                                        : std::chrono::duration_cast<std::chrono::seconds>(
                                              std::chrono::system_clock::now().time_since_epoch()).count();
     if (ins.bind(1, e.name).bind(2, e.source).bind(3, now).step() != SQLITE_DONE) return db_error(db_, "add " + e.name);
     int64_t seq = 0;
     for (const auto & f : e.files) {
-        Stmt fi(db_, "INSERT INTO files(model, seq, path, kind, size, sha256) VALUES(?, ?, ?, ?, ?, ?)");
+        KILN_TRY(Stmt fi, prepare(db_, "INSERT INTO files(model, seq, path, kind, size, sha256) VALUES(?, ?, ?, ?, ?, ?)"));
         fi.bind(1, e.name).bind(2, seq++).bind(3, f.path).bind(4, f.kind).bind(5, static_cast<int64_t>(f.size)).bind(6, f.sha256);
         if (fi.step() != SQLITE_DONE) return db_error(db_, "add a file of " + e.name);
     }
     for (const auto & a : e.aliases) {
-        Stmt al(db_, "INSERT OR REPLACE INTO aliases(alias, model) VALUES(?, ?)");
+        KILN_TRY(Stmt al, prepare(db_, "INSERT OR REPLACE INTO aliases(alias, model) VALUES(?, ?)"));
         if (al.bind(1, a).bind(2, e.name).step() != SQLITE_DONE) return db_error(db_, "add alias " + a);
     }
     return {};
@@ -218,11 +239,11 @@ Status Catalog::remove(const std::string & name, bool delete_files) {
     if (!tx.ok()) return db_error(db_, "busy");
     // A second name (kiln cp, Ollama's copy) goes alone; the model stays.
     if (named_by_alias(*entry, name)) {
-        Stmt del(db_, "DELETE FROM aliases WHERE alias = ?");
+        KILN_TRY(Stmt del, prepare(db_, "DELETE FROM aliases WHERE alias = ?"));
         if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "remove alias " + name);
         return tx.commit();
     }
-    Stmt del(db_, "DELETE FROM models WHERE name = ?");
+    KILN_TRY(Stmt del, prepare(db_, "DELETE FROM models WHERE name = ?"));
     if (del.bind(1, entry->name).step() != SQLITE_DONE) return db_error(db_, "remove " + entry->name);
     KILN_CHECK(tx.commit());
     if (!delete_files) return {};
@@ -245,19 +266,19 @@ Status Catalog::add_alias(const std::string & alias, const std::string & name) {
     if (!entry) return entry.error();
     if (alias.empty() || alias.size() > 200) return make_error(ErrorCode::invalid_request, "an alias is 1 to 200 characters");
     {
-        Stmt taken(db_, "SELECT name FROM models WHERE name = ?");
+        KILN_TRY(Stmt taken, prepare(db_, "SELECT name FROM models WHERE name = ?"));
         if (taken.bind(1, alias).step() == SQLITE_ROW && ascii_lower(taken.text(0)) != ascii_lower(entry->name)) {
             return make_error(ErrorCode::invalid_request, "'" + alias + "' is already the name of a model");
         }
     }
-    Stmt al(db_, "INSERT OR REPLACE INTO aliases(alias, model) VALUES(?, ?)");
+    KILN_TRY(Stmt al, prepare(db_, "INSERT OR REPLACE INTO aliases(alias, model) VALUES(?, ?)"));
     if (al.bind(1, alias).bind(2, entry->name).step() != SQLITE_DONE) return db_error(db_, "add alias " + alias);
     return {};
 }
 
 Result<std::vector<ModelEntry>> Catalog::load_entries() {
     std::map<std::string, ModelEntry> by_name;
-    Stmt m(db_, "SELECT name, source, added_at FROM models");
+    KILN_TRY(Stmt m, prepare(db_, "SELECT name, source, added_at FROM models"));
     int rc;
     while ((rc = m.step()) == SQLITE_ROW) {
         ModelEntry e;
@@ -267,17 +288,18 @@ Result<std::vector<ModelEntry>> Catalog::load_entries() {
         by_name[e.name] = std::move(e);
     }
     if (rc != SQLITE_DONE) return db_error(db_, "read models");
-    Stmt f(db_, "SELECT model, path, kind, size, sha256 FROM files ORDER BY model, seq");
+    KILN_TRY(Stmt f, prepare(db_, "SELECT model, path, kind, size, sha256 FROM files ORDER BY model, seq"));
     while ((rc = f.step()) == SQLITE_ROW) {
         if (auto it = by_name.find(f.text(0)); it != by_name.end()) {
             it->second.files.push_back({f.text(1), f.text(2), static_cast<uint64_t>(f.integer(3)), f.text(4)});
         }
     }
     if (rc != SQLITE_DONE) return db_error(db_, "read files");
-    Stmt a(db_, "SELECT alias, model FROM aliases ORDER BY alias");
+    KILN_TRY(Stmt a, prepare(db_, "SELECT alias, model FROM aliases ORDER BY alias"));
     while ((rc = a.step()) == SQLITE_ROW) {
         if (auto it = by_name.find(a.text(1)); it != by_name.end()) it->second.aliases.push_back(a.text(0));
     }
+    if (rc != SQLITE_DONE) return db_error(db_, "read aliases");
     std::vector<ModelEntry> out;
     for (auto & [name, e] : by_name) out.push_back(std::move(e));
     return out;
@@ -369,7 +391,7 @@ Status Catalog::reconcile() {
     auto d = drift();  // again, under the write lock
     if (!d) return d.error();
     for (const auto & name : d->gone) {
-        Stmt del(db_, "DELETE FROM models WHERE name = ?");
+        KILN_TRY(Stmt del, prepare(db_, "DELETE FROM models WHERE name = ?"));
         if (del.bind(1, name).step() != SQLITE_DONE) return db_error(db_, "drop " + name);
     }
     for (const auto & e : d->found) KILN_CHECK(insert(e));
@@ -380,8 +402,8 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
     std::error_code ec;
     const auto size  = static_cast<int64_t>(fs::file_size(path, ec));
     const auto mtime = mtime_of(path);
-    Stmt q(db_, "SELECT architecture, name, license, n_params, quant, context_length, embedding_length, block_count, "
-                "chat_template, split_count, projector, capabilities, error FROM gguf_meta WHERE path = ? AND size = ? AND mtime = ?");
+    KILN_TRY(Stmt q, prepare(db_, "SELECT architecture, name, license, n_params, quant, context_length, embedding_length, block_count, "
+                                  "chat_template, split_count, projector, capabilities, error FROM gguf_meta WHERE path = ? AND size = ? AND mtime = ?"));
     if (q.bind(1, path.string()).bind(2, size).bind(3, mtime).step() == SQLITE_ROW) {
         if (const auto error = q.text(12); !error.empty()) return make_error(ErrorCode::invalid_request, error);
         GgufInfo i;
@@ -404,19 +426,26 @@ Result<GgufInfo> Catalog::cached_info(const fs::path & path) {
         // Remembered too, so a broken file is not parsed (and logged) again
         // until it changes.
         if (info.error().code != ErrorCode::not_found) {
-            Stmt bad(db_, "INSERT OR REPLACE INTO gguf_meta(path, size, mtime, error) VALUES(?, ?, ?, ?)");
-            bad.bind(1, path.string()).bind(2, size).bind(3, mtime).bind(4, info.error().message).step();
+            auto bad = prepare(db_, "INSERT OR REPLACE INTO gguf_meta(path, size, mtime, error) VALUES(?, ?, ?, ?)");
+            if (!bad || bad->bind(1, path.string()).bind(2, size).bind(3, mtime).bind(4, info.error().message).step() != SQLITE_DONE) {
+                cache_write_failed(db_);
+            }
         }
         return info.error();
     }
-    Stmt put(db_, "INSERT OR REPLACE INTO gguf_meta VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)");
+    auto put_or = prepare(db_, "INSERT OR REPLACE INTO gguf_meta VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)");
+    if (!put_or) {
+        cache_write_failed(db_);
+        return info;
+    }
+    Stmt & put = *put_or;
     put.bind(1, path.string()).bind(2, size).bind(3, mtime).bind(4, info->architecture).bind(5, info->name);
     put.bind(6, info->license).bind(7, static_cast<int64_t>(info->n_params)).bind(8, info->quant);
     put.bind(9, static_cast<int64_t>(info->context_length)).bind(10, static_cast<int64_t>(info->embedding_length));
     put.bind(11, static_cast<int64_t>(info->block_count)).bind(12, info->chat_template);
     put.bind(13, static_cast<int64_t>(info->split_count)).bind(14, static_cast<int64_t>(info->projector ? 1 : 0));
     put.bind(15, join(info->capabilities, ","));
-    put.step();  // a cache: a failed write only costs a re-read next time
+    if (put.step() != SQLITE_DONE) cache_write_failed(db_);
     return info;
 }
 

@@ -229,3 +229,22 @@ TEST(Catalog, ACatalogFromAnOlderVersionRebuildsItsMetadataCache) {
     EXPECT_FALSE(l->front().info.architecture.empty());
     EXPECT_EQ(l->front().files.front().sha256, std::string(64, 'a'));
 }
+
+TEST(Catalog, AStatementThatCannotBePreparedIsAnErrorNotAnEmptyAnswer) {
+    // Before: the aliases query failed to prepare and the list came back
+    // without aliases, as if there were none.
+    Home h;
+    auto e = h.pulled("org/Tiny-GGUF:Q8_0", "org/Tiny-GGUF/tiny-Q8_0.gguf");
+    e.aliases = {"tiny"};
+    ASSERT_TRUE(h.catalog->add(e));
+    {
+        sqlite3 * db = nullptr;
+        ASSERT_EQ(sqlite3_open((h.dir / "kiln.db").c_str(), &db), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE aliases RENAME COLUMN model TO owner", nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto l = h.catalog->list();
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error().code, kiln::ErrorCode::io);
+    EXPECT_NE(l.error().message.find("no such column"), std::string::npos) << l.error().message;
+}
