@@ -2,6 +2,8 @@
 #include <cstring>
 #include <random>
 
+#include <openssl/evp.h>
+
 #include "api/json_fields.h"
 #include "api/openai.h"
 
@@ -227,25 +229,17 @@ std::string model_object(const backend::ModelInfo & model) { return dump(model_j
 namespace {
 
 std::string base64_floats(const std::vector<float> & v) {
-    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     // Little-endian float32 bytes, as OpenAI sends them.
-    std::string bytes(v.size() * 4, '\0');
+    std::vector<unsigned char> bytes(v.size() * 4);
     for (size_t i = 0; i < v.size(); ++i) {
         uint32_t u;
         std::memcpy(&u, &v[i], 4);
-        for (int b = 0; b < 4; ++b) bytes[i * 4 + b] = static_cast<char>((u >> (8 * b)) & 0xFF);
+        for (int b = 0; b < 4; ++b) bytes[i * 4 + b] = static_cast<unsigned char>((u >> (8 * b)) & 0xFF);
     }
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    for (size_t i = 0; i < bytes.size(); i += 3) {
-        const uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                           (i + 1 < bytes.size() ? static_cast<uint8_t>(bytes[i + 1]) << 8 : 0) |
-                           (i + 2 < bytes.size() ? static_cast<uint8_t>(bytes[i + 2]) : 0);
-        out += table[(n >> 18) & 63];
-        out += table[(n >> 12) & 63];
-        out += i + 1 < bytes.size() ? table[(n >> 6) & 63] : '=';
-        out += i + 2 < bytes.size() ? table[n & 63] : '=';
-    }
+    // OpenSSL's encoder writes 4 characters per 3 bytes and a NUL, no newlines.
+    std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+    const int   n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+    out.resize(static_cast<size_t>(n));
     return out;
 }
 

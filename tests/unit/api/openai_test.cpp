@@ -103,6 +103,17 @@ TEST(OpenAIFormat, InvalidUtf8FromTheModelIsReplacedNotThrown) {
     EXPECT_EQ(j["choices"][0]["message"]["content"], "ok\xEF\xBF\xBD");
 }
 
+TEST(OpenAIFormat, Base64EmbeddingsAreLittleEndianFloat32) {
+    // Expected strings from Python: base64.b64encode(struct.pack('<2f', 1.0, -2.0)) etc.
+    const auto data = [](const std::vector<std::vector<float>> & e) {
+        return json::parse(embeddings_response("m", e, true, 1))["data"];
+    };
+    EXPECT_EQ(data({{1.0f, -2.0f}})[0]["embedding"], "AACAPwAAAMA=");
+    EXPECT_EQ(data({{3.25f}, {0.5f, 0.0f, 1e-3f}})[1]["embedding"], "AAAAPwAAAABvEoM6");
+    EXPECT_EQ(data({{3.25f}})[0]["embedding"], "AABQQA==");
+    EXPECT_EQ(data({{}})[0]["embedding"], "");
+}
+
 TEST(OpenAIFormat, ErrorsMapToStatusAndEnvelope) {
     auto r = error_response(kiln::make_error(kiln::ErrorCode::model_not_found, "nope", "model"));
     EXPECT_EQ(r.status, 404);
