@@ -13,6 +13,7 @@
 #include "core/utf8.h"
 #include "store/catalog.h"
 #include "store/gguf_info.h"
+#include "store/url.h"
 
 namespace kiln::router {
 namespace fs = std::filesystem;
@@ -134,7 +135,11 @@ Status parse_proxy(PresetReader & r, ModelSpec & spec) {
         }
     } else {
         const auto * url = r.text("url");
-        if (!url || (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)) {
+        const auto   web = [](const std::string & u) {
+            const auto p = store::parse_url(u);
+            return p && (p->scheme == "http" || p->scheme == "https");
+        };
+        if (!url || !web(*url)) {
             return r.fail("'url' (http://host:port of an OpenAI-compatible server) is required for a remote backend");
         }
         o.url = *url;

@@ -12,6 +12,7 @@
 
 #include "api/errors.h"
 #include "core/utf8.h"
+#include "store/url.h"
 
 namespace kiln::server {
 namespace {
@@ -76,13 +77,14 @@ bool loopback_host(std::string_view host_header) { return loopback_name(host_onl
 bool origin_allowed(std::string_view origin, const AccessOptions & o) {
     const std::string lower = utf8::ascii_lower(trim(origin));
     if (listed("*", o.cors_origins) || listed(lower, o.cors_origins)) return true;
-    // scheme://host[:port], nothing after.
-    const size_t sep = lower.find("://");
-    if (sep == std::string::npos) return false;
-    const std::string scheme = lower.substr(0, sep);
-    const std::string rest   = lower.substr(sep + 3);
-    if ((scheme != "http" && scheme != "https") || rest.find('/') != std::string::npos) return false;
-    return loopback_name(host_only(rest));
+    // scheme://host[:port], nothing after (an Origin has no path, not even "/").
+    const auto url = store::parse_url(lower);
+    if (!url || (url->scheme != "http" && url->scheme != "https")) return false;
+    if (lower.find('/', lower.find("://") + 3) != std::string::npos || !url->query.empty() || !url->fragment.empty() ||
+        !url->user.empty()) {
+        return false;
+    }
+    return loopback_name(host_only(url->host));
 }
 
 bool key_matches(std::string_view given, const std::vector<std::string> & keys) {

@@ -16,6 +16,7 @@
 #include "core/units.h"
 #include "core/utf8.h"
 #include "store/sha256.h"
+#include "store/url.h"
 
 namespace kiln::store {
 namespace fs = std::filesystem;
@@ -35,32 +36,6 @@ struct EasyDeleter {
 struct SlistDeleter {
     void operator()(curl_slist * l) const { curl_slist_free_all(l); }
 };
-
-std::string escape(const std::string & s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            out += buf;
-        }
-    }
-    return out;
-}
-
-// Each path component escaped, slashes kept.
-std::string escape_path(const std::string & path) {
-    std::string out;
-    size_t start = 0;
-    while (start <= path.size()) {
-        const auto end = std::min(path.find('/', start), path.size());
-        out += (start ? "/" : "") + escape(path.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
 
 // One HTTP exchange, no redirects followed.
 struct Exchange {
@@ -131,7 +106,7 @@ Exchange perform(const HfOptions & o, const std::string & url, uint64_t range_fr
     curl_slist * raw = nullptr;
     raw = curl_slist_append(raw, "User-Agent: kiln");
     // The token goes to the endpoint's host only, never to a redirect target.
-    if (!o.token.empty() && url_authority(url) == url_authority(o.endpoint)) {
+    if (const auto host = url_authority(url); !o.token.empty() && !host.empty() && host == url_authority(o.endpoint)) {
         raw = curl_slist_append(raw, ("Authorization: Bearer " + o.token).c_str());
     }
     std::unique_ptr<curl_slist, SlistDeleter> headers(raw);
@@ -196,7 +171,8 @@ void back_off(const HfOptions & o, int attempt, const std::string & retry_after)
     }
 }
 
-Error http_error(const std::string & repo, const Exchange & ex, const std::string & what) {
+// `missing`: what a 404 means here, if it means more than "not found".
+Error http_error(const std::string & repo, const Exchange & ex, const std::string & what, const std::string & missing = "") {
     if (ex.code == CURLE_ABORTED_BY_CALLBACK) return make_error(ErrorCode::cancelled, "stopped");
     if (ex.code != CURLE_OK) return make_error(ErrorCode::io, what + ": " + ex.error);
     switch (ex.status) {
@@ -207,21 +183,12 @@ Error http_error(const std::string & repo, const Exchange & ex, const std::strin
             return make_error(ErrorCode::unavailable,
                               "repository " + repo + " is gated: accept its terms at https://huggingface.co/" + repo +
                                   " and set HF_TOKEN to a token of that account");
-        case 404: return make_error(ErrorCode::model_not_found, what + ": not found (HTTP 404)");
+        case 404: return make_error(ErrorCode::model_not_found, missing.empty() ? what + ": not found (HTTP 404)" : missing);
         default:  return make_error(ErrorCode::io, what + ": HTTP " + std::to_string(ex.status));
     }
 }
 
 }  // namespace
-
-std::string url_authority(const std::string & url) {
-    const auto scheme = url.find("://");
-    if (scheme == std::string::npos) return {};
-    auto rest = url.substr(scheme + 3);
-    rest      = rest.substr(0, rest.find_first_of("/?#"));
-    if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-    return utf8::ascii_lower(rest);
-}
 
 HfOptions HfOptions::from_env() {
     HfOptions o;
@@ -241,7 +208,7 @@ struct HfClient::Response {
     std::string next;  // the next page's URL, if the listing has one
 };
 
-Result<HfClient::Response> HfClient::get_json(const std::string & repo, std::string url) {
+Result<HfClient::Response> HfClient::get_json(const std::string & repo, std::string url, const std::string & missing) {
     for (int attempt = 0, redirects = 0;;) {
         std::string body;
         auto ex = perform(opts_, url, 0, [&](CURL *, const char * d, size_t n) {
@@ -258,7 +225,7 @@ Result<HfClient::Response> HfClient::get_json(const std::string & repo, std::str
             back_off(opts_, attempt++, ex.retry_after);
             continue;
         }
-        return http_error(repo, ex, repo.empty() ? "Hugging Face search" : "listing " + repo);
+        return http_error(repo, ex, repo.empty() ? "Hugging Face search" : "listing " + repo, missing);
     }
 }
 
@@ -312,14 +279,8 @@ Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
     std::string url = opts_.endpoint + "/api/models/" + repo + "/tree/main?recursive=true";
     for (int page = 0; !url.empty(); ++page) {
         if (page == 1000) return make_error(ErrorCode::io, "the file list of " + repo + " does not end");
-        auto r = get_json(repo, url);
-        if (!r) {
-            Error e = r.error();
-            if (e.code == ErrorCode::model_not_found && e.message.find("HTTP 404") != std::string::npos) {
-                e.message = "repository " + repo + " not found on Hugging Face";
-            }
-            return e;
-        }
+        auto r = get_json(repo, url, "repository " + repo + " not found on Hugging Face");
+        if (!r) return r.error();
         auto page_files = parse_file_list(r->body);
         if (!page_files) return make_error(ErrorCode::io, "Hugging Face answered the file list of " + repo + " with something not JSON");
         for (auto & f : *page_files) files.push_back(std::move(f));
@@ -335,9 +296,9 @@ Result<std::vector<HfFile>> HfClient::list_files(const std::string & repo) {
 Result<std::vector<HfModel>> HfClient::search(const std::string & query, const std::string & author, int limit,
                                               const std::string & sort) {
     std::string q = "/api/models?filter=gguf&limit=" + std::to_string(std::clamp(limit, 1, 1000));
-    if (!query.empty()) q += "&search=" + escape(query);
-    if (!author.empty()) q += "&author=" + escape(author);
-    q += "&sort=" + escape(sort == "likes" ? "likes" : sort == "updated" ? "lastModified" : "downloads") + "&direction=-1";
+    if (!query.empty()) q += "&search=" + url_escape(query);
+    if (!author.empty()) q += "&author=" + url_escape(author);
+    q += "&sort=" + url_escape(sort == "likes" ? "likes" : sort == "updated" ? "lastModified" : "downloads") + "&direction=-1";
     auto r = get_json("", opts_.endpoint + q);
     if (!r) return r.error();
     auto out = parse_search(r->body);
@@ -394,7 +355,7 @@ Status HfClient::download(const std::string & repo, const HfFile & file, const f
         }
     }
 
-    const std::string first_url = opts_.endpoint + "/" + repo + "/resolve/main/" + escape_path(file.path);
+    const std::string first_url = opts_.endpoint + "/" + repo + "/resolve/main/" + url_escape_path(file.path);
     std::string url = first_url;
     int attempt = 0, redirects = 0;
     DownloadProgress p;

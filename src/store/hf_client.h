@@ -82,13 +82,11 @@ class HfClient {
   private:
     struct Response;
     // GET `url` (following redirects, retrying). `repo` names the repository
-    // in error messages (empty: a search).
-    Result<Response> get_json(const std::string & repo, std::string url);
+    // in error messages (empty: a search); `missing` is the error for a 404
+    // (empty: "not found").
+    Result<Response> get_json(const std::string & repo, std::string url, const std::string & missing = "");
 
     HfOptions opts_;
 };
-
-// "https://host:port/x" -> "host:port" (lower-case); empty if unparsable.
-std::string url_authority(const std::string & url);
 
 }  // namespace kiln::store
