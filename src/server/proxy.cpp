@@ -27,6 +27,7 @@ struct Pipe {
     bool                    head = false;  // status and headers are in
     bool                    done = false;  // the upstream exchange ended
     std::string             failure;       // why it ended early (connection error), empty if it did not
+    httplib::Error          error = httplib::Error::Success;  // the same, as httplib reports it
     int                     status = 0;
     std::string             content_type;
     std::deque<std::string> chunks;
@@ -80,28 +81,44 @@ void run_upstream(Pipe * pipe, const std::string & base, httplib::Request out) {
     auto result = http.send(out);
     std::lock_guard lock(pipe->mutex);
     if (!result && !pipe->cancel.load()) {
+        pipe->error   = result.error();
         pipe->failure = pipe->upstream->stopping() ? "the server is shutting down" : httplib::to_string(result.error());
     }
     pipe->done = true;
     pipe->cv.notify_all();
 }
 
-}  // namespace
+Error runner_error(const std::string & model, const std::string & why) {
+    return make_error(ErrorCode::unavailable, "model '" + model + "': the runner failed (" + why + ")");
+}
 
-namespace {
+// A failure of the connection itself, before any status line came back:
+// the runner died a moment ago (and is not reaped yet), so it is worth
+// starting again and trying once more.
+bool connection_failure(httplib::Error e) {
+    switch (e) {
+        case httplib::Error::Connection:
+        case httplib::Error::Read:
+        case httplib::Error::Write:
+        case httplib::Error::Canceled:
+        case httplib::Error::SSLConnection:
+        case httplib::Error::ConnectionTimeout:
+        case httplib::Error::ProxyConnection:
+        case httplib::Error::ConnectionClosed: return true;
+        default:                               return false;
+    }
+}
 
 // Starts the exchange with the runner and waits for its status line. A
-// runner that cannot be connected to (it died a moment ago and is not reaped
-// yet) is reported, started again and tried once more: nothing was sent.
-std::shared_ptr<Pipe> start_exchange(const httplib::Request & req, const std::shared_ptr<router::Lease> & lease,
-                                     std::shared_ptr<void> permit, std::string & failure) {
+// runner that cannot be connected to is reported, started again and tried
+// once more. Errors: ready()'s own (it names the model), or the runner's
+// failure with the model named.
+Result<std::shared_ptr<Pipe>> start_exchange(const httplib::Request & req, const std::shared_ptr<router::Lease> & lease,
+                                             std::shared_ptr<void> permit) {
     backend::Upstream & up = *lease->backend().upstream();
     for (int attempt = 0;; ++attempt) {
         auto base = up.ready();
-        if (!base) {
-            failure = base.error().message;
-            return nullptr;
-        }
+        if (!base) return make_error(ErrorCode::unavailable, base.error().message);
         auto pipe      = std::make_shared<Pipe>();
         pipe->permit   = permit;
         pipe->lease    = lease;
@@ -110,12 +127,13 @@ std::shared_ptr<Pipe> start_exchange(const httplib::Request & req, const std::sh
         std::unique_lock lock(pipe->mutex);
         pipe->cv.wait(lock, [&] { return pipe->head || pipe->done; });
         if (pipe->head) return pipe;
-        failure = pipe->failure.empty() ? "no response" : pipe->failure;
-        const bool unreachable = pipe->failure.find("connection") != std::string::npos ||
-                                 pipe->failure.find("Connection") != std::string::npos;
+        const std::string failure  = pipe->failure.empty() ? "no response" : pipe->failure;
+        const bool        retrying = connection_failure(pipe->error) && attempt == 0;
         lock.unlock();
         up.failed();
-        if (!unreachable || attempt > 0) return nullptr;
+        if (!retrying) {
+            return runner_error(lease->info().id, failure);
+        }
     }
 }
 
@@ -126,17 +144,11 @@ void forward(const httplib::Request & req, httplib::Response & res, std::shared_
     const std::string   id = lease->info().id;
     auto runner_failed     = [&up, id](const std::string & why) {
         up.failed();
-        return make_error(ErrorCode::unavailable, "model '" + id + "': the runner failed (" + why + ")");
+        return runner_error(id, why);
     };
-    std::string failure;
-    auto        pipe = start_exchange(req, lease, up.admit(), failure);
-    if (!pipe) {
-        // ready() failing says why itself ("model 'x': ..."); a broken exchange gets the runner named.
-        return send_openai_error(res, failure.rfind("model '", 0) == 0
-                                          ? make_error(ErrorCode::unavailable, failure)
-                                          : make_error(ErrorCode::unavailable,
-                                                       "model '" + id + "': the runner failed (" + failure + ")"));
-    }
+    auto started = start_exchange(req, lease, up.admit());
+    if (!started) return send_openai_error(res, started.error());
+    std::shared_ptr<Pipe> pipe = std::move(*started);
     std::unique_lock lock(pipe->mutex);
     res.status = pipe->status;
     if (pipe->content_type.rfind("text/event-stream", 0) != 0) {  // a whole body
