@@ -53,22 +53,6 @@ std::string pull_event_line(const store::PullEvent & e) {
 
 std::string error_line(const Error & error) { return json{{"error", error.message}}.dump() + "\n"; }
 
-ErrorBody error_body(const Error & e) {
-    int status = 500;
-    switch (e.code) {
-        case ErrorCode::invalid_request:
-        case ErrorCode::context_exceeded: status = 400; break;
-        case ErrorCode::model_not_found:
-        case ErrorCode::not_found:        status = 404; break;
-        case ErrorCode::unavailable:      status = 503; break;
-        case ErrorCode::cancelled:        status = 499; break;
-        case ErrorCode::unauthorized:     status = 401; break;
-        case ErrorCode::forbidden:        status = 403; break;
-        case ErrorCode::rate_limited:     status = 429; break;
-        case ErrorCode::io:
-        case ErrorCode::internal:         status = 500; break;
-    }
-    return {status, json{{"error", e.message}}.dump()};
-}
+ErrorBody error_body(const Error & e) { return {http_status(e.code), json{{"error", e.message}}.dump()}; }
 
 }  // namespace kiln::api::ollama

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/errors.h"
 #include "core/result.h"
 #include "store/puller.h"
 
@@ -22,10 +23,7 @@ std::string pull_event_line(const store::PullEvent & event);
 // {"error": "..."} with its newline.
 std::string error_line(const Error & error);
 // The HTTP status and {"error": "..."} body of a failed unary call.
-struct ErrorBody {
-    int         status = 500;
-    std::string body;
-};
+using ErrorBody = ErrorReply;
 ErrorBody error_body(const Error & error);
 
 }  // namespace kiln::api::ollama

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/errors.h"
 #include "backend/types.h"
 #include "core/result.h"
 #include "router/model_spec.h"
@@ -97,11 +98,8 @@ std::string model_object(const backend::ModelInfo & model);
 std::string embeddings_response(const std::string & model, const std::vector<std::vector<float>> & embeddings,
                                 bool base64, int32_t prompt_tokens);
 
-// The one place errors become OpenAI statuses and envelopes.
-struct ErrorResponse {
-    int         status = 500;
-    std::string body;
-};
+// An error in OpenAI's envelope (status from api::http_status).
+using ErrorResponse = ErrorReply;
 ErrorResponse error_response(const Error & error);
 
 // A random id with the given prefix ("chatcmpl-").

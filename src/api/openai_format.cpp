@@ -259,24 +259,23 @@ std::string embeddings_response(const std::string & model, const std::vector<std
 }
 
 ErrorResponse error_response(const Error & e) {
-    int         status = 500;
-    const char * type  = "server_error";
-    json         code  = nullptr;
+    const char * type = "server_error";
+    json         code = nullptr;
     switch (e.code) {
-        case ErrorCode::invalid_request:  status = 400; type = "invalid_request_error"; break;
-        case ErrorCode::context_exceeded: status = 400; type = "invalid_request_error"; code = "context_length_exceeded"; break;
-        case ErrorCode::model_not_found:  status = 404; type = "not_found_error"; code = "model_not_found"; break;
-        case ErrorCode::not_found:        status = 404; type = "not_found_error"; break;
-        case ErrorCode::unavailable:      status = 503; type = "server_error"; code = "unavailable"; break;
-        case ErrorCode::cancelled:        status = 499; type = "server_error"; break;
-        case ErrorCode::unauthorized:     status = 401; type = "authentication_error"; code = "invalid_api_key"; break;
-        case ErrorCode::forbidden:        status = 403; type = "permission_error"; break;
-        case ErrorCode::rate_limited:     status = 429; type = "rate_limit_error"; code = "rate_limit_exceeded"; break;
+        case ErrorCode::invalid_request:  type = "invalid_request_error"; break;
+        case ErrorCode::context_exceeded: type = "invalid_request_error"; code = "context_length_exceeded"; break;
+        case ErrorCode::model_not_found:  type = "not_found_error"; code = "model_not_found"; break;
+        case ErrorCode::not_found:        type = "not_found_error"; break;
+        case ErrorCode::unavailable:      code = "unavailable"; break;
+        case ErrorCode::unauthorized:     type = "authentication_error"; code = "invalid_api_key"; break;
+        case ErrorCode::forbidden:        type = "permission_error"; break;
+        case ErrorCode::rate_limited:     type = "rate_limit_error"; code = "rate_limit_exceeded"; break;
+        case ErrorCode::cancelled:
         case ErrorCode::io:
-        case ErrorCode::internal:         status = 500; type = "server_error"; break;
+        case ErrorCode::internal:         break;
     }
     json param = e.param.empty() ? json(nullptr) : json(e.param);
-    return {status, dump(json{{"error", {{"message", e.message}, {"type", type}, {"param", param}, {"code", code}}}})};
+    return {http_status(e.code), dump(json{{"error", {{"message", e.message}, {"type", type}, {"param", param}, {"code", code}}}})};
 }
 
 std::string new_id(const char * prefix) {

@@ -12,6 +12,7 @@
 
 #include "api/errors.h"
 #include "core/utf8.h"
+#include "server/reply.h"
 #include "store/url.h"
 
 namespace kiln::server {
@@ -58,10 +59,8 @@ bool listed(const std::string & value, const std::vector<std::string> & list) {
 }
 
 void refuse(const httplib::Request & req, httplib::Response & res, ErrorCode code, const std::string & message) {
-    auto e     = api::family_error(req.path, make_error(code, message));
-    res.status = e.status;
     if (code == ErrorCode::unauthorized) res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(e.body, "application/json");
+    send_error(res, api::family_of(req.path), make_error(code, message));
 }
 
 std::string given_key(const httplib::Request & req) {

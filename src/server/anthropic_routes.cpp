@@ -5,18 +5,14 @@
 #include "api/anthropic.h"
 #include "api/errors.h"
 #include "server/channel_io.h"
+#include "server/reply.h"
 
 namespace kiln::server {
 namespace {
 
 namespace anthropic = api::anthropic;
 
-void send_error(httplib::Response & res, const Error & e) {
-    auto r     = api::family_error("/v1/messages", e);
-    res.status = r.status;
-    if (r.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(r.body, "application/json");
-}
+void send_error(httplib::Response & res, const Error & e) { server::send_error(res, api::Family::anthropic, e); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
+#include "server/reply.h"
 #include "server/responses_routes.h"
 #include "server/utility_routes.h"
 
@@ -33,11 +34,7 @@ HttpServer::HttpServer(router::Router & router, ModelLister list_models, ServerO
 HttpServer::~HttpServer() = default;
 
 void HttpServer::register_routes(httplib::Server & http, bool loopback) {
-    auto json_error = [](httplib::Response & res, const Error & e) {
-        auto r     = api::openai::error_response(e);
-        res.status = r.status;
-        res.set_content(r.body, "application/json");
-    };
+    auto json_error = [](httplib::Response & res, const Error & e) { send_error(res, api::Family::openai, e); };
 
     http.Get("/health", [](const httplib::Request &, httplib::Response & res) {
         res.set_content(R"({"status":"ok"})", "application/json");

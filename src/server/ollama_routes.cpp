@@ -16,6 +16,7 @@
 #include "store/gguf_info.h"
 #include "store/modelfile.h"
 #include "server/channel_io.h"
+#include "server/reply.h"
 
 namespace kiln::server {
 namespace {
@@ -26,12 +27,7 @@ namespace ollama = api::ollama;
 // The Ollama API level kiln answers for (clients compare it against minimums).
 constexpr const char * kOllamaVersion = "0.12.0";
 
-void send_error(httplib::Response & res, const Error & e) {
-    auto b     = ollama::error_body(e);
-    res.status = b.status;
-    if (b.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(b.body, "application/json");
-}
+void send_error(httplib::Response & res, const Error & e) { server::send_error(res, api::Family::ollama, e); }
 
 // Ollama's load (empty prompt) and unload (empty prompt, keep_alive 0).
 void load_or_unload(httplib::Response & res, router::Router & router, const ollama::GenerateCall & call) {

@@ -13,6 +13,7 @@
 #include "server/access.h"
 #include "server/channel_io.h"
 #include "server/proxy.h"
+#include "server/reply.h"
 
 namespace kiln::server {
 namespace {
@@ -254,12 +255,7 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
 
 }  // namespace
 
-void send_openai_error(httplib::Response & res, const Error & e) {
-    auto r     = oai::error_response(e);
-    res.status = r.status;
-    if (r.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(r.body, "application/json");
-}
+void send_openai_error(httplib::Response & res, const Error & e) { send_error(res, api::Family::openai, e); }
 
 std::optional<backend::ModelInfo> find_listed(const std::vector<backend::ModelInfo> & models, std::string_view name) {
     for (const auto & m : models) {

@@ -10,6 +10,7 @@
 #include "server/channel_io.h"
 #include "server/openai_routes.h"
 #include "server/proxy.h"
+#include "server/reply.h"
 
 namespace kiln::server {
 
@@ -88,11 +89,7 @@ auto keeper(ResponseStore & store, std::string id, std::string model) {
 
 void lmstudio_chat_route(httplib::Server & http, router::Router & router, ResponseStore & store) {
     namespace lms = api::lmstudio;
-    auto send_error = [](httplib::Response & res, const Error & e) {
-        auto r     = api::family_error("/api/v1/chat", e);
-        res.status = r.status;
-        res.set_content(r.body, "application/json");
-    };
+    auto send_error = [](httplib::Response & res, const Error & e) { server::send_error(res, api::Family::openai, e); };
     http.Post("/api/v1/chat", [&router, &store, send_error](const httplib::Request & req, httplib::Response & res) {
         auto call = lms::parse_v1_chat(req.body);
         if (!call) return send_error(res, call.error());

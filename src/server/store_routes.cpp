@@ -10,6 +10,7 @@
 #include "api/errors.h"
 #include "api/lmstudio.h"
 #include "api/ollama_pull.h"
+#include "server/reply.h"
 #include "store/catalog.h"
 #include "store/puller.h"
 
@@ -126,11 +127,7 @@ std::vector<DownloadJobs::Job> DownloadJobs::all() const {
 }
 
 void register_store_routes(httplib::Server & http, const StoreOptions & options, DownloadJobs & jobs) {
-    auto lms_error = [](httplib::Response & res, const Error & e) {
-        auto r     = api::family_error("/api/v1/models/download", e);
-        res.status = r.status;
-        res.set_content(r.body, "application/json");
-    };
+    auto lms_error = [](httplib::Response & res, const Error & e) { send_error(res, api::Family::openai, e); };
     http.Post("/api/v1/models/download", [&jobs, lms_error](const httplib::Request & req, httplib::Response & res) {
         auto reference = api::lmstudio::parse_download(req.body);
         if (!reference) return lms_error(res, reference.error());
@@ -150,11 +147,7 @@ void register_store_routes(httplib::Server & http, const StoreOptions & options,
     });
     http.Post("/api/pull", [options](const httplib::Request & req, httplib::Response & res) {
         auto call = api::ollama::parse_pull(req.body);
-        auto fail = [&](const Error & e) {
-            auto b     = api::ollama::error_body(e);
-            res.status = b.status;
-            res.set_content(b.body, "application/json");
-        };
+        auto fail = [&](const Error & e) { send_error(res, api::Family::ollama, e); };
         if (!call) return fail(call.error());
         auto cancel = std::make_shared<std::atomic<bool>>(false);
         auto run    = [options, cancel, model = call->model](const std::function<void(const store::PullEvent &)> & on) {
