@@ -209,4 +209,7 @@ std::string embed_response(const EmbedCall & call, const std::string & model, co
         .dump();
 }
 
+// The Ollama API level kiln answers for (clients compare it against minimums).
+std::string version_object() { return json{{"version", "0.12.0"}}.dump(); }
+
 }  // namespace kiln::api::ollama

@@ -57,4 +57,7 @@ Result<EmbedCall> parse_embeddings_legacy(std::string_view body);  // {model, pr
 std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Event & done,
                            int64_t total_ns, int64_t load_ns);
 
+// The answer to GET /api/version: the Ollama version whose API kiln speaks.
+std::string version_object();
+
 }  // namespace kiln::api::ollama

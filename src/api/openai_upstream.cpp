@@ -149,4 +149,14 @@ backend::Event UpstreamReader::end() {
     return done;
 }
 
+std::string upstream_error_message(std::string_view body) {
+    const std::string start(body.substr(0, 200));
+    auto              j = json::parse(body, nullptr, false);
+    if (j.is_object() && j.contains("error")) {
+        if (j["error"].is_object()) return text_field(j["error"], "message", start);
+        if (j["error"].is_string()) return j["error"].get<std::string>();
+    }
+    return start;
+}
+
 }  // namespace kiln::api::openai

@@ -17,6 +17,10 @@ namespace kiln::api::openai {
 // The body of POST /v1/chat/completions for `request`, streamed, with usage.
 std::string upstream_chat_body(const backend::ChatRequest & request, const std::string & model);
 
+// An upstream's error body as one line for a message: its error.message
+// (or error, a string) when it is JSON, else its first 200 bytes.
+std::string upstream_error_message(std::string_view body);
+
 // Reads an upstream's SSE stream, whatever the chunking of its bytes.
 class UpstreamReader {
   public:

@@ -186,6 +186,8 @@ engine::ChatMessage assistant_turn(const std::string & text, const backend::Even
     return m;
 }
 
+std::string deleted_object(const std::string & id) { return dump(json{{"id", id}, {"object", "response"}, {"deleted", true}}); }
+
 namespace {
 
 json usage_json(const backend::Usage & u) {

@@ -52,6 +52,8 @@ struct Meta {
     std::string previous_response_id;
 };
 std::string new_response_id();
+// The answer to DELETE /v1/responses/{id}.
+std::string deleted_object(const std::string & id);
 
 // The assistant's turn as the conversation history keeps it.
 engine::ChatMessage assistant_turn(const std::string & text, const backend::Event & done);

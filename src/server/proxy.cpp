@@ -6,9 +6,7 @@
 #include <thread>
 
 #include <cpp-httplib/httplib.h>
-#include <nlohmann/json.hpp>
 
-#include "api/json_fields.h"
 #include "api/openai.h"
 #include "api/openai_upstream.h"
 #include "core/log.h"
@@ -200,16 +198,6 @@ void forward(const httplib::Request & req, httplib::Response & res, std::shared_
 
 namespace {
 
-// An upstream's error body: its error.message when it is JSON, else the start of it.
-std::string json_error_message(const std::string & body) {
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_object() && j.contains("error")) {
-        if (j["error"].is_object()) return api::text_field(j["error"], "message", body.substr(0, 200));
-        if (j["error"].is_string()) return j["error"].get<std::string>();
-    }
-    return body.substr(0, 200);
-}
-
 // A bridged exchange's thread and what it needs alive; joined when the last
 // holder lets go (the thread ends once the channel is cancelled or done).
 struct BridgeRun {
@@ -258,7 +246,7 @@ Result<Bridged> bridge_chat(const std::shared_ptr<router::Lease> & lease, const 
             return;
         }
         if (res->status != 200) {
-            auto why = json_error_message(raw);
+            auto why = api::openai::upstream_error_message(raw);
             channel->push(backend::Event::fail(make_error(res->status == 404 ? ErrorCode::model_not_found : ErrorCode::invalid_request,
                                                           "the model's runner answered " + std::to_string(res->status) + ": " + why)));
             return;

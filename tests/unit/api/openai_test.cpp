@@ -190,3 +190,12 @@ TEST(OpenAIUpstream, AnErrorWhoseMessageIsNotTextStillEndsTheStream) {
     ASSERT_EQ(done.kind, kiln::backend::Event::Kind::error);
     EXPECT_NE(done.error.message.find("42"), std::string::npos) << done.error.message;
 }
+
+TEST(OpenAIUpstream, ErrorMessageOfJsonOrText) {
+    EXPECT_EQ(upstream_error_message(R"({"error":{"message":"model not loaded"}})"), "model not loaded");
+    EXPECT_EQ(upstream_error_message(R"({"error":"busy"})"), "busy");
+    EXPECT_EQ(upstream_error_message(R"({"error":{"message":7}})"), "7");
+    EXPECT_EQ(upstream_error_message(R"({"error":{}})"), R"({"error":{}})");
+    EXPECT_EQ(upstream_error_message("Bad Gateway"), "Bad Gateway");
+    EXPECT_EQ(upstream_error_message(std::string(500, 'x')), std::string(200, 'x'));
+}
