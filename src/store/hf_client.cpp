@@ -188,6 +188,13 @@ Error http_error(const std::string & repo, const Exchange & ex, const std::strin
     }
 }
 
+// obj[key] when it is text, else `fallback`: an entry of the wrong shape is
+// skipped or defaulted, never a throw that loses the whole listing.
+std::string text_of(const json & obj, const char * key, const std::string & fallback = "") {
+    const auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 }  // namespace
 
 HfOptions HfOptions::from_env() {
@@ -235,12 +242,12 @@ Result<std::vector<HfFile>> parse_file_list(std::string_view body) {
         const auto j = json::parse(body);
         if (!j.is_array()) return make_error(ErrorCode::io, "not a list");
         for (const auto & item : j) {
-            if (!item.is_object() || item.value("type", "") != "file") continue;
+            if (!item.is_object() || text_of(item, "type") != "file") continue;
             HfFile f;
-            f.path = item.value("path", "");
+            f.path = text_of(item, "path");
             f.size = json_count_field<uint64_t>(item, "size", 0);
             if (item.contains("lfs") && item["lfs"].is_object()) {
-                f.sha256 = item["lfs"].value("oid", "");
+                f.sha256 = text_of(item["lfs"], "oid");
                 f.size   = json_count_field<uint64_t>(item["lfs"], "size", f.size);
             }
             if (!f.path.empty()) files.push_back(std::move(f));
@@ -259,11 +266,11 @@ Result<std::vector<HfModel>> parse_search(std::string_view body) {
         for (const auto & item : j) {
             if (!item.is_object()) continue;
             HfModel m;
-            m.id           = item.value("id", item.value("modelId", ""));
+            m.id           = text_of(item, "id", text_of(item, "modelId"));
             m.downloads    = json_count_field<uint64_t>(item, "downloads", 0);
             m.likes        = json_count_field<uint64_t>(item, "likes", 0);
-            m.pipeline_tag = item.value("pipeline_tag", "");
-            m.updated      = item.value("lastModified", item.value("createdAt", ""));
+            m.pipeline_tag = text_of(item, "pipeline_tag");
+            m.updated      = text_of(item, "lastModified", text_of(item, "createdAt"));
             if (!m.id.empty()) out.push_back(std::move(m));
         }
     } catch (const std::exception & e) {
@@ -306,113 +313,150 @@ Result<std::vector<HfModel>> HfClient::search(const std::string & query, const s
     return out;
 }
 
-Status HfClient::download(const std::string & repo, const HfFile & file, const fs::path & dest,
-                          const std::function<void(const DownloadProgress &)> & progress) {
-    if (!is_safe_repo_path(file.path)) {
-        return make_error(ErrorCode::invalid_request, "refusing the file name '" + file.path + "' from " + repo);
+namespace {
+
+// What `.partial` already holds from an earlier attempt, and its hash.
+struct Partial {
+    uint64_t                size = 0;
+    std::unique_ptr<Sha256> hash = std::make_unique<Sha256>();
+    void                    restart() {
+        size = 0;
+        hash = std::make_unique<Sha256>();
     }
+};
+
+// Hashes what `path` holds from an earlier attempt. A file larger than
+// `expected` (when known), or one that cannot be read, is removed.
+Partial open_partial(const fs::path & path, uint64_t expected) {
+    Partial         part;
     std::error_code ec;
-    fs::create_directories(dest.parent_path(), ec);
-    if (ec) return make_error(ErrorCode::io, "cannot create the folder for " + dest.filename().string() + ": " + ec.message());
-    const fs::path partial = dest.string() + ".partial";
-    const std::string name = dest.filename().string();
-
-    // What a partial file from an earlier attempt already holds.
-    uint64_t offset = fs::exists(partial, ec) ? fs::file_size(partial, ec) : 0;
-    if (ec || (file.size > 0 && offset > file.size)) {
-        fs::remove(partial, ec);
-        offset = 0;
+    part.size = fs::exists(path, ec) ? fs::file_size(path, ec) : 0;
+    if (ec || (expected > 0 && part.size > expected)) {
+        fs::remove(path, ec);
+        part.size = 0;
+        return part;
     }
-    auto hash = std::make_unique<Sha256>();
-    if (offset > 0) {
-        std::unique_ptr<FILE, int (*)(FILE *)> in(std::fopen(partial.c_str(), "rb"), std::fclose);
-        std::vector<char> buf(1 << 20);
-        uint64_t left = offset;
-        while (in && left > 0) {
-            const size_t n = std::fread(buf.data(), 1, std::min<uint64_t>(buf.size(), left), in.get());
-            if (n == 0) break;
-            hash->update(buf.data(), n);
-            left -= n;
-        }
-        if (left > 0) {  // unreadable: start over
-            fs::remove(partial, ec);
-            offset = 0;
-            hash = std::make_unique<Sha256>();
-        }
+    std::unique_ptr<FILE, int (*)(FILE *)> in(part.size > 0 ? std::fopen(path.c_str(), "rb") : nullptr, std::fclose);
+    std::vector<char>                      buf(part.size > 0 ? 1 << 20 : 0);
+    uint64_t                               left = part.size;
+    while (in && left > 0) {
+        const size_t n = std::fread(buf.data(), 1, std::min<uint64_t>(buf.size(), left), in.get());
+        if (n == 0) break;
+        part.hash->update(buf.data(), n);
+        left -= n;
     }
-    const bool resumed = offset > 0;
+    if (left > 0) {  // unreadable: start over
+        fs::remove(path, ec);
+        part.restart();
+    }
+    return part;
+}
 
-    // Free space for what is left, plus a little.
-    if (file.size > offset) {
-        const auto space = fs::space(dest.parent_path(), ec);
-        constexpr uint64_t spare = 16u << 20;  // the catalog, logs, and a little air
-        const uint64_t     left  = file.size - offset;
-        if (!ec && space.available < left + spare) {
-            return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " +
-                                                 format_bytes(static_cast<double>(left)) + " (and " +
-                                                 format_bytes(static_cast<double>(spare)) + " to spare), " +
-                                                 format_bytes(static_cast<double>(space.available)) + " is free");
-        }
+// Free space in `dir` for `need` more bytes of `name`, plus a little.
+Status check_space(const fs::path & dir, uint64_t need, const std::string & name) {
+    constexpr uint64_t spare = 16u << 20;  // the catalog, logs, and a little air
+    std::error_code    ec;
+    const auto         space = fs::space(dir, ec);
+    if (ec || space.available >= need + spare) return {};
+    return make_error(ErrorCode::io, "not enough disk space for " + name + ": it needs " + format_bytes(static_cast<double>(need)) +
+                                         " (and " + format_bytes(static_cast<double>(spare)) + " to spare), " +
+                                         format_bytes(static_cast<double>(space.available)) + " is free");
+}
+
+// Reports a download's progress at most ~10 times a second, with the speed
+// of this run (bytes resumed from an earlier one do not count).
+class ProgressMeter {
+  public:
+    ProgressMeter(const std::function<void(const DownloadProgress &)> & report, uint64_t total, uint64_t from)
+        : report_(report), from_(from) {
+        p_.total   = total;
+        p_.resumed = from > 0;
+    }
+    void restarted() { from_ = 0; }
+    void update(uint64_t done, bool always = false) {
+        const auto now = clock_::now();
+        if (!report_ || (!always && now - last_ < std::chrono::milliseconds(100))) return;
+        last_             = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        p_.done           = done;
+        p_.bytes_per_second = secs > 0 && done >= from_ ? static_cast<double>(done - from_) / secs : 0;
+        report_(p_);
     }
 
-    const std::string first_url = opts_.endpoint + "/" + repo + "/resolve/main/" + url_escape_path(file.path);
-    std::string url = first_url;
-    int attempt = 0, redirects = 0;
-    DownloadProgress p;
-    p.total   = file.size;
-    p.resumed = resumed;
-    const auto t_start = clock_::now();
-    uint64_t   started_at = offset;
-    auto       last_report = clock_::time_point{};
-    for (;;) {
-        std::unique_ptr<FILE, int (*)(FILE *)> out(std::fopen(partial.c_str(), offset > 0 ? "ab" : "wb"), std::fclose);
+  private:
+    const std::function<void(const DownloadProgress &)> & report_;
+    uint64_t                                              from_;
+    DownloadProgress                                      p_;
+    clock_::time_point                                    start_ = clock_::now(), last_{};
+};
+
+// Appends one response's body to the partial file and its hash. A 200 to a
+// ranged request is the whole file: the partial file then starts over.
+class RangeWriter {
+  public:
+    RangeWriter(FILE * out, Partial & part, uint64_t file_size, ProgressMeter & meter)
+        : out_(out), part_(part), file_size_(file_size), requested_(part.size), meter_(meter) {}
+
+    // curl's write callback; false stops the transfer (error() says why).
+    bool write(long status, const char * d, size_t n) {
+        if (status != 200 && status != 206) return true;  // a redirect's body or an error page, judged after
+        if (status == 200 && requested_ > 0 && !restarted_) {
+            restarted_ = true;
+            std::fflush(out_);
+            if (ftruncate(fileno(out_), 0) != 0 || std::fseek(out_, 0, SEEK_SET) != 0) return fail(errno);
+            part_.restart();
+            meter_.restarted();
+        }
+        if (file_size_ > 0 && part_.size + n > file_size_) return fail(EFBIG);  // more bytes than the file has
+        if (std::fwrite(d, 1, n, out_) != n) return fail(errno ? errno : EIO);
+        part_.hash->update(d, n);
+        part_.size += n;
+        meter_.update(part_.size);
+        return true;
+    }
+    // The errno that stopped the writes, including one of the final flush; 0 if none.
+    int close() {
+        if (std::fflush(out_) != 0 && !errno_) errno_ = errno;
+        return errno_;
+    }
+
+  private:
+    bool fail(int e) {
+        errno_ = e;
+        return false;
+    }
+    FILE *          out_;
+    Partial &       part_;
+    uint64_t        file_size_, requested_;
+    ProgressMeter & meter_;
+    bool            restarted_ = false;
+    int             errno_     = 0;
+};
+
+Error stopped(const std::string & name) { return make_error(ErrorCode::cancelled, "stopped; " + name + " resumes on the next pull"); }
+
+// GETs `first_url` into `partial` from part.size on, following redirects,
+// retrying and resuming until the body is whole (file_size bytes, when known).
+Status transfer(const HfOptions & o, const std::string & repo, const std::string & first_url, const fs::path & partial,
+                uint64_t file_size, Partial & part, ProgressMeter & meter) {
+    const std::string name = partial.stem().string();
+    std::string       url  = first_url;
+    for (int attempt = 0, redirects = 0;;) {
+        std::unique_ptr<FILE, int (*)(FILE *)> out(std::fopen(partial.c_str(), part.size > 0 ? "ab" : "wb"), std::fclose);
         if (!out) return make_error(ErrorCode::io, "cannot write " + partial.filename().string() + ": " + std::strerror(errno));
-        int            write_errno = 0;
-        bool           restarted   = false;
-        const uint64_t requested   = offset;  // the Range asked for
-        auto ex = perform(opts_, url, requested, [&](CURL * h, const char * d, size_t n) {
+        RangeWriter writer(out.get(), part, file_size, meter);
+        const auto  ex = perform(o, url, part.size, [&](CURL * h, const char * d, size_t n) {
             long status = 0;
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-            if (status >= 300 && status < 400) return true;  // a redirect's body
-            if (status != 200 && status != 206) return true;  // an error page; judged after
-            if (status == 200 && requested > 0 && !restarted) {
-                // The server ignored the Range: this body is the whole file.
-                restarted = true;
-                std::fflush(out.get());
-                if (ftruncate(fileno(out.get()), 0) != 0 || std::fseek(out.get(), 0, SEEK_SET) != 0) {
-                    write_errno = errno;
-                    return false;
-                }
-                offset     = 0;
-                started_at = 0;
-                hash       = std::make_unique<Sha256>();
-            }
-            if (file.size > 0 && offset + n > file.size) {  // more bytes than the file has
-                write_errno = EFBIG;
-                return false;
-            }
-            if (std::fwrite(d, 1, n, out.get()) != n) {
-                write_errno = errno ? errno : EIO;
-                return false;
-            }
-            hash->update(d, n);
-            offset += n;
-            const auto now = clock_::now();
-            if (progress && now - last_report > std::chrono::milliseconds(100)) {
-                last_report = now;
-                const double secs = std::chrono::duration<double>(now - t_start).count();
-                p.done = offset;
-                p.bytes_per_second = secs > 0 ? static_cast<double>(offset - started_at) / secs : 0;
-                progress(p);
-            }
-            return true;
+            return writer.write(status, d, n);
         });
-        if (std::fflush(out.get()) != 0 && !write_errno) write_errno = errno;
+        const int write_errno = writer.close();
+        out.reset();
+        std::error_code ec;
         if (write_errno == ENOSPC || write_errno == EDQUOT) {
             return make_error(ErrorCode::io, "disk full while writing " + name + "; free some space and pull again (it resumes)");
         }
         if (write_errno == EFBIG) {
-            out.reset();
             fs::remove(partial, ec);
             return make_error(ErrorCode::io, name + ": the server sent more bytes than the file has; nothing was kept");
         }
@@ -422,39 +466,38 @@ Status HfClient::download(const std::string & repo, const HfFile & file, const f
             url = ex.location;
             continue;
         }
-        if (ex.code == CURLE_OK && ex.status == 416 && offset > 0) {
+        if (ex.code == CURLE_OK && ex.status == 416 && part.size > 0) {
             // Our partial file does not fit what the server has: start over.
-            out.reset();
             fs::remove(partial, ec);
-            offset = 0;
-            hash   = std::make_unique<Sha256>();
-            if (attempt++ >= opts_.max_retries) return make_error(ErrorCode::io, name + ": the server refuses to resume");
+            part.restart();
+            meter.restarted();
+            if (attempt++ >= o.max_retries) return make_error(ErrorCode::io, name + ": the server refuses to resume");
             url = first_url;
             continue;
         }
-        const bool complete = ex.code == CURLE_OK && (ex.status == 200 || ex.status == 206) &&
-                              (file.size == 0 || offset == file.size);
-        if (complete) break;
-        if (ex.code == CURLE_ABORTED_BY_CALLBACK) {
-            return make_error(ErrorCode::cancelled, "stopped; " + name + " resumes on the next pull");
-        }
-        const bool short_body = ex.code == CURLE_OK && (ex.status == 200 || ex.status == 206);
-        if ((short_body || retryable(ex)) && attempt < opts_.max_retries) {
-            back_off(opts_, attempt++, ex.retry_after);
-            if (opts_.cancel && opts_.cancel->load()) {
-                return make_error(ErrorCode::cancelled, "stopped; " + name + " resumes on the next pull");
-            }
+        const bool body = ex.code == CURLE_OK && (ex.status == 200 || ex.status == 206);
+        if (body && (file_size == 0 || part.size == file_size)) return {};
+        if (ex.code == CURLE_ABORTED_BY_CALLBACK) return stopped(name);
+        if ((body || retryable(ex)) && attempt < o.max_retries) {  // a body cut short resumes too
+            back_off(o, attempt++, ex.retry_after);
+            if (o.cancel && o.cancel->load()) return stopped(name);
             url = first_url;  // a redirect target may have expired
             continue;
         }
-        if (short_body) return make_error(ErrorCode::io, name + ": the connection kept dropping; pull again to resume");
+        if (body) return make_error(ErrorCode::io, name + ": the connection kept dropping; pull again to resume");
         return http_error(repo, ex, "downloading " + name);
     }
+}
 
-    const std::string got = hash->finish();
-    if (!file.sha256.empty() && got != file.sha256) {
+// Checks the whole partial file against `sha256` (when known) and moves it
+// to `dest`, synced; a file that does not match is deleted.
+Status finish(const fs::path & partial, const fs::path & dest, Partial & part, const std::string & sha256) {
+    const std::string name = dest.filename().string();
+    std::error_code   ec;
+    const std::string got = part.hash->finish();
+    if (!sha256.empty() && got != sha256) {
         fs::remove(partial, ec);
-        return make_error(ErrorCode::io, name + " is corrupt: sha256 " + got + ", Hugging Face says " + file.sha256 +
+        return make_error(ErrorCode::io, name + " is corrupt: sha256 " + got + ", Hugging Face says " + sha256 +
                                              "; the download was deleted, pull again");
     }
     {
@@ -463,10 +506,27 @@ Status HfClient::download(const std::string & repo, const HfFile & file, const f
     }
     fs::rename(partial, dest, ec);
     if (ec) return make_error(ErrorCode::io, "cannot move " + name + " into place: " + ec.message());
-    if (progress) {
-        p.done = offset;
-        progress(p);
+    return {};
+}
+
+}  // namespace
+
+Status HfClient::download(const std::string & repo, const HfFile & file, const fs::path & dest,
+                          const std::function<void(const DownloadProgress &)> & progress) {
+    if (!is_safe_repo_path(file.path)) {
+        return make_error(ErrorCode::invalid_request, "refusing the file name '" + file.path + "' from " + repo);
     }
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec) return make_error(ErrorCode::io, "cannot create the folder for " + dest.filename().string() + ": " + ec.message());
+    const fs::path partial = dest.string() + ".partial";
+    Partial        part    = open_partial(partial, file.size);
+    if (file.size > part.size) KILN_CHECK(check_space(dest.parent_path(), file.size - part.size, dest.filename().string()));
+    ProgressMeter meter(progress, file.size, part.size);
+    KILN_CHECK(transfer(opts_, repo, opts_.endpoint + "/" + repo + "/resolve/main/" + url_escape_path(file.path), partial,
+                        file.size, part, meter));
+    KILN_CHECK(finish(partial, dest, part, file.sha256));
+    meter.update(part.size, true);
     return {};
 }
 

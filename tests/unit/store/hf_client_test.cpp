@@ -54,3 +54,23 @@ TEST(HfParse, NotAListIsAnError) {
     EXPECT_FALSE(parse_file_list("not json"));
     EXPECT_FALSE(parse_search("{}"));
 }
+
+TEST(HfParse, AnEntryOfTheWrongShapeIsSkippedNotTheWholeList) {
+    // The doc's promise: entries of the wrong shape are skipped. A type, path
+    // or oid that is not text used to throw, and lose every other file.
+    auto files = parse_file_list(R"([
+        {"type": 7, "path": "x.gguf"},
+        {"type": "file", "path": ["y.gguf"]},
+        {"type": "file", "path": "z.gguf", "size": 3, "lfs": {"oid": 12, "size": 3}},
+        {"type": "file", "path": "a.gguf", "size": 4}])");
+    ASSERT_TRUE(files) << files.error().message;
+    ASSERT_EQ(files->size(), 2u);
+    EXPECT_EQ((*files)[0].path, "z.gguf");
+    EXPECT_EQ((*files)[0].sha256, "");
+    EXPECT_EQ((*files)[1].path, "a.gguf");
+    auto models = parse_search(R"([{"id": 5, "modelId": "org/c-GGUF", "pipeline_tag": null}, {"id": "org/d-GGUF"}])");
+    ASSERT_TRUE(models) << models.error().message;
+    ASSERT_EQ(models->size(), 2u);
+    EXPECT_EQ((*models)[0].id, "org/c-GGUF");
+    EXPECT_EQ((*models)[1].id, "org/d-GGUF");
+}
