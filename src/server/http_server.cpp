@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "server/anthropic_routes.h"
 #include "server/connections.h"
+#include "server/lmstudio_routes.h"
 #include "server/model_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
@@ -46,6 +47,7 @@ void HttpServer::register_routes(httplib::Server & http, bool loopback) {
     register_model_routes(http, router_, *connections_);
     register_anthropic_routes(http, router_);
     register_responses_routes(http, router_, *responses_);
+    register_lmstudio_routes(http, router_, list_models_, *responses_);
     register_utility_routes(http, router_);
     if (options_.store) register_ollama_routes(http, router_, list_models_, options_.store->home);
     if (options_.store) register_store_routes(http, *options_.store, *downloads_);

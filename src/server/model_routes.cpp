@@ -18,23 +18,6 @@ void register_model_routes(httplib::Server & http, router::Router & router, cons
         });
         res.set_content(api::ps_response(router.loaded(), busy), "application/json");
     });
-    http.Post("/api/v1/models/load", [&router](const httplib::Request & req, httplib::Response & res) {
-        auto call = api::parse_load(req.body);
-        if (!call) return send_openai_error(res, call.error());
-        router::Ask ask;
-        ask.keep_alive = call->keep_alive;
-        ask.n_ctx      = call->n_ctx;
-        auto loaded    = router.load(call->model, ask);
-        if (!loaded) return send_openai_error(res, loaded.error());
-        res.set_content(api::load_response(*loaded), "application/json");
-    });
-    http.Post("/api/v1/models/unload", [&router](const httplib::Request & req, httplib::Response & res) {
-        auto id = api::parse_unload(req.body);
-        if (!id) return send_openai_error(res, id.error());
-        auto gone = router.unload(*id);
-        if (!gone) return send_openai_error(res, gone.error());
-        res.set_content(api::unload_response(*gone), "application/json");
-    });
     // One model's slots: ?model=NAME, else the only (or first) loaded model.
     http.Get("/slots", [&router](const httplib::Request & req, httplib::Response & res) {
         const std::string wanted = req.get_param_value("model");

@@ -1,6 +1,6 @@
-// Routes about loaded models: Ollama's GET /api/ps, LM Studio's
-// POST /api/v1/models/load and /unload, and llama-server's GET /slots and
-// GET /metrics over every loaded model. Internal to server/.
+// Routes about loaded models: Ollama's GET /api/ps, and llama-server's
+// GET /slots and GET /metrics over every loaded model (LM Studio's load and
+// unload: server/lmstudio_routes.h). Internal to server/.
 #pragma once
 
 #include "router/router.h"

@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include <cpp-httplib/httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "api/models_api.h"
 #include "api/ollama_chat.h"
@@ -15,17 +14,13 @@
 #include "store/catalog.h"
 #include "store/gguf_info.h"
 #include "store/modelfile.h"
-#include "server/channel_io.h"
+#include "server/pipeline.h"
 #include "server/reply.h"
 
 namespace kiln::server {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace ollama = api::ollama;
-
-// The Ollama API level kiln answers for (clients compare it against minimums).
-constexpr const char * kOllamaVersion = "0.12.0";
 
 void send_error(httplib::Response & res, const Error & e) { server::send_error(res, api::Family::ollama, e); }
 
@@ -48,69 +43,78 @@ void load_or_unload(httplib::Response & res, router::Router & router, const olla
     res.set_content(ollama::load_object(call, id, unload), call.stream ? "application/x-ndjson" : "application/json");
 }
 
+// A generate or chat answer: NDJSON lines, or the final object whole.
+class GenerateRender : public Render {
+  public:
+    GenerateRender(std::shared_ptr<const ollama::GenerateCall> call, const Answering & a)
+        : call_(std::move(call)), id_(a.model.id), received_(a.received) {
+        d_.load = a.leased - a.received;
+    }
+    std::string event(const backend::Event & ev) override {
+        switch (ev.kind) {
+            case backend::Event::Kind::delta: return ollama::event_line(*call_, id_, ev);
+            case backend::Event::Kind::error: return ollama::error_line(ev.error);
+            case backend::Event::Kind::done:  return whole("", ev);
+        }
+        return {};
+    }
+    std::string whole(const std::string & text, const backend::Event & done) override {
+        d_.total = Clock::now() - received_;
+        return ollama::final_object(*call_, id_, text, done, d_);
+    }
+
+  private:
+    std::shared_ptr<const ollama::GenerateCall> call_;
+    std::string                                 id_;
+    Clock::time_point                           received_;
+    ollama::Durations                           d_;
+};
+
 httplib::Server::Handler generation_route(router::Router & router, Result<ollama::GenerateCall> (*parse)(std::string_view)) {
     return [&router, parse](const httplib::Request & req, httplib::Response & res) {
-        const auto t0   = Clock::now();
-        auto       call = parse(req.body);
+        Job  job;
+        auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
         if (call->load_only) return load_or_unload(res, router, *call);
-        auto lease = lease_model(router, call->model, req, call->keep_alive, call->n_ctx);
-        if (!lease) return send_error(res, lease.error());
-        ollama::Durations d;
-        d.load       = Clock::now() - t0;
-        Result<Submitted> submitted = make_error(ErrorCode::internal, "");
+        job.family      = api::Family::ollama;
+        job.model       = call->model;
+        job.keep_alive  = call->keep_alive;
+        job.n_ctx       = call->n_ctx;
+        job.stream      = call->stream;
+        job.stream_type = "application/x-ndjson";
         if (call->raw && !call->chat) {
-            auto c    = (*lease)->backend().submit(call->completion);
-            submitted = c ? Result<Submitted>(Submitted{*c, *lease}) : Result<Submitted>(c.error());
+            job.request = call->completion;
         } else {
-            submitted = submit_chat(*lease, call->messages);
+            job.request = call->messages;
         }
-        if (!submitted) return send_error(res, submitted.error());
-        const auto & channel = submitted->channel;
-        const std::string id = (*lease)->info().id;
-        if (call->stream) {
-            auto render = [call = *call, id, t0, d](const backend::Event & ev) mutable -> std::string {
-                switch (ev.kind) {
-                    case backend::Event::Kind::delta: return ollama::event_line(call, id, ev);
-                    case backend::Event::Kind::error: return ollama::error_line(ev.error);
-                    case backend::Event::Kind::done:
-                        d.total = Clock::now() - t0;
-                        return ollama::final_object(call, id, "", ev, d);
-                }
-                return {};
-            };
-            return stream_events(req, res, channel, "application/x-ndjson", "", render, submitted->keep);
-        }
-        std::string    text;
-        backend::Event last;
-        if (!collect(*channel, req, text, last)) return;
-        if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
-        d.total = Clock::now() - t0;
-        res.set_content(ollama::final_object(*call, id, text, last, d), "application/json");
+        job.render = [call = std::make_shared<const ollama::GenerateCall>(std::move(*call))](const Answering & a) {
+            return std::make_unique<GenerateRender>(call, a);
+        };
+        run(req, res, router, std::move(job));
     };
 }
 
 void embed_route(httplib::Server & http, router::Router & router, const char * route,
                  Result<ollama::EmbedCall> (*parse)(std::string_view)) {
     http.Post(route, [&router, parse](const httplib::Request & req, httplib::Response & res) {
-        const auto t0   = Clock::now();
-        auto       call = parse(req.body);
+        Job  job;
+        auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, req, call->keep_alive);  // embeddings: the model's own context
-        if (!lease) return send_error(res, lease.error());
-        const auto    load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-        const auto    id      = (*lease)->info().id;
-        backend::Event last;
-        if (call->legacy && call->request.inputs[0].empty()) {  // Ollama answers an empty prompt with nothing
-            return res.set_content(ollama::embed_response(*call, id, last, 0, load_ns), "application/json");
-        }
-        auto channel = (*lease)->backend().submit(call->request);
-        if (!channel) return send_error(res, channel.error());
-        std::string unused;
-        if (!collect(**channel, req, unused, last)) return;
-        if (last.kind == backend::Event::Kind::error) return send_error(res, last.error);
-        const auto total_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-        res.set_content(ollama::embed_response(*call, id, last, total_ns, load_ns), "application/json");
+        job.family     = api::Family::ollama;
+        job.model      = call->request.model;
+        job.keep_alive = call->keep_alive;  // embeddings: the model's own context
+        // Ollama answers an empty legacy prompt with nothing.
+        job.nothing_to_run = call->legacy && call->request.inputs[0].empty();
+        job.request        = call->request;
+        job.render = [call = std::make_shared<const ollama::EmbedCall>(std::move(*call))](const Answering & a) {
+            return whole_only([call, id = a.model.id, received = a.received, load = a.leased - a.received](
+                                  const std::string &, const backend::Event & done) {
+                using ns = std::chrono::nanoseconds;
+                return ollama::embed_response(*call, id, done, std::chrono::duration_cast<ns>(Clock::now() - received).count(),
+                                              std::chrono::duration_cast<ns>(load).count());
+            });
+        };
+        run(req, res, router, std::move(job));
     });
 }
 
@@ -249,7 +253,7 @@ void register_ollama_routes(httplib::Server & http, router::Router & router, Mod
     catalog_routes(http, router, home, list_models);
     http.Get("/", [](const httplib::Request &, httplib::Response & res) { res.set_content("Ollama is running", "text/plain"); });
     http.Get("/api/version", [](const httplib::Request &, httplib::Response & res) {
-        res.set_content(nlohmann::json{{"version", kOllamaVersion}}.dump(), "application/json");
+        res.set_content(ollama::version_object(), "application/json");
     });
     http.Get("/api/tags", [list_models](const httplib::Request &, httplib::Response & res) {
         res.set_content(api::tags_response(list_models()), "application/json");

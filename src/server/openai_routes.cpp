@@ -12,6 +12,7 @@
 #include "router/resolver.h"
 #include "server/access.h"
 #include "server/channel_io.h"
+#include "server/pipeline.h"
 #include "server/proxy.h"
 #include "server/reply.h"
 
@@ -50,26 +51,6 @@ const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_rol
 const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_delta, oai::sse_completion_finish,
                                completion_whole};
 
-// Writes the channel's events as SSE until the response ends or the client
-// goes away, in which case the request is cancelled.
-void stream_response(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel, oai::ResponseMeta meta,
-                     const ResponseKind & format, bool include_usage, std::shared_ptr<router::Lease> lease,
-                     const std::string & echo = {}) {
-    auto render = [meta, &format, include_usage](const backend::Event & ev) -> std::string {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta: return format.delta(meta, ev);
-            case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
-            case backend::Event::Kind::done:
-                return format.finish(meta, ev.finish) +
-                       (include_usage ? oai::sse_usage(meta, format.object, ev.usage) : std::string()) + oai::sse_done();
-        }
-        return {};
-    };
-    std::string start = format.start(meta);
-    if (!echo.empty()) start += format.delta(meta, backend::Event::delta(echo));  // echo: the prompt comes first
-    stream_events(req, res, std::move(channel), "text/event-stream", std::move(start), render, std::move(lease));
-}
-
 // Waits for the whole answer. Returns false (and writes the error) on failure.
 bool collect(httplib::Response & res, backend::Channel & channel, const httplib::Request & req, std::string & text,
              backend::Event & done) {
@@ -90,10 +71,6 @@ struct Choice {
     Request     request;
     std::string echo;
 };
-template <typename Request>
-void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
-              std::vector<Choice<Request>> choices, int n, const ResponseKind & kind, bool stream, bool include_usage,
-              oai::ResponseMeta meta);
 
 // n choices for each prompt (a seed moves by one per choice, so seeded
 // choices differ).
@@ -105,6 +82,16 @@ void add_choices(std::vector<Choice<Request>> & out, const Request & request, in
         out.push_back(std::move(c));
     }
 }
+
+// The text an answer to `r` starts with: its prompt, when the call echoes.
+std::string echo_of(const oai::ChatCall &, const backend::ChatRequest &, backend::Backend &) { return {}; }
+std::string echo_of(const oai::CompletionCall & call, const backend::CompletionRequest & r, backend::Backend & b) {
+    if (!call.echo) return {};
+    if (r.tokens.empty()) return r.prompt;
+    auto text = b.detokenize(r.tokens);
+    return text ? *text : std::string();
+}
+
 std::vector<Choice<backend::ChatRequest>> choices_of(const oai::ChatCall & call, backend::Backend &) {
     std::vector<Choice<backend::ChatRequest>> out;
     add_choices(out, call.request, call.n, {});
@@ -112,54 +99,57 @@ std::vector<Choice<backend::ChatRequest>> choices_of(const oai::ChatCall & call,
 }
 std::vector<Choice<backend::CompletionRequest>> choices_of(const oai::CompletionCall & call, backend::Backend & b) {
     std::vector<Choice<backend::CompletionRequest>> out;
-    auto echo_of = [&](const backend::CompletionRequest & r) -> std::string {
-        if (!call.echo) return {};
-        if (r.tokens.empty()) return r.prompt;
-        auto text = b.detokenize(r.tokens);
-        return text ? *text : std::string();
-    };
-    add_choices(out, call.request, call.n, echo_of(call.request));
-    for (const auto & more : call.more_prompts) add_choices(out, more, call.n, echo_of(more));
+    add_choices(out, call.request, call.n, echo_of(call, call.request, b));
+    for (const auto & more : call.more_prompts) add_choices(out, more, call.n, echo_of(call, more, b));
     return out;
 }
+// Generations a call asks for: n for each of its prompts.
+size_t choice_count(const oai::ChatCall & call) { return static_cast<size_t>(std::max(1, call.n)); }
+size_t choice_count(const oai::CompletionCall & call) {
+    return static_cast<size_t>(std::max(1, call.n)) * (1 + call.more_prompts.size());
+}
 
-oai::ResponseMeta make_meta(const char * prefix, const router::Lease & lease, bool logprobs) {
-    oai::ResponseMeta m{oai::new_id(prefix), lease.info().id, static_cast<int64_t>(std::time(nullptr))};
+oai::ResponseMeta make_meta(const char * prefix, const backend::ModelInfo & model, bool logprobs) {
+    oai::ResponseMeta m{oai::new_id(prefix), model.id, static_cast<int64_t>(std::time(nullptr))};
     m.logprobs = logprobs;
     return m;
 }
 
-// One generation endpoint: parse, check the model, submit, then stream the
-// events or answer once with the whole text.
-// `lmstudio`: LM Studio's /api/v0 form, whose whole answers add stats.
-template <typename Call>
-httplib::Server::Handler generation_route(router::Router & router, Result<Call> (*parse)(std::string_view),
-                                          const ResponseKind & kind, bool lmstudio = false) {
-    return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
-        auto call = parse(req.body);
-        if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, req, call->keep_alive, call->n_ctx);
-        if (!lease) return send_error(res, lease.error());
-        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
-        auto choices = choices_of(*call, (*lease)->backend());
-        if (choices.size() > 1) {
-            return answer_n(req, res, *lease, std::move(choices), call->n, kind, call->stream, call->include_usage,
-                            make_meta(kind.id_prefix, **lease, call->logprobs));
+// One choice of a chat or completion, streamed as SSE chunks or whole. An
+// answer with an echo starts with it (its prompt). `lmstudio`: the model, for
+// LM Studio's /api/v0 form, whose whole answers add stats.
+class ChoiceRender : public Render {
+  public:
+    ChoiceRender(const ResponseKind & kind, oai::ResponseMeta meta, bool include_usage, std::string echo,
+                 std::optional<backend::ModelInfo> lmstudio)
+        : kind_(kind), meta_(std::move(meta)), include_usage_(include_usage), echo_(std::move(echo)), lmstudio_(std::move(lmstudio)) {}
+    std::string start() override {
+        std::string out = kind_.start(meta_);
+        if (!echo_.empty()) out += kind_.delta(meta_, backend::Event::delta(echo_));
+        return out;
+    }
+    std::string event(const backend::Event & ev) override {
+        switch (ev.kind) {
+            case backend::Event::Kind::delta: return kind_.delta(meta_, ev);
+            case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
+            case backend::Event::Kind::done:
+                return kind_.finish(meta_, ev.finish) +
+                       (include_usage_ ? oai::sse_usage(meta_, kind_.object, ev.usage) : std::string()) + oai::sse_done();
         }
-        auto & one     = choices.front();
-        auto   channel = (*lease)->backend().submit(std::move(one.request));
-        if (!channel) return send_error(res, channel.error());
-        auto meta = make_meta(kind.id_prefix, **lease, call->logprobs);
-        if (call->stream) return stream_response(req, res, *channel, meta, kind, call->include_usage, *lease, one.echo);
-        std::string    text = one.echo;
-        backend::Event done;
-        if (collect(res, **channel, req, text, done)) {
-            std::string body = kind.whole(meta, text, done);
-            if (lmstudio) body = api::lmstudio::add_v0_stats(body, done, (*lease)->info());
-            res.set_content(body, "application/json");
-        }
-    };
-}
+        return {};
+    }
+    std::string whole(const std::string & text, const backend::Event & done) override {
+        std::string body = kind_.whole(meta_, echo_ + text, done);
+        return lmstudio_ ? api::lmstudio::add_v0_stats(body, done, *lmstudio_) : body;
+    }
+
+  private:
+    const ResponseKind &              kind_;
+    oai::ResponseMeta                 meta_;
+    bool                              include_usage_;
+    std::string                       echo_;
+    std::optional<backend::ModelInfo> lmstudio_;
+};
 
 template <typename Request>
 void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
@@ -253,6 +243,44 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
         });
 }
 
+
+// Several choices: each submitted on its own, answered together.
+template <typename Call>
+void answer_choices(const httplib::Request & req, httplib::Response & res, router::Router & router, const Call & call,
+                    const ResponseKind & kind) {
+    auto lease = lease_model(router, call.request.model, req, call.keep_alive, call.n_ctx);
+    if (!lease) return send_error(res, lease.error());
+    if ((*lease)->backend().upstream()) return forward(req, res, *lease);
+    answer_n(req, res, *lease, choices_of(call, (*lease)->backend()), call.n, kind, call.stream, call.include_usage,
+             make_meta(kind.id_prefix, (*lease)->info(), call.logprobs));
+}
+
+// One generation endpoint: one choice goes through the pipeline; more (n > 1,
+// or several prompts) are answered together.
+template <typename Call>
+Handler generation_route(router::Router & router, Result<Call> (*parse)(std::string_view),
+                                          const ResponseKind & kind, bool lmstudio = false) {
+    return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
+        auto call = parse(req.body);
+        if (!call) return send_error(res, call.error());
+        if (choice_count(*call) > 1) return answer_choices(req, res, router, *call, kind);
+        Job job;
+        job.model        = call->request.model;
+        job.keep_alive   = call->keep_alive;
+        job.n_ctx        = call->n_ctx;
+        job.stream       = call->stream;
+        job.pass_through = true;
+        job.request      = call->request;
+        job.render = [&kind, lmstudio, call = std::make_shared<const Call>(std::move(*call))](const Answering & a) {
+            std::optional<backend::ModelInfo> stats;
+            if (lmstudio) stats = a.model;
+            return std::make_unique<ChoiceRender>(kind, make_meta(kind.id_prefix, a.model, call->logprobs), call->include_usage,
+                                                  echo_of(*call, call->request, a.backend), std::move(stats));
+        };
+        run(req, res, router, std::move(job));
+    };
+}
+
 }  // namespace
 
 void send_openai_error(httplib::Response & res, const Error & e) { send_error(res, api::Family::openai, e); }
@@ -264,6 +292,30 @@ std::optional<backend::ModelInfo> find_listed(const std::vector<backend::ModelIn
     return std::nullopt;
 }
 
+Handler chat_completions_handler(router::Router & router, bool lmstudio) {
+    return generation_route(router, oai::parse_chat, kChat, lmstudio);
+}
+Handler completions_handler(router::Router & router, bool lmstudio) {
+    return generation_route(router, oai::parse_completion, kCompletion, lmstudio);
+}
+Handler embeddings_handler(router::Router & router) {
+    return [&router](const httplib::Request & req, httplib::Response & res) {
+        auto call = oai::parse_embeddings(req.body);
+        if (!call) return send_error(res, call.error());
+        Job job;
+        job.model        = call->request.model;
+        job.keep_alive   = call->keep_alive;
+        job.pass_through = true;
+        job.request      = call->request;
+        job.render       = [base64 = call->base64](const Answering & a) {
+            return whole_only([id = a.model.id, base64](const std::string &, const backend::Event & done) {
+                return oai::embeddings_response(id, done.embeddings, base64, done.usage.prompt_tokens);
+            });
+        };
+        run(req, res, router, std::move(job));
+    };
+}
+
 void register_openai_routes(httplib::Server & http, router::Router & router, ModelLister list_models) {
     http.Get("/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {
         res.set_content(oai::models_response(list_models()), "application/json");
@@ -273,55 +325,24 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         if (auto m = find_listed(list_models(), id)) return res.set_content(oai::model_object(*m), "application/json");
         send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
     });
-    http.Post("/v1/chat/completions", generation_route(router, oai::parse_chat, kChat));
-    http.Post("/v1/completions", generation_route(router, oai::parse_completion, kCompletion));
-    http.Post("/api/v0/chat/completions", generation_route(router, oai::parse_chat, kChat, true));
-    http.Post("/api/v0/completions", generation_route(router, oai::parse_completion, kCompletion, true));
-    http.Get("/api/v0/models", [list_models](const httplib::Request &, httplib::Response & res) {
-        res.set_content(api::lmstudio::models_v0(list_models()), "application/json");
-    });
-    http.Get(R"(/api/v0/models/(.+))", [list_models](const httplib::Request & req, httplib::Response & res) {
-        const std::string id = req.matches[1];
-        if (auto m = find_listed(list_models(), id)) return res.set_content(api::lmstudio::model_v0(*m), "application/json");
-        send_error(res, make_error(ErrorCode::model_not_found, "model '" + id + "' not found", "model"));
-    });
-    http.Get("/api/v1/models", [list_models](const httplib::Request &, httplib::Response & res) {
-        res.set_content(api::lmstudio::models_v1(list_models()), "application/json");
-    });
-    auto embeddings = [&router](const httplib::Request & req, httplib::Response & res) {
-        auto call = oai::parse_embeddings(req.body);
-        if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, req, call->keep_alive);
-        if (!lease) return send_error(res, lease.error());
-        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
-        auto channel = (*lease)->backend().submit(std::move(call->request));
-        if (!channel) return send_error(res, channel.error());
-        std::string    unused;
-        backend::Event done;
-        if (collect(res, **channel, req, unused, done)) {
-            res.set_content(oai::embeddings_response((*lease)->info().id, done.embeddings, call->base64,
-                                                     done.usage.prompt_tokens),
-                            "application/json");
-        }
-    };
-    http.Post("/v1/embeddings", embeddings);
-    http.Post("/api/v0/embeddings", embeddings);
+    http.Post("/v1/chat/completions", chat_completions_handler(router, false));
+    http.Post("/v1/completions", completions_handler(router, false));
+    http.Post("/v1/embeddings", embeddings_handler(router));
     auto rerank = [&router](const httplib::Request & req, httplib::Response & res) {
         auto call = api::rerank::parse(req.body);
         if (!call) return send_error(res, call.error());
-        auto lease = lease_model(router, call->request.model, req);
-        if (!lease) return send_error(res, lease.error());
-        if ((*lease)->backend().upstream()) return forward(req, res, *lease);
-        auto channel = (*lease)->backend().submit(call->request);
-        if (!channel) return send_error(res, channel.error());
-        std::string    unused;
-        backend::Event done;
-        if (collect(res, **channel, req, unused, done)) {
-            std::vector<float> scores;
-            for (const auto & e : done.embeddings) scores.push_back(e.empty() ? 0.0f : e[0]);
-            res.set_content(api::rerank::response(*call, (*lease)->info().id, scores, done.usage.prompt_tokens),
-                            "application/json");
-        }
+        Job job;
+        job.model        = call->request.model;
+        job.pass_through = true;
+        job.request      = call->request;
+        job.render = [call = std::make_shared<const api::rerank::RerankCall>(std::move(*call))](const Answering & a) {
+            return whole_only([call, id = a.model.id](const std::string &, const backend::Event & done) {
+                std::vector<float> scores;
+                for (const auto & e : done.embeddings) scores.push_back(e.empty() ? 0.0f : e[0]);
+                return api::rerank::response(*call, id, scores, done.usage.prompt_tokens);
+            });
+        };
+        run(req, res, router, std::move(job));
     };
     http.Post("/v1/rerank", rerank);
     http.Post("/rerank", rerank);

@@ -11,6 +11,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 struct Response;
 }
 
@@ -26,6 +27,15 @@ std::optional<backend::ModelInfo> find_listed(const std::vector<backend::ModelIn
 // Each request leases its model from the router for as long as its response
 // runs, so the model is not unloaded under it.
 void register_openai_routes(httplib::Server & http, router::Router & router, ModelLister list_models);
+
+// A route's handler (httplib::Server::Handler).
+using Handler = std::function<void(const httplib::Request &, httplib::Response &)>;
+
+// The OpenAI chat, completion and embedding handlers, which LM Studio's
+// /api/v0 routes share. `lmstudio`: whole answers add LM Studio's stats.
+Handler chat_completions_handler(router::Router & router, bool lmstudio);
+Handler completions_handler(router::Router & router, bool lmstudio);
+Handler embeddings_handler(router::Router & router);
 
 // The error envelope and status of the OpenAI adapter (503 with Retry-After).
 void send_openai_error(httplib::Response & res, const Error & e);

@@ -1,17 +1,19 @@
 // Stored conversations: OpenAI's Responses API (POST /v1/responses, whole
-// and streamed; GET and DELETE /v1/responses/{id}) and LM Studio's native
-// POST /api/v1/chat, both continued with previous_response_id. Internal to
-// server/.
+// and streamed; GET and DELETE /v1/responses/{id}), continued with
+// previous_response_id, as LM Studio's POST /api/v1/chat is
+// (server/lmstudio_routes.h). Internal to server/.
 #pragma once
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "backend/types.h"
 #include "engine/chat_template.h"
 #include "router/router.h"
 
@@ -37,6 +39,21 @@ class ResponseStore {
     void                 put(const std::string & id, Entry entry);
     std::optional<Entry> get(const std::string & id);
     bool                 remove(const std::string & id);
+
+    // The conversation a request continues: the stored one `previous` names
+    // (its model, when the request names none), put before the request's
+    // input in `messages`. Returns it with the input, to be stored with the
+    // answer. Errors: not_found (never stored, or expired).
+    Result<std::vector<engine::ChatMessage>> continued(const std::string & previous, std::string & model,
+                                                       std::vector<engine::ChatMessage> &       messages,
+                                                       const std::vector<engine::ChatMessage> & input);
+    // Keeps a finished answer as `id` (nothing when `id` is empty): the
+    // conversation with the assistant's turn, and the object answered.
+    using Keeper = std::function<void(std::vector<engine::ChatMessage> conversation, const std::string & text,
+                                      const backend::Event & done, std::string object)>;
+    Keeper keeper(std::string id, std::string model);
+    // The error for an id that is not stored; `param` names where it came from.
+    static Error not_stored(const std::string & id, const char * param);
 
   private:
     using clock = std::chrono::steady_clock;

@@ -1,0 +1,84 @@
+// The request pipeline: what every model request does between its API
+// family's parse and its family's render. A route parses the body into a
+// Job (a typed backend request and how to answer it); run() does the rest:
+// leases the model (the wait ends if the client leaves), submits the request
+// (a chat to an upstream runner is bridged), then streams each event through
+// the family's Render or collects the whole answer, charges the tokens to the
+// client's key, cancels the request when the client goes away, and writes
+// every error in the family's envelope (server/reply.h: one status map,
+// Retry-After in one place). Adding a family or a route is a parse and a
+// Render. Internal to server/.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "api/errors.h"
+#include "backend/types.h"
+#include "router/router.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace kiln::server {
+
+using Clock = std::chrono::steady_clock;
+
+// What the model a request runs on is, once leased, and when things happened:
+// what a Render needs to know of the run it answers for.
+struct Answering {
+    const backend::ModelInfo & model;
+    backend::Backend &         backend;   // its tokenizer (an echoed prompt of token ids)
+    const backend::Channel &   channel;   // prompt_tokens, known before the first token
+    Clock::time_point          received;  // the request arrived
+    Clock::time_point          leased;    // its model was ready
+};
+
+// One family's answer to one request. Streamed: start(), then event() of
+// each event until a done or error one. Whole: whole() of the answer's text
+// and its done event (an error event is written by the pipeline, in the
+// family's envelope). A Render may keep state across events.
+class Render {
+  public:
+    virtual ~Render() = default;
+    virtual std::string start() { return {}; }
+    virtual std::string event(const backend::Event & ev) = 0;
+    virtual std::string whole(const std::string & text, const backend::Event & done) = 0;
+};
+
+// A Render of answers that are never streamed (embeddings, rerank).
+using WholeAnswer = std::function<std::string(const std::string & text, const backend::Event & done)>;
+std::unique_ptr<Render> whole_only(WholeAnswer whole);
+
+using BackendRequest =
+    std::variant<backend::ChatRequest, backend::CompletionRequest, backend::EmbedRequest, backend::RerankRequest>;
+
+// A parsed request, as the pipeline runs it.
+struct Job {
+    api::Family                      family = api::Family::openai;
+    std::string                      model;  // as the client named it
+    BackendRequest                   request;
+    std::optional<router::KeepAlive> keep_alive;
+    int32_t                          n_ctx  = 0;   // 0: the model's own
+    bool                             stream = false;
+    const char *                     stream_type = "text/event-stream";
+    // The request as the client sent it goes unchanged to an upstream
+    // runner (OpenAI's own routes), instead of being bridged.
+    bool                             pass_through = false;
+    // Nothing to run (Ollama's empty legacy embedding): once the model is
+    // leased, the answer is whole() of no text and an empty done event.
+    bool                             nothing_to_run = false;
+    Clock::time_point                received = Clock::now();
+    // Made once the model is leased and the request submitted.
+    std::function<std::unique_ptr<Render>(const Answering &)> render;
+};
+
+void run(const httplib::Request & req, httplib::Response & res, router::Router & router, Job job);
+
+}  // namespace kiln::server
