@@ -4,44 +4,33 @@
 
 #include "api/lmstudio.h"
 #include "api/models_api.h"
-#include "server/pipeline.h"
 
 namespace kiln::server {
 namespace {
 
 namespace lms = api::lmstudio;
 
-// A chat of /api/v1/chat, whole or as its named SSE events; either way kept
-// for the next request once it ends (when the call stores it).
-class V1ChatRender : public Render {
+// A chat of /api/v1/chat, whole or as its named SSE events.
+class V1ChatRender : public KeptRender {
   public:
     V1ChatRender(std::string model, std::string id, ResponseStore::Keeper keep, std::vector<engine::ChatMessage> history)
-        : model_(model), id_(std::move(id)), stream_(std::move(model)), keep_(std::move(keep)), history_(std::move(history)) {}
+        : KeptRender(std::move(keep), std::move(history)), model_(model), id_(std::move(id)), stream_(std::move(model)) {}
     std::string start() override { return stream_.start(); }
-    std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta:
-                text_ += ev.text;
-                return stream_.delta(ev);
-            case backend::Event::Kind::error: return stream_.error(ev.error);
-            case backend::Event::Kind::done:
-                keep_(history_, text_, ev, lms::v1_chat_result(model_, text_, ev, id_));
-                return stream_.end(ev, text_, id_);
-        }
-        return {};
+
+  protected:
+    std::string delta(const backend::Event & ev) override { return stream_.delta(ev); }
+    std::string error(const Error & e) override { return stream_.error(e); }
+    std::string end(const backend::Event & done, const std::string & text, std::string & answered) override {
+        answered = object(text, done);
+        return stream_.end(done, text, id_);
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
-        std::string object = lms::v1_chat_result(model_, text, done, id_);
-        keep_(std::move(history_), text, done, object);
-        return object;
+    std::string object(const std::string & text, const backend::Event & done) override {
+        return lms::v1_chat_result(model_, text, done, id_);
     }
 
   private:
-    std::string                      model_, id_;
-    lms::V1ChatStream                stream_;
-    ResponseStore::Keeper            keep_;
-    std::vector<engine::ChatMessage> history_;
-    std::string                      text_;
+    std::string       model_, id_;
+    lms::V1ChatStream stream_;
 };
 
 }  // namespace
@@ -81,7 +70,7 @@ void register_lmstudio_routes(httplib::Server & http, router::Router & router, M
     http.Post("/api/v1/chat", [&router, &store](const httplib::Request & req, httplib::Response & res) {
         auto call = lms::parse_v1_chat(req.body);
         if (!call) return send_openai_error(res, call.error());
-        auto history = store.continued(call->previous_response_id, call->request.model, call->request.messages, call->input);
+        auto history = store.continued(*call);
         if (!history) return send_openai_error(res, history.error());
         Job job;
         job.model  = call->request.model;

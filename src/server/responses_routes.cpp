@@ -6,7 +6,6 @@
 
 #include "api/errors.h"
 #include "api/responses.h"
-#include "server/pipeline.h"
 #include "server/openai_routes.h"
 #include "server/reply.h"
 
@@ -49,20 +48,41 @@ Error ResponseStore::not_stored(const std::string & id, const char * param) {
                       param);
 }
 
-Result<std::vector<engine::ChatMessage>> ResponseStore::continued(const std::string & previous, std::string & model,
-                                                                  std::vector<engine::ChatMessage> &       messages,
-                                                                  const std::vector<engine::ChatMessage> & input) {
+Result<std::vector<engine::ChatMessage>> ResponseStore::continued(api::responses::Conversation & call) {
     std::vector<engine::ChatMessage> history;
-    if (!previous.empty()) {
-        auto prev = get(previous);
-        if (!prev) return not_stored(previous, "previous_response_id");
+    auto &                           messages = call.request.messages;
+    if (!call.previous_response_id.empty()) {
+        auto prev = get(call.previous_response_id);
+        if (!prev) return not_stored(call.previous_response_id, "previous_response_id");
         history = std::move(prev->messages);
-        if (model.empty()) model = prev->model;
-        const auto first_input = messages.end() - static_cast<std::ptrdiff_t>(input.size());
+        if (call.request.model.empty()) call.request.model = prev->model;
+        const auto first_input = messages.end() - static_cast<std::ptrdiff_t>(call.input.size());
         messages.insert(first_input, history.begin(), history.end());
     }
-    history.insert(history.end(), input.begin(), input.end());
+    history.insert(history.end(), call.input.begin(), call.input.end());
     return history;
+}
+
+std::string KeptRender::event(const backend::Event & ev) {
+    switch (ev.kind) {
+        case backend::Event::Kind::delta:
+            text_ += ev.text;
+            return delta(ev);
+        case backend::Event::Kind::error: return error(ev.error);
+        case backend::Event::Kind::done: {
+            std::string answered;
+            std::string out = end(ev, text_, answered);
+            keep_(history_, text_, ev, std::move(answered));
+            return out;
+        }
+    }
+    return {};
+}
+
+std::string KeptRender::whole(const std::string & text, const backend::Event & done) {
+    std::string answered = object(text, done);
+    keep_(std::move(history_), text, done, answered);
+    return answered;
 }
 
 ResponseStore::Keeper ResponseStore::keeper(std::string id, std::string model) {
@@ -79,41 +99,30 @@ namespace {
 
 namespace responses = api::responses;
 
-// A response, whole or as its stream of output items; either way kept for
-// the next request once it ends (when the call stores it).
-class ResponseRender : public Render {
+// A response, whole or as its stream of output items.
+class ResponseRender : public KeptRender {
   public:
     ResponseRender(std::shared_ptr<const responses::ResponsesCall> call, responses::Meta meta, ResponseStore::Keeper keep,
                    std::vector<engine::ChatMessage> history)
-        : call_(std::move(call)), meta_(std::move(meta)), stream_(*call_, meta_), keep_(std::move(keep)), history_(std::move(history)) {}
+        : KeptRender(std::move(keep), std::move(history)), call_(std::move(call)), meta_(std::move(meta)), stream_(*call_, meta_) {}
     std::string start() override { return stream_.start(); }
-    std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta:
-                text_ += ev.text;
-                return stream_.delta(ev);
-            case backend::Event::Kind::error: return stream_.error(ev.error);
-            case backend::Event::Kind::done: {
-                std::string out = stream_.end(ev);
-                keep_(history_, text_, ev, stream_.final_object());
-                return out;
-            }
-        }
-        return {};
+
+  protected:
+    std::string delta(const backend::Event & ev) override { return stream_.delta(ev); }
+    std::string error(const Error & e) override { return stream_.error(e); }
+    std::string end(const backend::Event & done, const std::string &, std::string & object) override {
+        std::string out = stream_.end(done);
+        object          = stream_.final_object();
+        return out;
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
-        std::string object = responses::response_object(*call_, meta_, text, done);
-        keep_(std::move(history_), text, done, object);
-        return object;
+    std::string object(const std::string & text, const backend::Event & done) override {
+        return responses::response_object(*call_, meta_, text, done);
     }
 
   private:
     std::shared_ptr<const responses::ResponsesCall> call_;
     responses::Meta                                 meta_;
     responses::Stream                               stream_;
-    ResponseStore::Keeper                           keep_;
-    std::vector<engine::ChatMessage>                history_;
-    std::string                                     text_;
 };
 
 }  // namespace
@@ -123,7 +132,7 @@ void register_responses_routes(httplib::Server & http, router::Router & router, 
         auto call = responses::parse(req.body);
         if (!call) return send_openai_error(res, call.error());
         // The conversation so far: a stored response's, then this input.
-        auto history = store.continued(call->previous_response_id, call->request.model, call->request.messages, call->input);
+        auto history = store.continued(*call);
         if (!history) return send_openai_error(res, history.error());
         Job job;
         job.model        = call->request.model;

@@ -13,9 +13,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/responses.h"
 #include "backend/types.h"
 #include "engine/chat_template.h"
 #include "router/router.h"
+#include "server/pipeline.h"
 
 namespace httplib {
 class Server;
@@ -40,13 +42,11 @@ class ResponseStore {
     std::optional<Entry> get(const std::string & id);
     bool                 remove(const std::string & id);
 
-    // The conversation a request continues: the stored one `previous` names
-    // (its model, when the request names none), put before the request's
-    // input in `messages`. Returns it with the input, to be stored with the
-    // answer. Errors: not_found (never stored, or expired).
-    Result<std::vector<engine::ChatMessage>> continued(const std::string & previous, std::string & model,
-                                                       std::vector<engine::ChatMessage> &       messages,
-                                                       const std::vector<engine::ChatMessage> & input);
+    // The conversation `call` continues: the stored one its
+    // previous_response_id names (its model, when the call names none), put
+    // before the call's input in its messages. Returns it with the input, to
+    // be stored with the answer. Errors: not_found (never stored, or expired).
+    Result<std::vector<engine::ChatMessage>> continued(api::responses::Conversation & call);
     // Keeps a finished answer as `id` (nothing when `id` is empty): the
     // conversation with the assistant's turn, and the object answered.
     using Keeper = std::function<void(std::vector<engine::ChatMessage> conversation, const std::string & text,
@@ -62,6 +62,30 @@ class ResponseStore {
     std::mutex                                                       mutex_;
     std::unordered_map<std::string, std::pair<Entry, clock::time_point>> entries_;
     std::deque<std::string>                                          order_;  // oldest first
+};
+
+// A Render of an answer that is kept in the store once it ends (when its
+// keeper has an id): the family's part says how it streams and what object
+// it answers; the answer's text and the keeping are here.
+class KeptRender : public Render {
+  public:
+    KeptRender(ResponseStore::Keeper keep, std::vector<engine::ChatMessage> history)
+        : keep_(std::move(keep)), history_(std::move(history)) {}
+    std::string event(const backend::Event & ev) final;
+    std::string whole(const std::string & text, const backend::Event & done) final;
+
+  protected:
+    virtual std::string delta(const backend::Event & ev) = 0;
+    virtual std::string error(const Error & e) = 0;
+    // The last bytes of a stream, and (in `object`) the object it answered.
+    virtual std::string end(const backend::Event & done, const std::string & text, std::string & object) = 0;
+    // The whole answer's object.
+    virtual std::string object(const std::string & text, const backend::Event & done) = 0;
+
+  private:
+    ResponseStore::Keeper            keep_;
+    std::vector<engine::ChatMessage> history_;
+    std::string                      text_;
 };
 
 void register_responses_routes(httplib::Server & http, router::Router & router, ResponseStore & store);
