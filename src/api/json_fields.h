@@ -12,7 +12,7 @@
 
 #include "core/result.h"
 #include "engine/chat_template.h"
-#include "engine/sampler.h"
+#include "engine/sampling_params.h"
 
 namespace kiln::api {
 

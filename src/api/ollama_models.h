@@ -10,7 +10,7 @@
 
 #include "backend/types.h"
 #include "core/result.h"
-#include "router/model_spec.h"
+#include "router/keep_alive.h"
 #include "core/config.h"
 #include "store/catalog.h"
 #include "store/modelfile.h"

@@ -10,7 +10,7 @@
 #include "api/errors.h"
 #include "backend/types.h"
 #include "core/result.h"
-#include "router/model_spec.h"
+#include "router/keep_alive.h"
 
 namespace kiln::api::openai {
 

@@ -27,7 +27,7 @@ Status parse_logit_bias(const json & j, engine::SamplingParams & s) {
         if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100) {
             return bad("'logit_bias' values must be numbers between -100 and 100", "logit_bias");
         }
-        s.logit_bias.emplace_back(static_cast<llama_token>(id), value.get<float>());
+        s.logit_bias.emplace_back(static_cast<Token>(id), value.get<float>());
     }
     return {};
 }

@@ -22,7 +22,7 @@
 
 #include "backend/types.h"
 #include "core/result.h"
-#include "router/model_spec.h"
+#include "router/keep_alive.h"
 
 namespace kiln::api::responses {
 

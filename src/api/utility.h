@@ -21,11 +21,11 @@ struct TokenizeCall {
 };
 Result<TokenizeCall> parse_tokenize(std::string_view body);
 // {"tokens": [ids]} or, with pieces, {"tokens": [{"id", "piece"}]}.
-std::string tokenize_response(const std::vector<int32_t> & tokens, const std::vector<std::string> * pieces);
+std::string tokenize_response(const std::vector<Token> & tokens, const std::vector<std::string> * pieces);
 
 struct DetokenizeCall {
     std::string          model;
-    std::vector<int32_t> tokens;
+    std::vector<Token>   tokens;
 };
 Result<DetokenizeCall> parse_detokenize(std::string_view body);
 std::string            detokenize_response(const std::string & content);  // {"content"}

@@ -11,11 +11,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
+#include "core/token.h"
 #include "engine/chat_template.h"
-#include "engine/sampler.h"
+#include "engine/sampling_params.h"
 #include "scheduler/scheduler.h"
 
 namespace kiln::backend {
@@ -39,7 +41,7 @@ struct ChatRequest {
     std::string                      model;  // empty: the backend's model
     std::vector<engine::ChatMessage> messages;
     engine::ChatOptions              options;  // tools, tool choice, thinking
-    std::vector<int32_t>             context;  // tokens before the rendered chat (Ollama's context)
+    std::vector<Token>               context;  // tokens before the rendered chat (Ollama's context)
     std::string                      chat_template;  // a Jinja template for this request only; empty: the model's
     bool                             must_think = false;  // thinking asked for outright: an error when the model cannot
     GenerateParams                   params;
@@ -48,8 +50,8 @@ struct ChatRequest {
 struct CompletionRequest {
     std::string          model;
     std::string          prompt;
-    std::vector<int32_t> tokens;  // the prompt as token ids instead (used as they are)
-    std::vector<int32_t> context;  // tokens before the prompt (Ollama's context)
+    std::vector<Token>   tokens;  // the prompt as token ids instead (used as they are)
+    std::vector<Token>   context;  // tokens before the prompt (Ollama's context)
     // Fill in the middle: the text after the gap, the prompt being the text
     // before it (models with FIM tokens).
     std::string          suffix;
@@ -100,7 +102,7 @@ struct Event {
     engine::ToolCall     tool;                       // delta: the piece
     std::vector<engine::ToolCall> tool_calls;        // done: every call the answer made
     std::vector<TokenLogprob> logprobs;              // delta: the tokens that made it (when asked for)
-    std::vector<int32_t> context;                    // done: prompt and answer tokens (with return_context)
+    std::vector<Token>   context;                    // done: prompt and answer tokens (with return_context)
     FinishReason         finish = FinishReason::stop;  // done
     std::string          stop_sequence;              // done: the request's stop string that ended it, if one did
     Usage                usage;                      // done
@@ -121,6 +123,21 @@ struct Event {
     }
 };
 
+// Rings for whoever reads several channels at once (ChannelGroup) when any
+// of them gets an event. Thread-safe.
+class Doorbell {
+  public:
+    void     ring();
+    uint64_t rings();
+    // Waits until it rang after `seen` (a value rings() gave) or `timeout` passed.
+    void     wait(uint64_t seen, std::chrono::milliseconds timeout);
+
+  private:
+    std::mutex              mutex_;
+    std::condition_variable cv_;
+    uint64_t                rings_ = 0;
+};
+
 // One request's way back from the run loop: the loop pushes events, the
 // requester pops them. The requester cancels by calling cancel(); the loop
 // sees it within one step. Thread-safe.
@@ -130,6 +147,9 @@ class Channel {
     // Waits up to `timeout` for the next event.
     std::optional<Event> pop(std::chrono::milliseconds timeout);
     void                 cancel() { cancelled_->store(true); }
+    // `bell` rings after every push from now on (events already queued are
+    // there to pop).
+    void                 attach(std::shared_ptr<Doorbell> bell);
     bool                 cancelled() const { return cancelled_->load(); }
     // The flag cancel() sets, for whoever runs the request to watch.
     const std::shared_ptr<std::atomic<bool>> & cancel_flag() const { return cancelled_; }
@@ -141,7 +161,25 @@ class Channel {
     std::mutex              mutex_;
     std::condition_variable cv_;
     std::deque<Event>       events_;
+    std::shared_ptr<Doorbell> bell_;
     std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// Several requests' channels read as one (OpenAI's n > 1): the next event of
+// any of them, waiting without polling. Thread-safe against the pushers; one
+// reader.
+class ChannelGroup {
+  public:
+    explicit ChannelGroup(std::vector<std::shared_ptr<Channel>> channels);
+    // The next event and the index of its channel, taking the channels with
+    // events in turn; nullopt once `timeout` passed with none.
+    std::optional<std::pair<size_t, Event>> pop(std::chrono::milliseconds timeout);
+    void cancel();  // every request
+
+  private:
+    std::vector<std::shared_ptr<Channel>> channels_;
+    std::shared_ptr<Doorbell>             bell_ = std::make_shared<Doorbell>();
+    size_t                                next_ = 0;
 };
 
 struct ModelInfo {
@@ -203,8 +241,8 @@ class Backend {
     virtual Result<int32_t> count_tokens(const ChatRequest &) { return no_tokenizer(); }
     // The tokenizer and template, for llama-server's /tokenize,
     // /detokenize and /apply-template. Any thread.
-    virtual Result<std::vector<int32_t>> tokenize(const std::string &, bool /*add_special*/) { return no_tokenizer(); }
-    virtual Result<std::string>          detokenize(const std::vector<int32_t> &) { return no_tokenizer(); }
+    virtual Result<std::vector<Token>>   tokenize(const std::string &, bool /*add_special*/) { return no_tokenizer(); }
+    virtual Result<std::string>          detokenize(const std::vector<Token> &) { return no_tokenizer(); }
     virtual Result<std::string>          apply_template(const ChatRequest &) { return no_tokenizer(); }
     // Cancels queued and running requests and stops accepting new ones.
     virtual void shutdown() = 0;

@@ -8,12 +8,16 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/result.h"
+#include "core/token.h"
 #include "llama.h"
 
 namespace kiln::engine {
+
+static_assert(std::is_same_v<Token, llama_token>, "kiln::Token is llama.cpp's llama_token");
 
 struct ModelParams {
     bool use_mmap   = true;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "router/model_spec.h"
 #include "router/router.h"
 
 namespace kiln::router {

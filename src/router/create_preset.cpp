@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/utf8.h"
+#include "router/model_spec.h"
 #include "store/catalog.h"
 
 namespace kiln::router {

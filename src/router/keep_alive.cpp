@@ -1,4 +1,4 @@
-#include "router/model_spec.h"
+#include "router/keep_alive.h"
 
 #include <cctype>
 #include <charconv>

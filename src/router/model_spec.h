@@ -1,4 +1,4 @@
-// What the router loads for a name, and how long an idle model stays.
+// What the router loads for a name.
 #pragma once
 
 #include <chrono>
@@ -9,26 +9,9 @@
 #include "backend/llama_backend.h"
 #include "backend/proxy_backend.h"
 #include "core/result.h"
+#include "router/keep_alive.h"
 
 namespace kiln::router {
-
-// How long a model stays loaded after its last request: a duration,
-// forever (negative), or not at all (zero: unload when idle).
-struct KeepAlive {
-    std::chrono::milliseconds duration{0};
-    static KeepAlive minutes(int m) { return {std::chrono::minutes(m)}; }
-    static KeepAlive forever() { return {std::chrono::milliseconds(-1)}; }
-    bool is_forever() const { return duration.count() < 0; }
-};
-
-// Ollama's forms: a duration string ("5m", "1h30m", "90s", "500ms", "-1m"),
-// a number of seconds ("300", "2.5"), "0" (unload when idle) or any negative
-// (forever). invalid_request names `param` otherwise.
-Result<KeepAlive> parse_keep_alive(const std::string & text, const std::string & param = "keep_alive");
-// Seconds as a number (Ollama's and LM Studio's numeric "ttl"): negative is forever.
-KeepAlive keep_alive_seconds(double seconds);
-// "5m0s", "forever", "0s".
-std::string format_keep_alive(KeepAlive k);
 
 struct ModelSpec {
     std::string              id;       // the name clients see and the router keys by

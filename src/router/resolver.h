@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "router/model_spec.h"
 #include "router/router.h"
 
 namespace kiln::router {

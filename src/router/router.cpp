@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "router/model_spec.h"
 
 namespace kiln::router {
 

@@ -28,11 +28,13 @@
 
 #include "backend/types.h"
 #include "core/result.h"
-#include "router/model_spec.h"
+#include "router/keep_alive.h"
 
 namespace kiln::router {
 
 using Clock = std::chrono::steady_clock;
+
+struct ModelSpec;  // router/model_spec.h
 
 // What a model takes in memory once loaded, known before loading.
 struct Footprint {

@@ -11,11 +11,12 @@
 #include "api/ollama_pull.h"
 #include "core/utf8.h"
 #include "router/create_preset.h"
+#include "router/model_spec.h"
+#include "server/pipeline.h"
+#include "server/reply.h"
 #include "store/catalog.h"
 #include "store/gguf_info.h"
 #include "store/modelfile.h"
-#include "server/pipeline.h"
-#include "server/reply.h"
 
 namespace kiln::server {
 namespace {

@@ -198,9 +198,10 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [channels, echoes, meta, &kind, include_usage, usage_of, charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
+        [group = std::make_shared<backend::ChannelGroup>(channels), echoes, meta, &kind, include_usage, usage_of,
+         charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
             auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
-            const int count = static_cast<int>(channels.size());
+            const int count = static_cast<int>(echoes.size());
             for (int i = 0; i < count; ++i) {
                 meta.index = i;
                 if (!write(kind.start(meta))) return false;
@@ -208,30 +209,27 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
                     return false;
                 }
             }
-            std::vector<bool>           finished(static_cast<size_t>(count), false);
             std::vector<backend::Event> dones;
             for (int left = count; left > 0;) {
-                for (int i = 0; i < count; ++i) {
-                    if (finished[static_cast<size_t>(i)]) continue;
-                    // A short wait on each in turn: tokens of all choices come from one run loop.
-                    auto ev = channels[static_cast<size_t>(i)]->pop(std::chrono::milliseconds(left > 1 ? 2 : 100));
-                    if (!ev) continue;
-                    meta.index = i;
-                    if (ev->kind == backend::Event::Kind::delta) {
-                        if (!write(kind.delta(meta, *ev))) return false;
-                    } else if (ev->kind == backend::Event::Kind::error) {
-                        write(oai::sse_error(ev->error) + oai::sse_done());
-                        sink.done();
-                        return true;
-                    } else {
-                        charge(ev->usage.prompt_tokens + ev->usage.completion_tokens);
-                        if (!write(kind.finish(meta, ev->finish))) return false;
-                        finished[static_cast<size_t>(i)] = true;
-                        dones.push_back(std::move(*ev));
-                        --left;
-                    }
+                auto got = group->pop(std::chrono::milliseconds(100));
+                if (!got) {
+                    if (!sink.is_writable()) return false;  // the client left
+                    continue;
                 }
-                if (!sink.is_writable()) return false;  // the client left
+                auto & [i, ev] = *got;
+                meta.index     = static_cast<int>(i);
+                if (ev.kind == backend::Event::Kind::delta) {
+                    if (!write(kind.delta(meta, ev))) return false;
+                } else if (ev.kind == backend::Event::Kind::error) {
+                    write(oai::sse_error(ev.error) + oai::sse_done());
+                    sink.done();
+                    return true;
+                } else {
+                    charge(ev.usage.prompt_tokens + ev.usage.completion_tokens);
+                    if (!write(kind.finish(meta, ev.finish))) return false;
+                    dones.push_back(std::move(ev));
+                    --left;
+                }
             }
             meta.index = 0;
             write((include_usage ? oai::sse_usage(meta, kind.object, usage_of(dones)) : std::string()) + oai::sse_done());

@@ -6,6 +6,7 @@
 #include <future>
 #include <set>
 
+#include "router/model_spec.h"
 #include "router/router.h"
 
 using namespace kiln;

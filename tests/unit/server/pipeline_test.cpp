@@ -11,6 +11,7 @@
 #include <cpp-httplib/httplib.h>
 
 #include "server/pipeline.h"
+#include "router/model_spec.h"
 
 using namespace kiln;
 using namespace kiln::router;
