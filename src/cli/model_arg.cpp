@@ -2,6 +2,7 @@
 
 #include "core/config.h"
 #include "core/paths.h"
+#include "router/backend_kinds.h"
 #include "router/resolver.h"
 #include "store/catalog.h"
 
@@ -43,7 +44,7 @@ Result<backend::LlamaOptions> resolve_llama(const std::string & arg) {
         if (looks_like_path) return make_error(ErrorCode::not_found, "model file not found: " + std::filesystem::path(arg).filename().string());
         return spec.error();
     }
-    if (spec->backend != "llama") {
+    if (!router::kind_of(*spec).in_process) {
         return make_error(ErrorCode::invalid_request, "'" + arg + "' is a " + spec->backend + " backend, served by kiln serve");
     }
     return spec->llama;

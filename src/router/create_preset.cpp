@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/utf8.h"
+#include "router/backend_kinds.h"
 #include "router/model_spec.h"
 #include "store/catalog.h"
 
@@ -57,7 +58,7 @@ Result<PresetTable> create_preset(const fs::path & home, Resolver & resolver, co
                 e.param = "from";
                 return e;
             }
-            if (spec->backend != "llama") {
+            if (!kind_of(*spec).in_process) {
                 return make_error(ErrorCode::invalid_request,
                                   "FROM '" + mf.from + "' is a " + spec->backend + " backend; a Modelfile builds on a GGUF model",
                                   "from");

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/utf8.h"
+#include "router/backend_kinds.h"
 #include "store/catalog.h"
 #include "store/gguf_info.h"
 #include "store/url.h"
@@ -126,7 +127,7 @@ Status parse_sampling(PresetReader & r, engine::SamplingParams & s) {
 // The keys of a process or a remote backend.
 Status parse_proxy(PresetReader & r, ModelSpec & spec) {
     backend::ProxyOptions & o = spec.proxy;
-    const bool process = spec.backend == "process";
+    const bool process = kind_of(spec).runs_command;
     if (process) {
         if (const auto * c = r.text("command")) o.command = backend::split_command(*c);
         if (const auto * c = r.list("command")) o.command = *c;
@@ -175,15 +176,14 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
     if (const auto * m = r.text("model")) p.model = *m;
     if (const auto * a = r.list("aliases")) p.spec.aliases = *a;
     if (const auto * b = r.text("backend")) {
-        if (*b != "llama" && *b != "process" && *b != "remote") {
-            return r.fail("'backend' must be \"llama\", \"process\" or \"remote\", got '" + *b + "'");
-        }
+        if (!find_backend_kind(*b)) return r.fail("'backend' must be " + backend_kind_names() + ", got '" + *b + "'");
         p.spec.backend = *b;
     }
-    if (p.spec.backend == "llama" && p.model.empty()) {
+    const bool in_process = kind_of(p.spec).in_process;
+    if (in_process && p.model.empty()) {
         return r.fail("'model' (a catalog name or a GGUF path) is required");
     }
-    if (p.spec.backend != "llama") KILN_CHECK(parse_proxy(r, p.spec));
+    if (!in_process) KILN_CHECK(parse_proxy(r, p.spec));
     int32_t cache = static_cast<int32_t>(o.cache_ram_mib);
     KILN_CHECK(r.integer("ctx_size", o.n_ctx, 0, 1 << 24));
     KILN_CHECK(r.integer("slot_ctx", o.n_ctx_seq, 0, 1 << 24));
@@ -262,9 +262,10 @@ CatalogResolver::CatalogResolver(fs::path home, backend::LlamaOptions defaults, 
     : home_(std::move(home)), defaults_(std::move(defaults)), presets_(std::move(presets)), fixed_(std::move(fixed)) {}
 
 Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
-    ModelSpec       spec = p.spec;
+    ModelSpec       spec       = p.spec;
+    const bool      in_process = kind_of(spec).in_process;
     std::error_code ec;
-    if (spec.backend != "llama") {
+    if (!in_process) {
         std::string file;
         for (char c : p.name) file += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
         spec.proxy.log_path = home_ / "logs" / (file + ".log");
@@ -273,7 +274,7 @@ Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
     }
     if (fs::is_regular_file(p.model, ec)) {
         spec.llama.model_path = p.model;
-        if (spec.backend == "llama") spec.n_ctx_train = trained_context(p.model);
+        if (in_process) spec.n_ctx_train = trained_context(p.model);
         return spec;
     }
     // A path is named by its file name only: errors reach HTTP clients.
@@ -293,7 +294,7 @@ Result<ModelSpec> CatalogResolver::from_preset(const Preset & p) {
                           "model");
     }
     spec.llama.model_path = (*catalog)->absolute(entry->files.front());
-    if (spec.backend == "llama") spec.n_ctx_train = static_cast<int32_t>(entry->info.context_length);
+    if (in_process) spec.n_ctx_train = static_cast<int32_t>(entry->info.context_length);
     return spec;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "router/backend_kinds.h"
 #include "router/model_spec.h"
 
 namespace kiln::router {
@@ -254,7 +255,8 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, co
 
     KILN_TRY(ModelSpec spec, resolver_.resolve(name));
     const int32_t preset_ctx = spec.llama.n_ctx;
-    if (spec.backend == "llama" && ask.n_ctx > 0) spec.llama.n_ctx = wanted_ctx(ask.n_ctx, spec.n_ctx_train, preset_ctx);
+    const bool in_process = kind_of(spec).in_process;
+    if (in_process && ask.n_ctx > 0) spec.llama.n_ctx = wanted_ctx(ask.n_ctx, spec.n_ctx_train, preset_ctx);
     KILN_TRY(Plan p, at_low_priority([&] { return plan(spec); }));
     // The name as typed ("org/repo", a short form) reaches this model directly from now on.
     if (name != spec.id && std::find(spec.aliases.begin(), spec.aliases.end(), name) == spec.aliases.end()) {
@@ -302,7 +304,7 @@ Result<std::shared_ptr<Lease>> Router::acquire(const std::string & requested, co
         e->aliases    = spec.aliases;
         e->plan       = p;
         e->keep_alive = spec.keep_alive.value_or(options_.keep_alive);
-        e->resizable   = spec.backend == "llama" && !p.footprint.fixed_ctx;
+        e->resizable   = in_process && !p.footprint.fixed_ctx;
         e->n_ctx_train = spec.n_ctx_train;
         e->preset_ctx  = preset_ctx;
         entries_[spec.id] = e;
