@@ -19,7 +19,7 @@ void send_error(httplib::Response & res, const Error & e) { server::send_error(r
 class MessageRender : public Render {
   public:
     explicit MessageRender(const Answering & a)
-        : meta_{anthropic::new_message_id(), a.model.id}, prompt_tokens_(a.channel.prompt_tokens) {}
+        : meta_{anthropic::new_message_id(), a.model.id}, prompt_tokens_(a.prompt_tokens) {}
     std::string start() override { return anthropic::stream_start(meta_, prompt_tokens_); }
     std::string event(const backend::Event & ev) override {
         switch (ev.kind) {

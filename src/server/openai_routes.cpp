@@ -121,8 +121,8 @@ oai::ResponseMeta make_meta(const char * prefix, const backend::ModelInfo & mode
 class ChoiceRender : public Render {
   public:
     ChoiceRender(const ResponseKind & kind, oai::ResponseMeta meta, bool include_usage, std::string echo,
-                 std::optional<backend::ModelInfo> lmstudio)
-        : kind_(kind), meta_(std::move(meta)), include_usage_(include_usage), echo_(std::move(echo)), lmstudio_(std::move(lmstudio)) {}
+                 const backend::ModelInfo * lmstudio)
+        : kind_(kind), meta_(std::move(meta)), include_usage_(include_usage), echo_(std::move(echo)), lmstudio_(lmstudio) {}
     std::string start() override {
         std::string out = kind_.start(meta_);
         if (!echo_.empty()) out += kind_.delta(meta_, backend::Event::delta(echo_));
@@ -148,7 +148,7 @@ class ChoiceRender : public Render {
     oai::ResponseMeta                 meta_;
     bool                              include_usage_;
     std::string                       echo_;
-    std::optional<backend::ModelInfo> lmstudio_;
+    const backend::ModelInfo *        lmstudio_;  // its lease outlives the answer
 };
 
 template <typename Request>
@@ -270,10 +270,8 @@ Handler generation_route(router::Router & router, Result<Call> (*parse)(std::str
         job.pass_through = true;
         job.request      = call->request;
         job.render = [&kind, lmstudio, call = std::make_shared<const Call>(std::move(*call))](const Answering & a) {
-            std::optional<backend::ModelInfo> stats;
-            if (lmstudio) stats = a.model;
             return std::make_unique<ChoiceRender>(kind, make_meta(kind.id_prefix, a.model, call->logprobs), call->include_usage,
-                                                  echo_of(*call, call->request, a.backend), std::move(stats));
+                                                  echo_of(*call, call->request, a.backend), lmstudio ? &a.model : nullptr);
         };
         run(req, res, router, std::move(job));
     };

@@ -39,14 +39,13 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     if (job.pass_through && (*lease)->backend().upstream()) return forward(req, res, *lease);
     const auto leased = Clock::now();
     if (job.nothing_to_run) {
-        const backend::Channel none;
-        auto render = job.render(Answering{(*lease)->info(), (*lease)->backend(), none, job.received, leased});
+        auto render = job.render(Answering{(*lease)->info(), (*lease)->backend(), 0, job.received, leased});
         return res.set_content(render->whole({}, backend::Event{}), "application/json");
     }
     auto submitted = submit(*lease, std::move(job.request));
     if (!submitted) return fail(submitted.error());
     auto & channel = submitted->channel;
-    std::shared_ptr<Render> render = job.render(Answering{(*lease)->info(), (*lease)->backend(), *channel, job.received, leased});
+    std::shared_ptr<Render> render = job.render(Answering{(*lease)->info(), (*lease)->backend(), channel->prompt_tokens, job.received, leased});
     if (job.stream) {
         std::string start = render->start();
         return stream_events(req, res, channel, job.stream_type, std::move(start),

@@ -35,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 struct Answering {
     const backend::ModelInfo & model;
     backend::Backend &         backend;   // its tokenizer (an echoed prompt of token ids)
-    const backend::Channel &   channel;   // prompt_tokens, known before the first token
+    int32_t                    prompt_tokens;  // known when queued (0: the backend does not say)
     Clock::time_point          received;  // the request arrived
     Clock::time_point          leased;    // its model was ready
 };
