@@ -67,9 +67,9 @@ std::string show_preset_response(const PresetTable & preset, const store::ModelE
         if (line.rfind("PARAMETER ", 0) == 0) params += line.substr(10) + "\n";
     }
     j["parameters"] = params;
-    if (auto it = preset.values.find("system"); it != preset.values.end()) j["system"] = it->second;
-    if (auto it = preset.values.find("chat_template"); it != preset.values.end()) j["template"] = it->second;
-    if (auto it = preset.values.find("license"); it != preset.values.end()) j["license"] = it->second;
+    if (auto it = preset.values.find("system"); it != preset.values.end()) j["system"] = it->second.text();
+    if (auto it = preset.values.find("chat_template"); it != preset.values.end()) j["template"] = it->second.text();
+    if (auto it = preset.values.find("license"); it != preset.values.end()) j["license"] = it->second.text();
     j["details"]["parent_model"] = entry.name;
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -23,7 +23,8 @@ Result<std::unique_ptr<LlamaBackend>> LlamaBackend::create(const LlamaOptions & 
     if (!model) return model.error();
     b->model_ = std::move(*model);
 
-    auto tmpl = engine::ChatTemplate::create(*b->model_, o.chat_template);
+    b->template_timeout_ = std::chrono::seconds(o.template_timeout);
+    auto tmpl            = engine::ChatTemplate::create(*b->model_, o.chat_template, b->template_timeout_);
     if (!tmpl) return tmpl.error();
     b->template_ = std::move(*tmpl);
 
@@ -425,7 +426,7 @@ Result<std::shared_ptr<const engine::ChatTemplate>> LlamaBackend::template_for(c
     }
     // Made outside the lock: a slow template (rendered to learn its
     // capabilities) holds up no other request's.
-    auto made = engine::ChatTemplate::create(*model_, request.chat_template);
+    auto made = engine::ChatTemplate::create(*model_, request.chat_template, template_timeout_);
     if (!made) {
         Error e = made.error();
         e.param = "template";

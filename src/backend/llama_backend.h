@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -35,6 +36,7 @@ struct LlamaOptions {
     ggml_type             kv_type = GGML_TYPE_F16;
     int64_t               cache_ram_mib = -1;  // host memory for cached prompts; -1: a quarter of RAM, at most 8 GiB
     std::string           chat_template;  // override; empty: the model's
+    int32_t               template_timeout = 60;  // seconds the template's renders of one request may take
     engine::SamplingParams sampling;      // defaults for what a request leaves out (its `set` fields)
     // A preset's defaults for requests (a Modelfile's SYSTEM, MESSAGE,
     // PARAMETER stop and num_predict): the system prompt when a chat has
@@ -111,6 +113,7 @@ class LlamaBackend final : public Backend {
 
     ModelInfo                             info_;
     engine::SamplingParams                sampling_defaults_;
+    std::chrono::seconds                  template_timeout_{60};
     struct PresetDefaults {
         std::string                      system;
         std::vector<engine::ChatMessage> messages;

@@ -17,6 +17,7 @@ struct ConfigOptions {
     std::string file;
     bool        json = false;
     bool        path = false;
+    bool        markdown = false;
 };
 
 // API keys are secrets: shown as how many there are.
@@ -35,6 +36,10 @@ int config(const ConfigOptions & o) {
         std::printf("%s\n", file.c_str());
         return ok;
     }
+    if (o.markdown) {
+        std::printf("%s\n%s", settings_markdown(scope_server).c_str(), settings_markdown(scope_preset).c_str());
+        return ok;
+    }
     auto s = Settings::load(file);
     if (!s) {
         std::fprintf(stderr, "kiln config: %s\n", s.error().message.c_str());
@@ -43,10 +48,13 @@ int config(const ConfigOptions & o) {
     const auto presets = store::created_presets(paths::home());
     if (o.json) {
         nlohmann::json out = {{"file", file}, {"file_exists", exists}, {"home", paths::home().string()}, {"settings", nlohmann::json::object()}};
-        for (const auto & spec : Settings::specs()) {
-            out["settings"][spec.key] = {{"value", shown(spec.key, s->get(spec.key))},
-                                         {"source", setting_source_name(s->source(spec.key))},
-                                         {"env", spec.env}};
+        for (const auto & d : setting_defs()) {
+            if (!d.in(scope_server)) continue;
+            const std::string key = d.key();
+            out["settings"][key] = {{"value", shown(key, s->get(key))},
+                                    {"source", setting_source_name(s->source(key))},
+                                    {"origin", s->origin(key)},
+                                    {"env", d.env}};
         }
         out["presets"] = nlohmann::json::array();
         for (const auto & p : s->presets()) out["presets"].push_back({{"name", p.name}, {"from", "config file"}});
@@ -59,11 +67,13 @@ int config(const ConfigOptions & o) {
     std::printf("config file: %s%s\nhome: %s\n\n", file.c_str(), exists ? "" : " (not there: defaults and environment only)",
                 paths::home().c_str());
     size_t w = 0;
-    for (const auto & spec : Settings::specs()) w = std::max(w, std::string(spec.key).size());
+    for (const auto & d : setting_defs()) w = std::max(w, d.in(scope_server) ? d.key().size() : 0);
     std::printf("%-*s  %-8s  %s\n", static_cast<int>(w), "SETTING", "FROM", "VALUE");
-    for (const auto & spec : Settings::specs()) {
-        const std::string v = shown(spec.key, s->get(spec.key));
-        std::printf("%-*s  %-8s  %s\n", static_cast<int>(w), spec.key, setting_source_name(s->source(spec.key)),
+    for (const auto & d : setting_defs()) {
+        if (!d.in(scope_server)) continue;
+        const std::string key = d.key();
+        const std::string v   = shown(key, s->get(key));
+        std::printf("%-*s  %-8s  %s\n", static_cast<int>(w), key.c_str(), setting_source_name(s->source(key)),
                     v.empty() ? "(empty)" : v.c_str());
     }
     if (!s->presets().empty() || (presets && !presets->empty())) {
@@ -86,6 +96,7 @@ void add_config(CLI::App & app, int & exit_code) {
     cmd->add_option("--config", opts->file, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)");
     cmd->add_flag("--json", opts->json, "JSON instead of a table");
     cmd->add_flag("--path", opts->path, "print the config file's path and nothing else");
+    cmd->add_flag("--markdown", opts->markdown, "every setting and preset key as Markdown tables (the README's)");
     cmd->footer("Examples:\n"
                 "  kiln config\n"
                 "  KILN_PORT=8080 kiln config --json\n"

@@ -110,7 +110,7 @@ int list(bool json) {
     if (auto made = store::created_presets(paths::home()); made && !made->empty()) {
         std::printf("\ncreated (kiln create):\n");
         for (const auto & t : *made) {
-            const auto from = t.values.count("model") ? t.values.at("model") : std::string("?");
+            const auto from = t.values.count("model") ? t.values.at("model").text() : std::string("?");
             std::printf("  %s  (from %s)\n", t.name.c_str(), from.c_str());
         }
     }

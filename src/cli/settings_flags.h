@@ -1,5 +1,6 @@
 // Binds command-line flags to Settings keys, so a flag is one more layer of
 // the same settings (flag > env > file > default) rather than a parallel path.
+// The flags, their help and value names come from the settings table.
 #pragma once
 
 #include <map>
@@ -16,10 +17,19 @@ struct SettingsFlags {
     std::map<std::string, std::string> values;  // key -> flag text, if given
     std::string                        config_path;
 
-    // type: what the help shows as the value ("INT", "PATH", ...).
-    void add(CLI::App & cmd, const std::string & key, const std::string & names, const std::string & help,
-             const std::string & type = "TEXT") {
-        cmd.add_option(names, values[key], help)->type_name(type);
+    // A flag for every setting of the table that has one, and --config.
+    void add_all(CLI::App & cmd) {
+        for (const auto & d : setting_defs()) {
+            if (!d.flag || !d.in(scope_server)) continue;
+            const std::string key = d.key();
+            if (d.type == SettingType::boolean) {
+                cmd.add_flag_callback(d.flag, [this, key] { values[key] = "true"; }, d.help);
+            } else {
+                cmd.add_option(d.flag, values[key], d.help)->type_name(d.value_name ? d.value_name : "TEXT");
+            }
+        }
+        cmd.add_option("--config", config_path, "config file (default: $KILN_CONFIG or ~/.config/kiln/config.toml)")
+            ->type_name("PATH");
     }
 
     // Loads file and env, then applies the flags that were given.

@@ -8,81 +8,36 @@
 #include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <variant>
 
 #include <toml++/toml.h>
 
+#include "core/utf8.h"
+
 namespace kiln {
-
-const char * setting_source_name(SettingSource source) {
-    switch (source) {
-        case SettingSource::default_value: return "default";
-        case SettingSource::file:          return "file";
-        case SettingSource::env:           return "env";
-        case SettingSource::flag:          return "flag";
-    }
-    return "default";
-}
-
-const std::vector<SettingSpec> & Settings::specs() {
-    static const std::vector<SettingSpec> s = {
-        {"server.host", "KILN_HOST", "127.0.0.1", "address to listen on"},
-        {"server.port", "KILN_PORT", "11434", "port to listen on (0 picks a free one)"},
-        {"server.model", "KILN_MODEL", "", "GGUF file to serve (default: the demo model)"},
-        {"server.alias", "KILN_ALIAS", "", "model id clients use (default: file name without .gguf)"},
-        {"server.listen", "KILN_LISTEN", "",
-         "more addresses to serve on, comma-separated host:port or port (e.g. 1234 for LM Studio clients)"},
-        {"server.api_key", "KILN_API_KEY", "", "API keys clients must send (comma-separated; empty: none)"},
-        {"server.api_keys_file", "KILN_API_KEYS_FILE", "", "a file of API keys, one a line ('#' comments)"},
-        {"server.allowed_hosts", "KILN_ALLOWED_HOSTS", "", "Host names answered besides loopback ones (comma-separated)"},
-        {"server.cors_origins", "KILN_CORS_ORIGINS", "",
-         "browser origins allowed besides loopback ones (comma-separated; * for any)"},
-        {"server.insecure", "KILN_INSECURE", "false", "listen on a non-loopback address without an API key"},
-        {"server.rate_limit", "KILN_RATE_LIMIT", "0", "requests per minute per API key (or client address); 0: no limit"},
-        {"server.token_limit", "KILN_TOKEN_LIMIT", "0", "tokens (prompt and generated) per minute per API key (or client address); 0: no limit"},
-        {"server.max_connections", "KILN_MAX_CONNECTIONS", "1024", "open HTTP connections per listening address; more are answered 503"},
-        {"server.max_client_connections", "KILN_MAX_CLIENT_CONNECTIONS", "256",
-         "open HTTP connections of one client address; more are answered 503"},
-        {"server.header_timeout", "KILN_HEADER_TIMEOUT", "10", "seconds a client has to send a request's headers"},
-        {"server.body_timeout", "KILN_BODY_TIMEOUT", "60", "seconds a client has to send a request's body"},
-        {"server.idle_timeout", "KILN_IDLE_TIMEOUT", "5", "seconds a connection may wait for its next request"},
-        {"server.send_timeout", "KILN_SEND_TIMEOUT", "10",
-         "seconds a client may read nothing of its answer before it is dropped (and its generation cancelled)"},
-        {"model.ctx_size", "KILN_CTX_SIZE", "0", "KV pool in tokens per model, shared by its requests (0: the trained context if the memory budget allows, else the most that fits)"},
-        {"model.slot_ctx", "KILN_SLOT_CTX", "0", "context of one request (0: the whole pool)"},
-        {"model.slots", "KILN_SLOTS", "4", "requests decoded together"},
-        {"model.max_queue", "KILN_MAX_QUEUE", "64", "requests that may wait; more get 503"},
-        {"model.threads", "KILN_THREADS", "0", "CPU threads for inference (0: one per core)"},
-        {"model.batch_size", "KILN_BATCH_SIZE", "512", "prompt tokens per decode step"},
-        {"model.cache_ram", "KILN_CACHE_RAM", "-1",
-         "MiB of host memory for cached prompts moved out of the KV pool (-1: a quarter of the memory budget over max_models, at most 8192; 0: off)"},
-        {"model.flash_attn", "KILN_FLASH_ATTN", "auto", "flash attention: auto, on or off (auto: off on a CPU for contexts up to a 1 GiB score buffer, where it decodes faster; else on)"},
-        {"model.kv_type", "KILN_KV_TYPE", "f16", "KV cache type: f16, q8_0, q4_0, ... (quantized needs flash attention)"},
-        {"router.memory_budget", "KILN_MEMORY_BUDGET", "0",
-         "MiB all loaded models may take together (0: 80% of the memory available at start)"},
-        {"router.max_models", "KILN_MAX_MODELS", "3", "models loaded at once"},
-        {"router.keep_alive", "KILN_KEEP_ALIVE", "5m",
-         "how long an idle model stays loaded (\"5m\", \"1h\", seconds; 0: unload when idle; -1: forever)"},
-        {"log.level", "KILN_LOG_LEVEL", "info", "debug, info, warn or error"},
-    };
-    return s;
-}
 
 namespace {
 
-const SettingSpec * find_spec(const std::string & key) {
-    for (const auto & s : Settings::specs()) {
-        if (key == s.key) return &s;
+// A TOML scalar with its type, and the line it is on.
+std::optional<SettingValue> toml_value(const toml::node & node, const std::string & shown) {
+    SettingValue v;
+    if (auto s = node.value_exact<std::string>()) {
+        v.value = *s;
+    } else if (auto i = node.value_exact<int64_t>()) {
+        v.value = *i;
+    } else if (auto b = node.value_exact<bool>()) {
+        v.value = *b;
+    } else if (auto d = node.value_exact<double>()) {
+        v.value = *d;
+    } else {
+        return std::nullopt;
     }
-    return nullptr;
-}
-
-std::string toml_scalar(const toml::node & node) {
-    if (auto s = node.value<std::string>()) return *s;
-    if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
-    if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
-    if (auto d = node.value_exact<double>()) return std::to_string(*d);
-    throw std::invalid_argument("not a scalar");
+    v.source = SettingSource::file;
+    v.line   = static_cast<int>(node.source().begin.line);
+    v.origin = shown + " line " + std::to_string(v.line);
+    return v;
 }
 
 Status read_presets(const toml::table & models, const std::string & shown, std::vector<PresetTable> & out) {
@@ -103,12 +58,12 @@ Status read_presets(const toml::table & models, const std::string & shown, std::
                 }
                 continue;
             }
-            try {
-                p.values[k] = toml_scalar(value);
-            } catch (const std::invalid_argument &) {
+            auto v = toml_value(value, shown);
+            if (!v) {
                 return make_error(ErrorCode::invalid_request,
                                   where + ": '" + k + "' must be a string, number, boolean or a list of strings");
             }
+            p.values[k] = std::move(*v);
         }
         out.push_back(std::move(p));
     }
@@ -142,7 +97,9 @@ Status write_preset_file(const std::string & path, const std::vector<PresetTable
     toml::table models;
     for (const auto & t : tables) {
         toml::table one;
-        for (const auto & [k, v] : t.values) one.insert_or_assign(k, v);
+        for (const auto & [k, v] : t.values) {
+            std::visit([&](const auto & x) { one.insert_or_assign(k, x); }, v.value);
+        }
         for (const auto & [k, list] : t.lists) {
             toml::array arr;
             for (const auto & item : list) arr.push_back(item);
@@ -183,10 +140,18 @@ Status write_preset_file(const std::string & path, const std::vector<PresetTable
 
 std::string Settings::file_name() const { return std::filesystem::path(path_).filename().string(); }
 
+PresetTable::PresetTable(std::string n, const std::map<std::string, std::string> & text,
+                         std::map<std::string, std::vector<std::string>> l)
+    : name(std::move(n)), lists(std::move(l)) {
+    for (const auto & [k, v] : text) values[k] = v;
+}
+
 Result<Settings> Settings::load(const std::string & config_path) {
     Settings out;
     out.path_ = config_path;
-    for (const auto & s : specs()) out.values_[s.key] = {s.default_value, SettingSource::default_value};
+    for (const auto & d : setting_defs()) {
+        if (d.section) out.values_[d.key()] = SettingValue(d.default_value);
+    }
 
     const std::string shown = std::filesystem::path(config_path).filename().string();
     std::error_code   ec;
@@ -210,52 +175,97 @@ Result<Settings> Settings::load(const std::string & config_path) {
                                   "config file " + shown + ": '" + std::string(section.str()) + "' must be a table");
             }
             for (const auto & [name, value] : *sub) {
-                const std::string key = std::string(section.str()) + "." + std::string(name.str());
-                if (!find_spec(key)) {
-                    return make_error(ErrorCode::invalid_request, "config file " + shown + ": unknown setting '" + key + "'");
+                const std::string  key  = std::string(section.str()) + "." + std::string(name.str());
+                const SettingDef * def  = find_setting(key);
+                const std::string  line = shown + " line " + std::to_string(value.source().begin.line);
+                if (!def) return make_error(ErrorCode::invalid_request, "config file " + line + ": unknown setting '" + key + "'");
+                std::optional<SettingValue> v;
+                if (const auto * arr = value.as_array(); arr && def->type == SettingType::list) {
+                    // A list setting may be an array of strings: the same as comma-separated text.
+                    std::string joined;
+                    for (const auto & item : *arr) {
+                        auto s = item.value_exact<std::string>();
+                        if (!s) return make_error(ErrorCode::invalid_request, "config file " + line + ": '" + key + "' must list strings");
+                        joined += (joined.empty() ? "" : ",") + *s;
+                    }
+                    v = SettingValue(joined);
+                    v->source = SettingSource::file;
+                    v->origin = line;
+                    v->line   = static_cast<int>(value.source().begin.line);
+                } else {
+                    v = toml_value(value, shown);
                 }
-                try {
-                    out.values_[key] = {toml_scalar(value), SettingSource::file};
-                } catch (const std::invalid_argument &) {
+                if (!v) {
                     return make_error(ErrorCode::invalid_request,
-                                      "config file " + shown + ": '" + key + "' must be a string, number or boolean");
+                                      "config file " + line + ": '" + key + "' must be a string, number or boolean");
                 }
+                out.values_[key] = std::move(*v);
             }
         }
     }
-    for (const auto & s : specs()) {
-        if (const char * v = std::getenv(s.env); v && *v) out.values_[s.key] = {v, SettingSource::env};
+    for (const auto & d : setting_defs()) {
+        if (!d.env) continue;
+        if (const char * e = std::getenv(d.env); e && *e) {
+            SettingValue v(e);
+            v.source = SettingSource::env;
+            v.origin = d.env;
+            out.values_[d.key()] = std::move(v);
+        }
     }
     return out;
 }
 
 void Settings::set_flag(const std::string & key, const std::string & value) {
-    values_[key] = {value, SettingSource::flag};
+    SettingValue v(value);
+    v.source = SettingSource::flag;
+    v.origin = "flag";
+    if (const SettingDef * d = find_setting(key); d && d->flag) {
+        const std::string names = d->flag;  // "-c,--ctx-size" or "--slots,--parallel": the first long name
+        const size_t      at    = names.find("--");
+        v.origin = names.substr(at, names.find(',', at) - at);
+    }
+    values_[key] = std::move(v);
 }
 
-const std::string & Settings::get(const std::string & key) const {
+const SettingValue & Settings::value(const std::string & key) const {
     auto it = values_.find(key);
     if (it == values_.end()) throw std::logic_error("unknown setting " + key);
-    return it->second.text;
+    return it->second;
 }
 
-SettingSource Settings::source(const std::string & key) const {
-    auto it = values_.find(key);
-    return it == values_.end() ? SettingSource::default_value : it->second.source;
+std::string Settings::get(const std::string & key) const { return value(key).text(); }
+
+SettingSource Settings::source(const std::string & key) const { return value(key).source; }
+
+const std::string & Settings::origin(const std::string & key) const { return value(key).origin; }
+
+Error Settings::bad(const std::string & key, const std::string & what) const {
+    // "must be ..." reads on from the name; any other message is set apart.
+    const bool reads_on = what.rfind("must ", 0) == 0 || what.rfind("takes ", 0) == 0;
+    return make_error(ErrorCode::invalid_request, "setting " + key + " (from " + origin(key) + ")" + (reads_on ? " " : ": ") + what);
 }
 
-Result<int64_t> Settings::get_int(const std::string & key) const {
-    const std::string & text = get(key);
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size()) {
-        const SettingSpec * spec = find_spec(key);
-        std::string where = setting_source_name(source(key));
-        if (source(key) == SettingSource::env && spec) where = spec->env;
-        return make_error(ErrorCode::invalid_request,
-                          "setting " + key + " (from " + where + ") must be an integer, got '" + text + "'");
-    }
-    return v;
+namespace {
+
+// Reads `key` with `read` (one of setting_integer, ...), naming it and its origin on error.
+template <class T>
+Result<T> typed(const Settings & s, const std::string & key, const SettingValue & v,
+                Result<T> (*read)(const SettingDef &, const SettingValue &)) {
+    const SettingDef * d = find_setting(key);
+    if (!d) throw std::logic_error("unknown setting " + key);
+    auto r = read(*d, v);
+    if (!r) return s.bad(key, r.error().message);
+    return r;
 }
+
+}  // namespace
+
+Result<int64_t> Settings::get_int(const std::string & key) const { return typed(*this, key, value(key), setting_integer); }
+
+Result<bool> Settings::get_bool(const std::string & key) const { return typed(*this, key, value(key), setting_boolean); }
+
+Result<std::string> Settings::get_text(const std::string & key) const { return typed(*this, key, value(key), setting_text); }
+
+std::vector<std::string> Settings::get_list(const std::string & key) const { return utf8::split_list(get(key)); }
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // Layered settings: flag > env (KILN_*) > config file (TOML) > default.
 // Every setting has one dotted key ("server.port"), which is also its path in
-// the TOML file ([server] port = 8080), and one environment variable.
+// the TOML file ([server] port = 8080), and one environment variable; all of
+// them are declared in core/settings.h.
 #pragma once
 
 #include <cstdint>
@@ -9,25 +10,21 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/settings.h"
 
 namespace kiln {
 
-enum class SettingSource { default_value, file, env, flag };
-const char * setting_source_name(SettingSource source);
-
-struct SettingSpec {
-    const char * key;
-    const char * env;
-    const char * default_value;
-    const char * help;
-};
-
-// One `[models.NAME]` table of the config file, as written: scalars as
-// text, arrays of strings as lists. The router gives the keys meaning.
+// One `[models.NAME]` table of the config file, as written: scalars with
+// their TOML types and lines, arrays of strings as lists. The router reads
+// them through the settings table (find_preset_setting).
 struct PresetTable {
     std::string                                     name;
-    std::map<std::string, std::string>              values;
+    std::map<std::string, SettingValue>             values;
     std::map<std::string, std::vector<std::string>> lists;
+
+    PresetTable() = default;
+    PresetTable(std::string n, const std::map<std::string, std::string> & text,
+                std::map<std::string, std::vector<std::string>> l = {});
 };
 
 // A file of `[models.NAME]` tables alone (the presets `kiln create` and
@@ -38,33 +35,39 @@ Result<std::vector<PresetTable>> read_preset_file(const std::string & path);
 // over it, so a reader sees the old file or the new one, never half of one.
 Status write_preset_file(const std::string & path, const std::vector<PresetTable> & tables);
 
+// The server's settings (those of setting_defs() with a section), each
+// from the first layer that gives it.
 class Settings {
   public:
-    // The settings kiln knows; unknown keys in the file are an error.
-    static const std::vector<SettingSpec> & specs();
-
     // Reads the config file (missing is fine, unreadable or invalid is an
-    // error naming the file) and the environment.
+    // error naming the file) and the environment. Unknown keys in the file,
+    // and values of the wrong TOML type, are errors naming the line.
     static Result<Settings> load(const std::string & config_path);
 
     // A flag given on the command line; wins over everything else.
     void set_flag(const std::string & key, const std::string & value);
 
-    const std::string & get(const std::string & key) const;
-    SettingSource       source(const std::string & key) const;
-    // Integer value; an Error names the key and where the bad value came from.
-    Result<int64_t> get_int(const std::string & key) const;
+    // The value as text ("11434", "true").
+    std::string          get(const std::string & key) const;
+    const SettingValue & value(const std::string & key) const;
+    SettingSource source(const std::string & key) const;
+    // Where the value came from: "--port", "KILN_PORT", "config.toml line 3", "default".
+    const std::string & origin(const std::string & key) const;
+    // Typed values, checked against the table's type and range; an Error
+    // names the key and where the bad value came from.
+    Result<int64_t>          get_int(const std::string & key) const;
+    Result<bool>             get_bool(const std::string & key) const;
+    Result<std::string>      get_text(const std::string & key) const;
+    std::vector<std::string> get_list(const std::string & key) const;
+    // An error about `key`'s value: "setting KEY (from ORIGIN) WHAT".
+    Error bad(const std::string & key, const std::string & what) const;
     // The file's `[models.NAME]` tables (model presets), by name.
     const std::vector<PresetTable> & presets() const { return presets_; }
     // The config file's name, for messages.
     std::string file_name() const;
 
   private:
-    struct Value {
-        std::string   text;
-        SettingSource source = SettingSource::default_value;
-    };
-    std::map<std::string, Value> values_;
+    std::map<std::string, SettingValue> values_;
     std::vector<PresetTable>     presets_;
     std::string                  path_;
 };

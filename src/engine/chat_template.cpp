@@ -23,22 +23,22 @@ namespace {
 // templates are far from it on most conversations, but llama.cpp's engine is
 // quadratic in some of them: Gemma 4's took 1.7 s to build the prompt of a
 // 200-turn conversation and 30 s for 1,000 turns (Xeon, AVX-512, 2 cores),
-// Qwen 3's 0.3 s. A render that runs past this is refused with an error
-// rather than holding a core.
-constexpr auto render_time_limit = std::chrono::seconds(60);
-
-jinja::exec_limits render_limits() {
+// Qwen 3's 0.3 s. A render that runs past this (the model.template_timeout
+// setting, 60 s by default) is refused with an error rather than holding a core.
+jinja::exec_limits render_limits(std::chrono::milliseconds time_limit) {
     jinja::exec_limits l;
-    l.deadline = std::chrono::steady_clock::now() + render_time_limit;
+    l.deadline = std::chrono::steady_clock::now() + time_limit;
     return l;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<ChatTemplate>> ChatTemplate::create(const Model & model, const std::string & override_template) {
+Result<std::unique_ptr<ChatTemplate>> ChatTemplate::create(const Model & model, const std::string & override_template,
+                                                           std::chrono::milliseconds time_limit) {
     std::unique_ptr<ChatTemplate> t(new ChatTemplate());
+    t->time_limit_ = time_limit;
     try {
-        jinja::limits_scope bounded(render_limits());
+        jinja::limits_scope bounded(render_limits(time_limit));
         t->tmpls_ = common_chat_templates_init(model.get(), override_template).release();
     } catch (const std::exception & e) {
         return make_error(ErrorCode::invalid_request, std::string("invalid chat template: ") + e.what());
@@ -139,7 +139,7 @@ Result<RenderedChat> ChatTemplate::apply(const std::vector<ChatMessage> & messag
     }
     const bool tools = !in.tools.empty() && options.tool_choice != ToolChoice::none;
     try {
-        jinja::limits_scope bounded(render_limits());
+        jinja::limits_scope bounded(render_limits(time_limit_));
         std::lock_guard lock(mutex_);
         const bool      object_arguments = common_chat_templates_get_caps(tmpls_)["supports_object_arguments"];
         for (const auto & m : messages) in.messages.push_back(to_common(m, object_arguments));

@@ -9,6 +9,7 @@
 // required, else "lazy": armed once the model starts a call).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,7 +85,9 @@ class ChatTemplate {
   public:
     // Uses `override_template` when non-empty, else the model's
     // tokenizer.chat_template, else llama.cpp's default (ChatML).
-    static Result<std::unique_ptr<ChatTemplate>> create(const Model & model, const std::string & override_template = "");
+    // `time_limit` bounds the renders of one call (model.template_timeout).
+    static Result<std::unique_ptr<ChatTemplate>> create(const Model & model, const std::string & override_template = "",
+                                                        std::chrono::milliseconds time_limit = std::chrono::seconds(60));
     ~ChatTemplate();
 
     // Renders the conversation, ending with the assistant turn's opening when
@@ -103,7 +106,8 @@ class ChatTemplate {
 
   private:
     ChatTemplate() = default;
-    common_chat_templates * tmpls_ = nullptr;
+    common_chat_templates *   tmpls_ = nullptr;
+    std::chrono::milliseconds time_limit_{0};
     mutable std::mutex      mutex_;
 };
 

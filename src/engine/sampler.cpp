@@ -4,26 +4,33 @@
 #include <cctype>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 
+#include "core/settings.h"
 #include "engine/model.h"
 #include "json-schema-to-grammar.h"
 
 namespace kiln::engine {
 
 const std::vector<SamplingField> & sampling_fields() {
-    using F         = SamplingParams;
-    constexpr double kMaxInt = 2147483647.0;
+    using F = SamplingParams;
+    // Names and ranges are the settings table's (core/settings.h): a request's
+    // field and a preset's key are checked alike.
+    auto field = [](const char * name, uint32_t bit, void (*store)(F &, double)) {
+        const SettingDef * d = find_preset_setting(name);
+        if (!d || !d->in(scope_request)) throw std::logic_error(std::string("no sampling setting ") + name);
+        return SamplingField{d->name, d->lo, d->hi, d->type == SettingType::integer, bit, store};
+    };
     static const std::vector<SamplingField> fields = {
-        {"temperature", 0, 2, false, F::temperature_set, [](F & p, double v) { p.temperature = static_cast<float>(v); }},
-        {"top_p", 0, 1, false, F::top_p_set, [](F & p, double v) { p.top_p = static_cast<float>(v); }},
-        {"top_k", 0, kMaxInt, true, F::top_k_set, [](F & p, double v) { p.top_k = static_cast<int32_t>(v); }},
-        {"min_p", 0, 1, false, F::min_p_set, [](F & p, double v) { p.min_p = static_cast<float>(v); }},
-        {"repeat_penalty", 0, 10, false, F::repeat_penalty_set, [](F & p, double v) { p.repeat_penalty = static_cast<float>(v); }},
-        {"repeat_last_n", -1, kMaxInt, true, F::repeat_last_n_set, [](F & p, double v) { p.repeat_last_n = static_cast<int32_t>(v); }},
-        {"presence_penalty", -2, 2, false, F::presence_penalty_set,
-         [](F & p, double v) { p.presence_penalty = static_cast<float>(v); }},
-        {"frequency_penalty", -2, 2, false, F::frequency_penalty_set,
-         [](F & p, double v) { p.frequency_penalty = static_cast<float>(v); }},
+        field("temperature", F::temperature_set, [](F & p, double v) { p.temperature = static_cast<float>(v); }),
+        field("top_p", F::top_p_set, [](F & p, double v) { p.top_p = static_cast<float>(v); }),
+        field("top_k", F::top_k_set, [](F & p, double v) { p.top_k = static_cast<int32_t>(v); }),
+        field("min_p", F::min_p_set, [](F & p, double v) { p.min_p = static_cast<float>(v); }),
+        field("repeat_penalty", F::repeat_penalty_set, [](F & p, double v) { p.repeat_penalty = static_cast<float>(v); }),
+        field("repeat_last_n", F::repeat_last_n_set, [](F & p, double v) { p.repeat_last_n = static_cast<int32_t>(v); }),
+        field("presence_penalty", F::presence_penalty_set, [](F & p, double v) { p.presence_penalty = static_cast<float>(v); }),
+        field("frequency_penalty", F::frequency_penalty_set,
+              [](F & p, double v) { p.frequency_penalty = static_cast<float>(v); }),
     };
     return fields;
 }

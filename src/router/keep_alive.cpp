@@ -10,7 +10,7 @@ namespace {
 
 Error bad(const std::string & text, const std::string & param) {
     return make_error(ErrorCode::invalid_request,
-                      "'" + param + "' must be a duration like \"5m\", \"1h30m\" or \"90s\", a number of seconds, 0 "
+                      (param.empty() ? "" : "'" + param + "' ") + "must be a duration like \"5m\", \"1h30m\" or \"90s\", a number of seconds, 0 "
                       "(unload when idle) or negative (keep loaded), got '" + text + "'",
                       param);
 }

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <climits>
 #include <cstdlib>
+#include <optional>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -39,42 +41,36 @@ namespace {
 
 bool same_name(const std::string & a, const std::string & b) { return same_model_name(a, b); }
 
-// Reads one preset key into the spec; an error names where.
+// Reads a preset's keys through the settings table; an error names the
+// file, the table, the key and its line.
 class PresetReader {
   public:
     PresetReader(const PresetTable & t, std::string where) : t_(t), where_(std::move(where)) {}
 
-    Status integer(const char * key, int32_t & out, int64_t lo, int64_t hi) {
-        auto it = t_.values.find(key);
-        if (it == t_.values.end()) return {};
-        seen_.push_back(key);
-        int64_t v = 0;
-        auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-        if (ec != std::errc() || p != it->second.data() + it->second.size() || v < lo || v > hi) {
-            return fail(std::string("'") + key + "' must be an integer from " + std::to_string(lo) + " to " +
-                        std::to_string(hi) + ", got '" + it->second + "'");
-        }
-        out = static_cast<int32_t>(v);
+    // The value of a key of the table, or nullptr when the preset leaves it out.
+    const SettingValue * value(const SettingDef & d) {
+        auto it = t_.values.find(d.name);
+        if (it == t_.values.end()) return nullptr;
+        seen_.push_back(d.name);
+        return &it->second;
+    }
+    Status integer(const char * key, int32_t & out) {
+        int64_t v = out;
+        KILN_CHECK(read(key, v, setting_integer));
+        out = static_cast<int32_t>(v);  // the table's range fits
         return {};
     }
-    Status number(const char * key, float & out, double lo, double hi) {
-        auto it = t_.values.find(key);
-        if (it == t_.values.end()) return {};
-        seen_.push_back(key);
-        char * end = nullptr;
-        const double v = std::strtod(it->second.c_str(), &end);
-        if (it->second.empty() || *end != '\0' || !(v >= lo && v <= hi)) {
-            return fail(std::string("'") + key + "' must be a number from " + fmt::format("{}", lo) + " to " +
-                        fmt::format("{}", hi) + ", got '" + it->second + "'");
-        }
+    Status number(const char * key, float & out) {
+        double v = out;
+        KILN_CHECK(read(key, v, setting_number));
         out = static_cast<float>(v);
         return {};
     }
-    const std::string * text(const char * key) {
-        auto it = t_.values.find(key);
-        if (it == t_.values.end()) return nullptr;
-        seen_.push_back(key);
-        return &it->second;
+    Result<std::optional<std::string>> text(const char * key) {
+        std::string v;
+        auto        given = read(key, v, setting_text);
+        if (!given) return given.error();
+        return *given ? std::optional<std::string>(std::move(v)) : std::nullopt;
     }
     const std::vector<std::string> * list(const char * key) {
         auto it = t_.lists.find(key);
@@ -82,8 +78,12 @@ class PresetReader {
         seen_.push_back(key);
         return &it->second;
     }
-    bool has(const char * key) const { return t_.values.count(key) > 0; }
+    bool  has(const char * key) const { return t_.values.count(key) > 0; }
     Error fail(const std::string & what) const { return make_error(ErrorCode::invalid_request, where_ + ": " + what); }
+    Error fail(const SettingDef & d, const SettingValue & v, const std::string & what) const {
+        const std::string line = v.line > 0 ? " (line " + std::to_string(v.line) + ")" : "";
+        return fail("'" + std::string(d.name) + "'" + line + " " + what);
+    }
     // Any key nobody read is unknown.
     Status finish() const {
         auto check = [&](const std::string & key) -> Status {
@@ -96,6 +96,19 @@ class PresetReader {
     }
 
   private:
+    // Reads `key` with `convert`; whether it was given.
+    template <class T>
+    Result<bool> read(const char * key, T & out, Result<T> (*convert)(const SettingDef &, const SettingValue &)) {
+        const SettingDef * d = find_preset_setting(key);
+        if (!d) throw std::logic_error(std::string("not a preset setting: ") + key);
+        const SettingValue * v = value(*d);
+        if (!v) return false;
+        auto r = convert(*d, *v);
+        if (!r) return fail(*d, *v, r.error().message);
+        out = std::move(*r);
+        return true;
+    }
+
     const PresetTable &      t_;
     std::string              where_;
     std::vector<std::string> seen_;
@@ -107,16 +120,16 @@ Status parse_sampling(PresetReader & r, engine::SamplingParams & s) {
         if (!r.has(f.name)) continue;
         if (f.integer) {
             int32_t v = 0;
-            KILN_CHECK(r.integer(f.name, v, static_cast<int64_t>(f.lo), static_cast<int64_t>(f.hi)));
+            KILN_CHECK(r.integer(f.name, v));
             engine::set_sampling(s, f, v);
         } else {
             float v = 0;
-            KILN_CHECK(r.number(f.name, v, f.lo, f.hi));
+            KILN_CHECK(r.number(f.name, v));
             engine::set_sampling(s, f, v);
         }
     }
     int32_t seed = 0;
-    KILN_CHECK(r.integer("seed", seed, 0, INT32_MAX));
+    KILN_CHECK(r.integer("seed", seed));
     if (r.has("seed")) {
         s.seed = static_cast<uint32_t>(seed);
         s.set |= engine::SamplingParams::seed_set;
@@ -129,14 +142,15 @@ Status parse_proxy(PresetReader & r, ModelSpec & spec) {
     backend::ProxyOptions & o = spec.proxy;
     const bool process = kind_of(spec).runs_command;
     if (process) {
-        if (const auto * c = r.text("command")) o.command = backend::split_command(*c);
+        KILN_TRY(auto command, r.text("command"));
+        if (command) o.command = backend::split_command(*command);
         if (const auto * c = r.list("command")) o.command = *c;
         if (o.command.empty()) {
             return r.fail("'command' is required for a process backend, e.g. \"llama-server --port ${PORT} -m ${MODEL_PATH}\"");
         }
     } else {
-        const auto * url = r.text("url");
-        const auto   web = [](const std::string & u) {
+        KILN_TRY(auto url, r.text("url"));
+        const auto web = [](const std::string & u) {
             const auto p = store::parse_url(u);
             return p && (p->scheme == "http" || p->scheme == "https");
         };
@@ -145,20 +159,22 @@ Status parse_proxy(PresetReader & r, ModelSpec & spec) {
         }
         o.url = *url;
         while (!o.url.empty() && o.url.back() == '/') o.url.pop_back();
-        if (const auto * key = r.text("api_key")) o.api_key = *key;
+        KILN_TRY(auto key, r.text("api_key"));
+        if (key) o.api_key = *key;
         o.health_path = "/v1/models";
     }
-    if (const auto * h = r.text("health")) {
-        if (h->empty() || h->front() != '/') return r.fail("'health' must be a path such as /health");
-        o.health_path = *h;
+    KILN_TRY(auto health, r.text("health"));
+    if (health) {
+        if (health->empty() || health->front() != '/') return r.fail("'health' must be a path such as /health");
+        o.health_path = *health;
     }
     int32_t ready = static_cast<int32_t>(o.ready_timeout.count() / 1000);
     int32_t grace = static_cast<int32_t>(o.stop_grace.count() / 1000);
     int32_t memory = 0;
-    KILN_CHECK(r.integer("ready_timeout", ready, 1, 3600));
-    KILN_CHECK(r.integer("stop_timeout", grace, 0, 600));
-    KILN_CHECK(r.integer("concurrency", o.max_concurrent, 0, 1024));
-    KILN_CHECK(r.integer("memory", memory, 0, 1 << 30));
+    KILN_CHECK(r.integer("ready_timeout", ready));
+    KILN_CHECK(r.integer("stop_timeout", grace));
+    KILN_CHECK(r.integer("concurrency", o.max_concurrent));
+    KILN_CHECK(r.integer("memory", memory));
     o.ready_timeout = std::chrono::seconds(ready);
     o.stop_grace    = std::chrono::seconds(grace);
     spec.memory_mib = memory;
@@ -173,38 +189,26 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
     p.spec.llama      = defaults;
     backend::LlamaOptions & o = p.spec.llama;
     o.alias           = t.name;
-    if (const auto * m = r.text("model")) p.model = *m;
+    KILN_TRY(auto model, r.text("model"));
+    if (model) p.model = *model;
     if (const auto * a = r.list("aliases")) p.spec.aliases = *a;
-    if (const auto * b = r.text("backend")) {
-        if (!find_backend_kind(*b)) return r.fail("'backend' must be " + backend_kind_names() + ", got '" + *b + "'");
-        p.spec.backend = *b;
+    KILN_TRY(auto backend, r.text("backend"));
+    if (backend) {
+        if (!find_backend_kind(*backend)) return r.fail("'backend' must be " + backend_kind_names() + ", got '" + *backend + "'");
+        p.spec.backend = *backend;
     }
     const bool in_process = kind_of(p.spec).in_process;
     if (in_process && p.model.empty()) {
         return r.fail("'model' (a catalog name or a GGUF path) is required");
     }
     if (!in_process) KILN_CHECK(parse_proxy(r, p.spec));
-    int32_t cache = static_cast<int32_t>(o.cache_ram_mib);
-    KILN_CHECK(r.integer("ctx_size", o.n_ctx, 0, 1 << 24));
-    KILN_CHECK(r.integer("slot_ctx", o.n_ctx_seq, 0, 1 << 24));
-    KILN_CHECK(r.integer("slots", o.slots, 1, 128));
-    KILN_CHECK(r.integer("max_queue", o.max_queue, 0, 1 << 20));
-    KILN_CHECK(r.integer("threads", o.n_threads, 0, 1024));
-    KILN_CHECK(r.integer("batch_size", o.n_batch, 1, 1 << 16));
-    KILN_CHECK(r.integer("cache_ram", cache, -1, 1 << 30));
-    o.cache_ram_mib = cache;
-    if (const auto * kv = r.text("kv_type")) {
-        auto t2 = engine::parse_kv_type(*kv);
-        if (!t2) return r.fail(t2.error().message);
-        o.kv_type = *t2;
-    }
-    if (const auto * fa = r.text("flash_attn")) {
-        auto f = engine::parse_flash_attn(*fa);
-        if (!f) return r.fail(f.error().message);
-        o.flash_attn = *f;
-    }
-    if (const auto * tmpl = r.text("chat_template")) o.chat_template = *tmpl;
-    if (const auto * sys = r.text("system")) o.system = *sys;
+    KILN_CHECK(read_model_settings(
+        [&](const SettingDef & d) { return r.value(d); },
+        [&](const SettingDef & d, const SettingValue & v, const std::string & what) { return r.fail(d, v, what); }, o));
+    KILN_TRY(auto tmpl, r.text("chat_template"));
+    if (tmpl) o.chat_template = *tmpl;
+    KILN_TRY(auto sys, r.text("system"));
+    if (sys) o.system = *sys;
     if (const auto * msgs = r.list("messages")) {
         for (const auto & m : *msgs) {
             const size_t colon = m.find(": ");
@@ -216,10 +220,11 @@ Result<Preset> parse_preset(const PresetTable & t, const backend::LlamaOptions &
         }
     }
     if (const auto * stops = r.list("stop")) o.stop = *stops;
-    KILN_CHECK(r.integer("max_tokens", o.max_tokens, -1, 1 << 20));
-    r.text("license");  // shown by /api/show, nothing to run
+    KILN_CHECK(r.integer("max_tokens", o.max_tokens));
+    KILN_CHECK(r.text("license"));  // shown by /api/show, nothing to run
     KILN_CHECK(parse_sampling(r, o.sampling));
-    if (const auto * ka = r.text("keep_alive")) {
+    KILN_TRY(auto ka, r.text("keep_alive"));
+    if (ka) {
         auto k = parse_keep_alive(*ka, "keep_alive");
         if (!k) return r.fail(k.error().message);
         p.spec.keep_alive = *k;
@@ -234,6 +239,50 @@ int32_t trained_context(const fs::path & path) {
 }
 
 }  // namespace
+
+Status read_model_settings(const std::function<const SettingValue *(const SettingDef &)> & value,
+                           const std::function<Error(const SettingDef &, const SettingValue &, const std::string &)> & fail,
+                           backend::LlamaOptions & o) {
+    struct Field {
+        const char * name;
+        int32_t backend::LlamaOptions::*field;
+    };
+    static constexpr Field kCounts[] = {
+        {"ctx_size", &backend::LlamaOptions::n_ctx},       {"slot_ctx", &backend::LlamaOptions::n_ctx_seq},
+        {"slots", &backend::LlamaOptions::slots},          {"max_queue", &backend::LlamaOptions::max_queue},
+        {"threads", &backend::LlamaOptions::n_threads},    {"batch_size", &backend::LlamaOptions::n_batch},
+        {"template_timeout", &backend::LlamaOptions::template_timeout},
+    };
+    auto given = [&](const char * name) -> std::pair<const SettingDef *, const SettingValue *> {
+        const SettingDef * d = find_preset_setting(name);
+        return {d, d ? value(*d) : nullptr};
+    };
+    for (const auto & f : kCounts) {
+        auto [d, v] = given(f.name);
+        if (!v) continue;
+        auto n = setting_integer(*d, *v);
+        if (!n) return fail(*d, *v, n.error().message);
+        o.*f.field = static_cast<int32_t>(*n);  // the table's range fits
+    }
+    if (auto [d, v] = given("cache_ram"); v) {
+        auto n = setting_integer(*d, *v);
+        if (!n) return fail(*d, *v, n.error().message);
+        o.cache_ram_mib = *n;
+    }
+    if (auto [d, v] = given("kv_type"); v) {
+        auto t = setting_text(*d, *v);
+        auto k = t ? engine::parse_kv_type(*t) : Result<ggml_type>(t.error());
+        if (!k) return fail(*d, *v, k.error().message);
+        o.kv_type = *k;
+    }
+    if (auto [d, v] = given("flash_attn"); v) {
+        auto t = setting_text(*d, *v);
+        auto f = t ? engine::parse_flash_attn(*t) : Result<engine::ContextParams::FlashAttn>(t.error());
+        if (!f) return fail(*d, *v, f.error().message);
+        o.flash_attn = *f;
+    }
+    return {};
+}
 
 Result<std::vector<Preset>> parse_presets(const std::vector<PresetTable> & tables, const backend::LlamaOptions & defaults,
                                           const std::string & file_name) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -29,6 +30,14 @@ bool same_model_name(std::string_view a, std::string_view b);
 // file, the table and the key.
 Result<std::vector<Preset>> parse_presets(const std::vector<PresetTable> & tables, const backend::LlamaOptions & defaults,
                                           const std::string & file_name);
+
+// Reads the settings every model has (ctx_size, slots, kv_type, ... : the
+// table's scope_model ones but keep_alive) into `o`. `value` gives what a
+// layer set for a setting, or nullptr; a bad value is an Error from `fail`.
+// The server's [model] settings and a preset read the same way.
+Status read_model_settings(const std::function<const SettingValue *(const SettingDef &)> & value,
+                           const std::function<Error(const SettingDef &, const SettingValue &, const std::string &)> & fail,
+                           backend::LlamaOptions & o);
 
 class CatalogResolver final : public Resolver {
   public:

@@ -192,7 +192,7 @@ void catalog_routes(httplib::Server & http, router::Router & router, const std::
         if (!name) return send_error(res, name.error());
         if (auto preset = created_preset(home, *name)) {
             Found f;
-            const auto model = preset->values.count("model") ? preset->values.at("model") : std::string();
+            const auto model = preset->values.count("model") ? preset->values.at("model").text() : std::string();
             if (!find_entry(home, model, res, f)) return;
             return res.set_content(ollama::show_preset_response(*preset, f.entry), "application/json");
         }

@@ -199,22 +199,22 @@ std::string preset_modelfile(const PresetTable & t) {
         return q + "\"";
     };
     std::string out;
-    if (auto it = t.values.find("model"); it != t.values.end()) out += "FROM " + it->second + "\n";
+    if (auto it = t.values.find("model"); it != t.values.end()) out += "FROM " + it->second.text() + "\n";
     for (const auto & k : kParams) {
-        if (auto it = t.values.find(k.kiln); it != t.values.end()) out += std::string("PARAMETER ") + k.ollama + " " + it->second + "\n";
+        if (auto it = t.values.find(k.kiln); it != t.values.end()) out += std::string("PARAMETER ") + k.ollama + " " + it->second.text() + "\n";
     }
     if (auto it = t.lists.find("stop"); it != t.lists.end()) {
         for (const auto & s : it->second) out += "PARAMETER stop " + quoted(s) + "\n";
     }
-    if (auto it = t.values.find("system"); it != t.values.end()) out += "SYSTEM " + quoted(it->second) + "\n";
-    if (auto it = t.values.find("chat_template"); it != t.values.end()) out += "TEMPLATE " + quoted(it->second) + "\n";
+    if (auto it = t.values.find("system"); it != t.values.end()) out += "SYSTEM " + quoted(it->second.text()) + "\n";
+    if (auto it = t.values.find("chat_template"); it != t.values.end()) out += "TEMPLATE " + quoted(it->second.text()) + "\n";
     if (auto it = t.lists.find("messages"); it != t.lists.end()) {
         for (const auto & m : it->second) {
             const size_t colon = m.find(": ");
             if (colon != std::string::npos) out += "MESSAGE " + m.substr(0, colon) + " " + quoted(m.substr(colon + 2)) + "\n";
         }
     }
-    if (auto it = t.values.find("license"); it != t.values.end()) out += "LICENSE " + quoted(it->second) + "\n";
+    if (auto it = t.values.find("license"); it != t.values.end()) out += "LICENSE " + quoted(it->second.text()) + "\n";
     return out;
 }
 
