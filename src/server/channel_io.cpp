@@ -57,6 +57,41 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::s
         [channel, keep](bool) { channel->cancel(); });
 }
 
+void stream_events(const httplib::Request & req, httplib::Response & res, std::vector<std::shared_ptr<backend::Channel>> channels,
+                   const std::string & content_type, std::string prefix, RenderEventOf render,
+                   std::function<std::string(const std::vector<backend::Event> &)> end, std::shared_ptr<void> keep) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    auto group = std::make_shared<backend::ChannelGroup>(channels);
+    res.set_chunked_content_provider(
+        content_type,
+        [group, count = channels.size(), prefix = std::move(prefix), render = std::move(render), end = std::move(end),
+         charge = token_charger(req)](size_t, httplib::DataSink & sink) {
+            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
+            if (!write(prefix)) return false;
+            std::vector<backend::Event> dones;
+            while (dones.size() < count) {
+                auto got = group->pop(100ms);  // woken by any channel's event: no polling
+                if (!got) {
+                    if (!sink.is_writable()) return false;  // the client left
+                    continue;
+                }
+                auto & [i, ev] = *got;
+                if (ev.kind == backend::Event::Kind::done) charge(ev.usage.prompt_tokens + ev.usage.completion_tokens);
+                if (!write(render(i, ev))) return false;
+                if (ev.kind == backend::Event::Kind::error) {
+                    sink.done();
+                    return true;
+                }
+                if (ev.kind == backend::Event::Kind::done) dones.push_back(std::move(ev));
+            }
+            write(end(dones));
+            sink.done();
+            return true;
+        },
+        [group, keep](bool) { group->cancel(); });
+}
+
 bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last) {
     auto next_check = std::chrono::steady_clock::now() + 100ms;
     std::vector<backend::TokenLogprob> logprobs;

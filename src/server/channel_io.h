@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/types.h"
 #include "router/router.h"
@@ -41,6 +42,14 @@ using RenderEvent = std::function<std::string(const backend::Event &)>;
 // The answer's tokens are charged to the request's key (token_limit).
 void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,
                    const std::string & content_type, std::string prefix, RenderEvent render, std::shared_ptr<void> keep);
+
+// The same for several requests answered in one response: their events as
+// they come, `render(i, event)` writing each, then `end(dones)` once every
+// one is done; an error event of any ends the response after its bytes.
+using RenderEventOf = std::function<std::string(size_t, const backend::Event &)>;
+void stream_events(const httplib::Request & req, httplib::Response & res, std::vector<std::shared_ptr<backend::Channel>> channels,
+                   const std::string & content_type, std::string prefix, RenderEventOf render,
+                   std::function<std::string(const std::vector<backend::Event> &)> end, std::shared_ptr<void> keep);
 
 // Waits for the whole answer: the deltas' text and the last event (done or
 // error), which gets the deltas' logprobs. False when the client left first

@@ -51,62 +51,38 @@ const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_rol
 const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_delta, oai::sse_completion_finish,
                                completion_whole};
 
-// Waits for the whole answer. Returns false (and writes the error) on failure.
-bool collect(httplib::Response & res, backend::Channel & channel, const httplib::Request & req, std::string & text,
-             backend::Event & done) {
-    if (!server::collect(channel, req, text, done)) return false;
-    if (done.kind == backend::Event::Kind::error) {
-        send_error(res, done.error);
-        return false;
-    }
-    return true;
-}
-
-// n > 1: n requests (a seed moves by one per choice, so seeded choices
-// differ); the prefix cache computes the shared prompt once. Streamed, their
-// chunks interleave by index; whole, the answers merge into one.
-// One generation per choice, with the text an answer starts with (echo).
+// n > 1 and several prompts: one generation per choice, n for each prompt
+// (a seed moves by one per choice, so seeded choices differ); the prefix
+// cache computes a shared prompt once.
 template <typename Request>
-struct Choice {
-    Request     request;
-    std::string echo;
-};
-
-// n choices for each prompt (a seed moves by one per choice, so seeded
-// choices differ).
-template <typename Request>
-void add_choices(std::vector<Choice<Request>> & out, const Request & request, int n, std::string echo) {
-    for (int i = 0; i < n; ++i) {
-        Choice<Request> c{request, echo};
-        if (c.request.params.sampling.seed) c.request.params.sampling.seed = *c.request.params.sampling.seed + static_cast<uint32_t>(i);
-        out.push_back(std::move(c));
+void add_choices(std::vector<Request> & out, const Request & request, int n) {
+    for (int i = 0; i < std::max(1, n); ++i) {
+        Request r = request;
+        if (r.params.sampling.seed) r.params.sampling.seed = *r.params.sampling.seed + static_cast<uint32_t>(i);
+        out.push_back(std::move(r));
     }
 }
+std::vector<backend::ChatRequest> choices_of(const oai::ChatCall & call) {
+    std::vector<backend::ChatRequest> out;
+    add_choices(out, call.request, call.n);
+    return out;
+}
+std::vector<backend::CompletionRequest> choices_of(const oai::CompletionCall & call) {
+    std::vector<backend::CompletionRequest> out;
+    add_choices(out, call.request, call.n);
+    for (const auto & more : call.more_prompts) add_choices(out, more, call.n);
+    return out;
+}
 
-// The text an answer to `r` starts with: its prompt, when the call echoes.
-std::string echo_of(const oai::ChatCall &, const backend::ChatRequest &, backend::Backend &) { return {}; }
-std::string echo_of(const oai::CompletionCall & call, const backend::CompletionRequest & r, backend::Backend & b) {
+// The text the answer of `choice` starts with: its prompt, when the call echoes.
+std::string echo_of(const oai::ChatCall &, size_t, backend::Backend &) { return {}; }
+std::string echo_of(const oai::CompletionCall & call, size_t choice, backend::Backend & b) {
     if (!call.echo) return {};
+    const size_t                         prompt = choice / static_cast<size_t>(std::max(1, call.n));
+    const backend::CompletionRequest &   r      = prompt == 0 ? call.request : call.more_prompts[prompt - 1];
     if (r.tokens.empty()) return r.prompt;
     auto text = b.detokenize(r.tokens);
     return text ? *text : std::string();
-}
-
-std::vector<Choice<backend::ChatRequest>> choices_of(const oai::ChatCall & call, backend::Backend &) {
-    std::vector<Choice<backend::ChatRequest>> out;
-    add_choices(out, call.request, call.n, {});
-    return out;
-}
-std::vector<Choice<backend::CompletionRequest>> choices_of(const oai::CompletionCall & call, backend::Backend & b) {
-    std::vector<Choice<backend::CompletionRequest>> out;
-    add_choices(out, call.request, call.n, echo_of(call, call.request, b));
-    for (const auto & more : call.more_prompts) add_choices(out, more, call.n, echo_of(call, more, b));
-    return out;
-}
-// Generations a call asks for: n for each of its prompts.
-size_t choice_count(const oai::ChatCall & call) { return static_cast<size_t>(std::max(1, call.n)); }
-size_t choice_count(const oai::CompletionCall & call) {
-    return static_cast<size_t>(std::max(1, call.n)) * (1 + call.more_prompts.size());
 }
 
 oai::ResponseMeta make_meta(const char * prefix, const backend::ModelInfo & model, bool logprobs) {
@@ -117,12 +93,15 @@ oai::ResponseMeta make_meta(const char * prefix, const backend::ModelInfo & mode
 
 // One choice of a chat or completion, streamed as SSE chunks or whole. An
 // answer with an echo starts with it (its prompt). `lmstudio`: the model, for
-// LM Studio's /api/v0 form, whose whole answers add stats.
+// LM Studio's /api/v0 form, whose whole answers add stats. One of several
+// choices (`joined`) ends with its finish chunk: the job's Joined writes the
+// usage and [DONE] once all are done.
 class ChoiceRender : public Render {
   public:
     ChoiceRender(const ResponseKind & kind, oai::ResponseMeta meta, bool include_usage, std::string echo,
-                 const backend::ModelInfo * lmstudio)
-        : kind_(kind), meta_(std::move(meta)), include_usage_(include_usage), echo_(std::move(echo)), lmstudio_(lmstudio) {}
+                 const backend::ModelInfo * lmstudio, bool joined)
+        : kind_(kind), meta_(std::move(meta)), include_usage_(include_usage), echo_(std::move(echo)), lmstudio_(lmstudio),
+          joined_(joined) {}
     std::string start() override {
         std::string out = kind_.start(meta_);
         if (!echo_.empty()) out += kind_.delta(meta_, backend::Event::delta(echo_));
@@ -133,6 +112,7 @@ class ChoiceRender : public Render {
             case backend::Event::Kind::delta: return kind_.delta(meta_, ev);
             case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
             case backend::Event::Kind::done:
+                if (joined_) return kind_.finish(meta_, ev.finish);
                 return kind_.finish(meta_, ev.finish) +
                        (include_usage_ ? oai::sse_usage(meta_, kind_.object, ev.usage) : std::string()) + oai::sse_done();
         }
@@ -149,24 +129,13 @@ class ChoiceRender : public Render {
     bool                              include_usage_;
     std::string                       echo_;
     const backend::ModelInfo *        lmstudio_;  // its lease outlives the answer
+    bool                              joined_;
 };
 
-template <typename Request>
-void answer_n(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
-              std::vector<Choice<Request>> choices, int n, const ResponseKind & kind, bool stream, bool include_usage,
-              oai::ResponseMeta meta) {
-    std::vector<std::shared_ptr<backend::Channel>> channels;
-    std::vector<std::string>                       echoes;
-    for (auto & c : choices) {
-        auto channel = lease->backend().submit(std::move(c.request));
-        if (!channel) {
-            for (auto & ch : channels) ch->cancel();
-            return send_error(res, channel.error());
-        }
-        channels.push_back(*channel);
-        echoes.push_back(std::move(c.echo));
-    }
-    // Each prompt counted once (its n choices share it).
+// Several choices' answers as one: their choices merged, usage summed with
+// each prompt counted once (its n choices share it).
+Joined join_choices(const ResponseKind & kind, std::shared_ptr<std::optional<oai::ResponseMeta>> meta, int n,
+                    bool include_usage) {
     auto usage_of = [n](const std::vector<backend::Event> & dones) {
         backend::Usage u;
         for (const auto & d : dones) {
@@ -178,100 +147,43 @@ void answer_n(const httplib::Request & req, httplib::Response & res, const std::
         u.cached_tokens /= std::max(1, n);
         return u;
     };
-    if (!stream) {
-        std::vector<std::string>    answers;
-        std::vector<backend::Event> dones;
-        for (size_t i = 0; i < channels.size(); ++i) {
-            std::string    text = echoes[i];
-            backend::Event done;
-            if (!collect(res, *channels[i], req, text, done)) {
-                for (auto & c : channels) c->cancel();
-                return;
-            }
-            meta.index = static_cast<int>(i);
-            answers.push_back(kind.whole(meta, text, done));
-            dones.push_back(std::move(done));
-        }
-        return res.set_content(oai::merge_choices(answers, usage_of(dones)), "application/json");
-    }
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [group = std::make_shared<backend::ChannelGroup>(channels), echoes, meta, &kind, include_usage, usage_of,
-         charge = token_charger(req)](size_t, httplib::DataSink & sink) mutable {
-            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
-            const int count = static_cast<int>(echoes.size());
-            for (int i = 0; i < count; ++i) {
-                meta.index = i;
-                if (!write(kind.start(meta))) return false;
-                if (!echoes[static_cast<size_t>(i)].empty() && !write(kind.delta(meta, backend::Event::delta(echoes[static_cast<size_t>(i)])))) {
-                    return false;
-                }
-            }
-            std::vector<backend::Event> dones;
-            for (int left = count; left > 0;) {
-                auto got = group->pop(std::chrono::milliseconds(100));
-                if (!got) {
-                    if (!sink.is_writable()) return false;  // the client left
-                    continue;
-                }
-                auto & [i, ev] = *got;
-                meta.index     = static_cast<int>(i);
-                if (ev.kind == backend::Event::Kind::delta) {
-                    if (!write(kind.delta(meta, ev))) return false;
-                } else if (ev.kind == backend::Event::Kind::error) {
-                    write(oai::sse_error(ev.error) + oai::sse_done());
-                    sink.done();
-                    return true;
-                } else {
-                    charge(ev.usage.prompt_tokens + ev.usage.completion_tokens);
-                    if (!write(kind.finish(meta, ev.finish))) return false;
-                    dones.push_back(std::move(ev));
-                    --left;
-                }
-            }
-            meta.index = 0;
-            write((include_usage ? oai::sse_usage(meta, kind.object, usage_of(dones)) : std::string()) + oai::sse_done());
-            sink.done();
-            return true;
-        },
-        [channels, lease](bool) {
-            for (auto & c : channels) c->cancel();
-        });
+    Joined j;
+    j.stream_end = [&kind, meta, usage_of, include_usage](const std::vector<backend::Event> & dones) {
+        return (include_usage ? oai::sse_usage(**meta, kind.object, usage_of(dones)) : std::string()) + oai::sse_done();
+    };
+    j.whole = [usage_of](const std::vector<std::string> & answers, const std::vector<backend::Event> & dones) {
+        return oai::merge_choices(answers, usage_of(dones));
+    };
+    return j;
 }
 
-
-// Several choices: each submitted on its own, answered together.
-template <typename Call>
-void answer_choices(const httplib::Request & req, httplib::Response & res, router::Router & router, const Call & call,
-                    const ResponseKind & kind) {
-    auto lease = lease_model(router, call.request.model, req, call.keep_alive, call.n_ctx);
-    if (!lease) return send_error(res, lease.error());
-    if ((*lease)->backend().upstream()) return forward(req, res, *lease);
-    answer_n(req, res, *lease, choices_of(call, (*lease)->backend()), call.n, kind, call.stream, call.include_usage,
-             make_meta(kind.id_prefix, (*lease)->info(), call.logprobs));
-}
-
-// One generation endpoint: one choice goes through the pipeline; more (n > 1,
-// or several prompts) are answered together.
+// One generation endpoint: a chat or completion of one or more choices
+// (n > 1, or several prompts), through the pipeline.
 template <typename Call>
 Handler generation_route(router::Router & router, Result<Call> (*parse)(std::string_view),
                                           const ResponseKind & kind, bool lmstudio = false) {
     return [&router, parse, &kind, lmstudio](const httplib::Request & req, httplib::Response & res) {
         auto call = parse(req.body);
         if (!call) return send_error(res, call.error());
-        if (choice_count(*call) > 1) return answer_choices(req, res, router, *call, kind);
         Job job;
         job.model        = call->request.model;
         job.keep_alive   = call->keep_alive;
         job.n_ctx        = call->n_ctx;
         job.stream       = call->stream;
         job.pass_through = true;
-        job.request      = call->request;
-        job.render = [&kind, lmstudio, call = std::make_shared<const Call>(std::move(*call))](const Answering & a) {
-            return std::make_unique<ChoiceRender>(kind, make_meta(kind.id_prefix, a.model, call->logprobs), call->include_usage,
-                                                  echo_of(*call, call->request, a.backend), lmstudio ? &a.model : nullptr);
+        auto choices     = choices_of(*call);
+        job.request      = std::move(choices.front());
+        for (size_t i = 1; i < choices.size(); ++i) job.more.push_back(std::move(choices[i]));
+        // One id for all choices: made with the first one's Render.
+        auto meta = std::make_shared<std::optional<oai::ResponseMeta>>();
+        if (!job.more.empty()) job.joined = join_choices(kind, meta, call->n, call->include_usage);
+        job.render = [&kind, lmstudio, meta, call = std::make_shared<const Call>(std::move(*call))](const Answering & a) {
+            if (!*meta) *meta = make_meta(kind.id_prefix, a.model, call->logprobs);
+            oai::ResponseMeta m = **meta;
+            m.index             = static_cast<int>(a.choice);
+            const bool one      = a.choices == 1;
+            return std::make_unique<ChoiceRender>(kind, std::move(m), call->include_usage, echo_of(*call, a.choice, a.backend),
+                                                  lmstudio && one ? &a.model : nullptr, !one);
         };
         run(req, res, router, std::move(job));
     };

@@ -28,6 +28,54 @@ class WholeOnly : public Render {
     WholeAnswer whole_;
 };
 
+// A job of several generations: each submitted (a refused one cancels those
+// before it), each with its Render, streamed together or collected in turn
+// and joined.
+void run_several(const httplib::Request & req, httplib::Response & res, const std::shared_ptr<router::Lease> & lease,
+                 Job & job, Clock::time_point leased) {
+    auto fail = [&](const Error & e) { send_error(res, job.family, e); };
+    std::vector<BackendRequest> requests;
+    requests.push_back(std::move(job.request));
+    for (auto & r : job.more) requests.push_back(std::move(r));
+    std::vector<std::shared_ptr<backend::Channel>> channels;
+    std::vector<std::shared_ptr<void>>             keep;
+    std::vector<std::shared_ptr<Render>>           renders;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        auto submitted = submit(lease, std::move(requests[i]));
+        if (!submitted) {
+            for (auto & c : channels) c->cancel();
+            return fail(submitted.error());
+        }
+        channels.push_back(submitted->channel);
+        keep.push_back(submitted->keep);
+        Answering a{lease->info(), lease->backend(), submitted->channel->prompt_tokens, job.received, leased, i, requests.size()};
+        renders.push_back(job.render(a));
+    }
+    if (job.stream) {
+        std::string start;
+        for (auto & r : renders) start += r->start();
+        return stream_events(
+            req, res, channels, job.stream_type, std::move(start),
+            [renders](size_t i, const backend::Event & ev) { return renders[i]->event(ev); }, job.joined.stream_end,
+            std::make_shared<std::vector<std::shared_ptr<void>>>(std::move(keep)));
+    }
+    std::vector<std::string>    answers;
+    std::vector<backend::Event> dones;
+    for (size_t i = 0; i < channels.size(); ++i) {
+        std::string    text;
+        backend::Event done;
+        const bool     stayed = collect(*channels[i], req, text, done);
+        if (!stayed || done.kind == backend::Event::Kind::error) {
+            for (auto & c : channels) c->cancel();
+            if (stayed) fail(done.error);
+            return;
+        }
+        answers.push_back(renders[i]->whole(text, done));
+        dones.push_back(std::move(done));
+    }
+    res.set_content(job.joined.whole(answers, dones), "application/json");
+}
+
 }  // namespace
 
 std::unique_ptr<Render> whole_only(WholeAnswer whole) { return std::make_unique<WholeOnly>(std::move(whole)); }
@@ -38,6 +86,7 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     if (!lease) return fail(lease.error());
     if (job.pass_through && (*lease)->backend().upstream()) return forward(req, res, *lease);
     const auto leased = Clock::now();
+    if (!job.more.empty()) return run_several(req, res, *lease, job, leased);
     if (job.nothing_to_run) {
         auto render = job.render(Answering{(*lease)->info(), (*lease)->backend(), 0, job.received, leased});
         return res.set_content(render->whole({}, backend::Event{}), "application/json");

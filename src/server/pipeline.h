@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "api/errors.h"
 #include "backend/types.h"
@@ -38,6 +39,8 @@ struct Answering {
     int32_t                    prompt_tokens;  // known when queued (0: the backend does not say)
     Clock::time_point          received;  // the request arrived
     Clock::time_point          leased;    // its model was ready
+    size_t                     choice  = 0;  // which of the job's generations (Job::more) this answers
+    size_t                     choices = 1;  // how many the job has
 };
 
 // One family's answer to one request. Streamed: start(), then event() of
@@ -59,11 +62,25 @@ std::unique_ptr<Render> whole_only(WholeAnswer whole);
 using BackendRequest =
     std::variant<backend::ChatRequest, backend::CompletionRequest, backend::EmbedRequest, backend::RerankRequest>;
 
+// How a job of several generations (OpenAI's n > 1, a list of prompts) ends:
+// each generation has its Render (Answering::choice), and these join them.
+struct Joined {
+    // Streamed, after every generation's done event: the trailer (usage, [DONE]).
+    std::function<std::string(const std::vector<backend::Event> & dones)> stream_end;
+    // Whole: one body of the answers each Render's whole() gave, in order.
+    std::function<std::string(const std::vector<std::string> & answers, const std::vector<backend::Event> & dones)> whole;
+};
+
 // A parsed request, as the pipeline runs it.
 struct Job {
     api::Family                      family = api::Family::openai;
     std::string                      model;  // as the client named it
     BackendRequest                   request;
+    // More generations answered with `request` (each submitted on its own,
+    // together: the prefix cache computes a shared prompt once), joined by
+    // `joined`. Streamed, their events interleave as they come.
+    std::vector<BackendRequest>      more;
+    Joined                           joined;
     std::optional<router::KeepAlive> keep_alive;
     int32_t                          n_ctx  = 0;   // 0: the model's own
     bool                             stream = false;

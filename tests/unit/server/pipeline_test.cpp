@@ -265,3 +265,66 @@ TEST(Pipeline, AClientThatLeavesWhileWaitingCancelsItsRequest) {
     ASSERT_NE(w.backend->last, nullptr);
     EXPECT_TRUE(w.backend->last->cancelled());
 }
+
+// Several generations (n > 1): each submitted, each with the Render its
+// choice index names, joined whole or streamed with one trailer at the end.
+TEST(Pipeline, SeveralGenerationsAreSubmittedEachAndJoined) {
+    OneModel w;
+    Router   router(w, w, options());
+    auto several = [](bool stream) {
+        auto job = job_for("m", backend::ChatRequest{}, stream);
+        job.more = {backend::ChatRequest{}, backend::ChatRequest{}};
+        job.render = [](const server::Answering & a) {
+            EXPECT_EQ(a.choices, 3u);
+            auto r = std::make_unique<TraceRender>(a);
+            return std::unique_ptr<server::Render>(std::move(r));
+        };
+        job.joined.whole = [](const std::vector<std::string> & answers, const std::vector<backend::Event> & dones) {
+            std::string out = std::to_string(dones.size()) + " joined:";
+            for (const auto & a : answers) out += " " + a;
+            return out;
+        };
+        job.joined.stream_end = [](const std::vector<backend::Event> & dones) { return "|end of " + std::to_string(dones.size()); };
+        return job;
+    };
+    {
+        auto req = open_request();
+        httplib::Response res;
+        server::run(req, res, router, several(false));
+        EXPECT_EQ(res.body, "3 joined: whole(m):Hello:2 whole(m):Hello:2 whole(m):Hello:2");
+        EXPECT_EQ(w.backend->asked, (std::vector<std::string>{"chat", "chat", "chat"}));
+    }
+    {
+        auto req = open_request();
+        httplib::Response res;
+        server::run(req, res, router, several(true));
+        const std::string out = read_stream(res);
+        EXPECT_EQ(out.rfind("start(m)|start(m)|start(m)|", 0), 0u) << out;
+        // Each choice's events, in its own order, interleaved with the others'.
+        size_t deltas = 0, dones = 0;
+        for (size_t at = 0; (at = out.find("d:", at)) != std::string::npos; ++at) ++deltas;
+        for (size_t at = 0; (at = out.find("done", at)) != std::string::npos; ++at) ++dones;
+        EXPECT_EQ(deltas, 6u);
+        EXPECT_EQ(dones, 3u);
+        EXPECT_NE(out.find("|end of 3"), std::string::npos) << out;
+        EXPECT_EQ(out.substr(out.size() - 9), "|end of 3");
+    }
+}
+
+TEST(Pipeline, ARefusedGenerationOfSeveralCancelsTheOthers) {
+    OneModel w;
+    Router   router(w, w, options());
+    int      submits = 0;
+    w.on_submit = [&] {
+        if (++submits == 2) w.backend->script = FakeBackend::Script::refuse;
+        else w.backend->script = FakeBackend::Script::never_end;
+    };
+    auto req = open_request();
+    httplib::Response res;
+    auto job = job_for("m", backend::ChatRequest{});
+    job.more = {backend::ChatRequest{}};
+    server::run(req, res, router, std::move(job));
+    EXPECT_EQ(res.status, 503);
+    ASSERT_NE(w.backend->last, nullptr);
+    EXPECT_TRUE(w.backend->last->cancelled()) << "the first, already running, is cancelled";
+}
