@@ -22,11 +22,7 @@
 #include <vector>
 
 #include "core/result.h"
-
-namespace httplib {
-class Server;
-struct Request;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

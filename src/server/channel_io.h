@@ -11,11 +11,7 @@
 
 #include "backend/types.h"
 #include "router/router.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

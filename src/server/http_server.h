@@ -18,10 +18,7 @@
 #include "server/responses_routes.h"
 #include "server/openai_routes.h"
 #include "server/store_routes.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

@@ -8,10 +8,7 @@
 #include "router/router.h"
 #include "server/openai_routes.h"
 #include "server/responses_routes.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

@@ -5,10 +5,7 @@
 
 #include "router/router.h"
 #include "server/connection_limits.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

@@ -7,10 +7,7 @@
 
 #include "router/router.h"
 #include "server/openai_routes.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

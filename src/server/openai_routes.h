@@ -8,12 +8,7 @@
 
 #include "backend/types.h"
 #include "router/router.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

@@ -21,11 +21,7 @@
 #include "api/errors.h"
 #include "backend/types.h"
 #include "router/router.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

@@ -9,11 +9,7 @@
 #include <memory>
 
 #include "router/router.h"
-
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

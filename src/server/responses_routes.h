@@ -18,10 +18,7 @@
 #include "engine/chat_template.h"
 #include "router/router.h"
 #include "server/pipeline.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

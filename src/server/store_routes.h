@@ -16,10 +16,7 @@
 #include "core/result.h"
 
 #include "store/hf_client.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 

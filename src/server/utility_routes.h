@@ -3,10 +3,7 @@
 #pragma once
 
 #include "router/router.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/httplib_fwd.h"
 
 namespace kiln::server {
 
