@@ -159,4 +159,30 @@ std::string upstream_error_message(std::string_view body) {
     return start;
 }
 
+namespace {
+
+class Codec final : public backend::ChatCodec {
+  public:
+    std::string body(const backend::ChatRequest & request, const std::string & model) const override {
+        return upstream_chat_body(request, model);
+    }
+    class Reader final : public backend::ChatCodec::Reader {
+      public:
+        std::vector<backend::Event> feed(std::string_view bytes) override { return reader_.feed(bytes); }
+        backend::Event              end() override { return reader_.end(); }
+
+      private:
+        UpstreamReader reader_;
+    };
+    std::unique_ptr<backend::ChatCodec::Reader> reader() const override { return std::make_unique<Reader>(); }
+    std::string error_message(std::string_view body) const override { return upstream_error_message(body); }
+};
+
+}  // namespace
+
+std::shared_ptr<const backend::ChatCodec> chat_codec() {
+    static const auto codec = std::make_shared<const Codec>();
+    return codec;
+}
+
 }  // namespace kiln::api::openai

@@ -1,10 +1,11 @@
 // kiln as an OpenAI client, for backends that are other servers (process
 // and remote runners): a typed chat request as the body of a streamed chat
 // completion, and the answer's SSE bytes back into events. So Ollama's,
-// Anthropic's and LM Studio's routes reach those backends too (the OpenAI
-// routes forward their bodies unchanged). Pure functions and a parser state.
+// Anthropic's and LM Studio's routes reach those backends too (OpenAI's own
+// requests go to them verbatim). Pure functions and a parser state.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,5 +43,10 @@ class UpstreamReader {
     std::vector<engine::ToolCall> calls_;
     std::string                  reasoning_;
 };
+
+// The codec process and remote backends put typed chats to their runners
+// with (upstream_chat_body, UpstreamReader, upstream_error_message), for the
+// router's BackendLoader to give them.
+std::shared_ptr<const backend::ChatCodec> chat_codec();
 
 }  // namespace kiln::api::openai

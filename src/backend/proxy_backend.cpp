@@ -359,7 +359,16 @@ Error not_translated(const std::string & id) {
 
 }  // namespace
 
-Result<std::shared_ptr<Channel>> ProxyBackend::submit(ChatRequest) { return not_translated(info_.id); }
+Result<std::shared_ptr<Channel>> ProxyBackend::submit(ChatRequest request) {
+    if (!options_.chat_codec) return not_translated(info_.id);
+    const std::string model = request.model.empty() ? info_.id : request.model;
+    return bridges_.submit(*this, info_.id, options_.chat_codec, request, model);
+}
+
+Result<std::shared_ptr<VerbatimAnswer>> ProxyBackend::submit_verbatim(const VerbatimRequest & request) {
+    return exchange(*this, info_.id, request, admit());
+}
+
 Result<std::shared_ptr<Channel>> ProxyBackend::submit(CompletionRequest) { return not_translated(info_.id); }
 Result<std::shared_ptr<Channel>> ProxyBackend::submit(EmbedRequest) { return not_translated(info_.id); }
 Result<std::shared_ptr<Channel>> ProxyBackend::submit(RerankRequest) { return not_translated(info_.id); }

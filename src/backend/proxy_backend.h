@@ -1,10 +1,11 @@
 // Backends that are other servers speaking the OpenAI API: `process`, a
 // managed child process (llama-server, MLX's server, vLLM, another kiln)
 // started on a free loopback port and health-checked, and `remote`, a fixed
-// upstream URL. Their requests are forwarded unchanged by the HTTP layer
-// (server/proxy); this class owns the runner's life: start, readiness,
-// restart with backoff after it dies, stop (SIGTERM, then SIGKILL), the
-// per-model log, and a concurrency limit.
+// upstream URL. An OpenAI request goes to them verbatim (submit_verbatim,
+// the fast path); a typed chat is put to them as an OpenAI chat completion
+// through the injected ChatCodec (backend/upstream.h). This class owns the
+// runner's life: start, readiness, restart with backoff after it dies, stop
+// (SIGTERM, then SIGKILL), the per-model log, and a concurrency limit.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <sys/types.h>
 
 #include "backend/types.h"
+#include "backend/upstream.h"
 
 namespace kiln::backend {
 
@@ -38,6 +40,9 @@ struct ProxyOptions {
     std::filesystem::path    log_path;       // process: stdout and stderr go here (appended)
     int32_t                  max_concurrent = 0;  // requests forwarded at once; 0: no limit
     int32_t                  n_ctx = 0;           // shown in /api/ps; 0: unknown
+    // Puts typed chats (Ollama's, Anthropic's, LM Studio's routes) to the
+    // runner; null: only OpenAI requests, verbatim, reach it.
+    std::shared_ptr<const ChatCodec> chat_codec;
 };
 
 // SIGKILLs every running runner's process group, at once: for a process
@@ -53,14 +58,15 @@ class ProxyBackend final : public Backend, public Upstream {
     ~ProxyBackend() override;  // stops the process
 
     const ModelInfo & info() const override { return info_; }
-    // The typed requests of the other API families are not translated for
-    // an external runner yet: they get a clear error.
+    // A chat goes through the ChatCodec; the other typed requests are not
+    // translated for an external runner: they get a clear error.
     Result<std::shared_ptr<Channel>> submit(ChatRequest) override;
     Result<std::shared_ptr<Channel>> submit(CompletionRequest) override;
     Result<std::shared_ptr<Channel>> submit(EmbedRequest) override;
     Result<std::shared_ptr<Channel>> submit(RerankRequest) override;
     void       shutdown() override;
-    Upstream * upstream() override { return this; }
+    Result<std::shared_ptr<VerbatimAnswer>> submit_verbatim(const VerbatimRequest & request) override;
+    Upstream * upstream() { return this; }
 
     // Upstream
     Result<std::string> ready() override;
@@ -92,6 +98,7 @@ class ProxyBackend final : public Backend, public Upstream {
     std::mutex              admit_mutex_;
     std::condition_variable admit_cv_;
     int32_t                 in_flight_ = 0;
+    ChatBridges             bridges_;  // last: its threads are joined before the rest goes
 };
 
 // Splits a command line on spaces, keeping "quoted" and 'quoted' words whole.

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -201,25 +202,53 @@ struct ModelInfo {
     std::string chat_template;  // the template's source (in-process models)
 };
 
-// A backend that is another server speaking the OpenAI API. The HTTP layer
-// forwards its requests unchanged to ready()'s URL instead of submitting
-// typed requests. Thread-safe.
-class Upstream {
+// An OpenAI request as its client sent it (method, path, body, content
+// type, Accept). A backend that is itself an OpenAI-compatible server may
+// answer it verbatim: the fast path of process and remote runners.
+struct VerbatimRequest {
+    std::string method = "POST";
+    std::string path;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string accept;
+};
+
+// Such an answer as it arrives: status and content type are in once it is
+// returned; then the body's bytes. Cancelling (or dropping) it ends the exchange.
+class VerbatimAnswer {
   public:
-    virtual ~Upstream() = default;
-    // The base URL to send to ("http://127.0.0.1:PORT"), once the runner is
-    // healthy: a process that died is started again first (with backoff).
-    // Errors: unavailable, with why.
-    virtual Result<std::string> ready() = 0;
-    // "Authorization: Bearer" for the upstream; empty: send none.
-    virtual const std::string & api_key() const = 0;
-    // Waits for a place under the backend's concurrency limit; dropping the
-    // returned token gives it back.
-    virtual std::shared_ptr<void> admit() = 0;
-    // A forwarded request failed on the connection: the runner may be gone.
-    virtual void failed() = 0;
-    // True once shutdown() ran: forwarded requests stop reading.
-    virtual bool stopping() const = 0;
+    virtual ~VerbatimAnswer() = default;
+    virtual int                 status() const       = 0;
+    virtual const std::string & content_type() const = 0;
+    struct Chunk {
+        std::string          bytes;
+        bool                 ended = false;  // the body is complete, or broke off
+        std::optional<Error> failure;        // why it broke off (the runner failed), when it did
+    };
+    // The next bytes, or nullopt when `timeout` passed without any.
+    virtual std::optional<Chunk> next(std::chrono::milliseconds timeout) = 0;
+    virtual void                 cancel() = 0;
+};
+
+// How a backend that is an OpenAI server puts a typed chat to it: the body
+// of a streamed POST /v1/chat/completions, and its SSE answer read back into
+// events. api/ implements it (api::openai::chat_codec()); whoever builds the
+// backends injects it, since backend/ sits below api/.
+class ChatCodec {
+  public:
+    virtual ~ChatCodec() = default;
+    virtual std::string body(const ChatRequest & request, const std::string & model) const = 0;
+    class Reader {
+      public:
+        virtual ~Reader() = default;
+        // Events for the chunks these bytes complete.
+        virtual std::vector<Event> feed(std::string_view bytes) = 0;
+        // The done event (or the upstream's error) once the body ended.
+        virtual Event end() = 0;
+    };
+    virtual std::unique_ptr<Reader> reader() const = 0;
+    // An error body as one line for a message.
+    virtual std::string error_message(std::string_view body) const = 0;
 };
 
 class Backend {
@@ -250,8 +279,12 @@ class Backend {
     virtual scheduler::Snapshot snapshot() const { return {}; }
     // Counters and histograms, or null.
     virtual const scheduler::Metrics * metrics() const { return nullptr; }
-    // Non-null for a backend whose requests are forwarded unchanged.
-    virtual Upstream * upstream() { return nullptr; }
+    // An OpenAI request answered verbatim, by a backend that is an OpenAI
+    // server (process, remote); null from every other backend, which takes
+    // the typed request instead.
+    virtual Result<std::shared_ptr<VerbatimAnswer>> submit_verbatim(const VerbatimRequest &) {
+        return std::shared_ptr<VerbatimAnswer>();
+    }
 
   protected:
     static Error no_tokenizer() {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/openai_upstream.h"
 #include "backend/proxy_backend.h"
 #include "cli/commands.h"
 #include "cli/serve_options.h"
@@ -109,7 +110,7 @@ int serve(const SettingsFlags & flags) {
     }
     log::set_level(o->log_level);
     router::CatalogResolver resolver(paths::home(), o->llama, std::move(o->presets), std::move(o->fixed));
-    router::BackendLoader   loader;
+    router::BackendLoader   loader(api::openai::chat_codec());
     router::Router          models(resolver, loader, o->router);
     log::info("memory budget {} for loaded models, at most {} at once; idle models unload after {}",
               format_bytes(static_cast<double>(o->router.memory_budget)), o->router.max_models,

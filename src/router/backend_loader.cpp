@@ -13,7 +13,10 @@ Result<std::unique_ptr<backend::Backend>> BackendLoader::load(const ModelSpec & 
     if (!kind) {
         return make_error(ErrorCode::invalid_request, "model '" + spec.id + "' has an unknown backend '" + spec.backend + "'");
     }
-    return kind->load(spec, n_ctx, &cancelled_);
+    if (kind->in_process) return kind->load(spec, n_ctx, &cancelled_);
+    ModelSpec with_codec        = spec;
+    with_codec.proxy.chat_codec = chat_codec_;
+    return kind->load(with_codec, n_ctx, &cancelled_);
 }
 
 }  // namespace kiln::router

@@ -11,6 +11,10 @@ namespace kiln::router {
 
 class BackendLoader final : public Loader {
   public:
+    // `chat_codec`: how process and remote backends put typed chats to their
+    // runners (api::openai::chat_codec(); the router cannot reach api/).
+    explicit BackendLoader(std::shared_ptr<const backend::ChatCodec> chat_codec = nullptr)
+        : chat_codec_(std::move(chat_codec)) {}
     // Memory of a llama model as llama.cpp measures it; of a process or
     // remote backend what its preset declares (`memory`), else for a
     // process serving a GGUF what llama.cpp would take for it, else nothing.
@@ -20,7 +24,8 @@ class BackendLoader final : public Loader {
     void                                      cancel_loads() override { cancelled_.store(true); }
 
   private:
-    std::atomic<bool> cancelled_{false};
+    std::atomic<bool>                        cancelled_{false};
+    std::shared_ptr<const backend::ChatCodec> chat_codec_;
 };
 
 }  // namespace kiln::router

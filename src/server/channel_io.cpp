@@ -5,7 +5,6 @@
 #include <cpp-httplib/httplib.h>
 
 #include "server/access.h"
-#include "server/proxy.h"
 
 namespace kiln::server {
 
@@ -21,13 +20,55 @@ Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, cons
     return router.acquire(model, ask);
 }
 
-Result<Submitted> submit_chat(const std::shared_ptr<router::Lease> & lease, backend::ChatRequest request) {
-    if (lease->backend().upstream()) {
-        KILN_TRY(auto bridged, bridge_chat(lease, request));
-        return Submitted{bridged.channel, bridged.keep};
+void write_verbatim(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::VerbatimAnswer> answer,
+                    const std::function<void(const Error &)> & fail, std::function<std::string(const Error &)> broke_off,
+                    std::shared_ptr<void> keep) {
+    // The answer goes before the lease: its exchange talks to the leased backend.
+    struct Held {
+        std::shared_ptr<void>                    keep;
+        std::shared_ptr<backend::VerbatimAnswer> answer;
+    };
+    auto held  = std::make_shared<Held>(Held{std::move(keep), std::move(answer)});
+    res.status = held->answer->status();
+    const std::string type = held->answer->content_type();
+    if (type.rfind("text/event-stream", 0) != 0) {  // a whole body
+        std::string body;
+        for (;;) {
+            auto chunk = held->answer->next(100ms);
+            if (!chunk) {
+                if (req.is_connection_closed()) return held->answer->cancel();
+                continue;
+            }
+            if (chunk->failure) return fail(*chunk->failure);
+            if (chunk->ended) return res.set_content(body, type);
+            body += chunk->bytes;
+        }
     }
-    KILN_TRY(auto channel, lease->backend().submit(std::move(request)));
-    return Submitted{channel, lease};
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        type,
+        [held, broke_off = std::move(broke_off)](size_t, httplib::DataSink & sink) {
+            for (;;) {
+                auto chunk = held->answer->next(100ms);
+                if (!chunk) {
+                    if (!sink.is_writable()) return false;  // the client left
+                    continue;
+                }
+                if (!chunk->ended) {
+                    if (!sink.write(chunk->bytes.data(), chunk->bytes.size())) return false;
+                    continue;
+                }
+                // A stream cut short (the runner died) ends with an error event.
+                if (chunk->failure) {
+                    const std::string event = "\n\n" + broke_off(*chunk->failure);
+                    sink.write(event.data(), event.size());
+                }
+                sink.done();
+                return true;
+            }
+        },
+        [held](bool) { held->answer->cancel(); });
 }
 
 void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,

@@ -21,14 +21,13 @@ Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, cons
                                                    const httplib::Request & req,
                                                    std::optional<router::KeepAlive> keep_alive = {}, int32_t n_ctx = 0);
 
-// A chat submitted to the model a lease holds: in-process, or bridged to
-// an upstream runner. `keep` (the lease, and the bridge's thread) lives as
-// long as the answer is read.
-struct Submitted {
-    std::shared_ptr<backend::Channel> channel;
-    std::shared_ptr<void>             keep;
-};
-Result<Submitted> submit_chat(const std::shared_ptr<router::Lease> & lease, backend::ChatRequest request);
+// An answer a backend gave verbatim (an OpenAI server's, to an OpenAI
+// request): its status, content type and bytes as they come. A body that
+// breaks off is `fail`ed when whole; streamed, it ends with the bytes of
+// `broke_off` (the family's error event). `keep` (the lease) outlives the answer.
+void write_verbatim(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::VerbatimAnswer> answer,
+                    const std::function<void(const Error &)> & fail, std::function<std::string(const Error &)> broke_off,
+                    std::shared_ptr<void> keep);
 
 // Bytes for one event; the stream ends after a done or error event.
 using RenderEvent = std::function<std::string(const backend::Event &)>;

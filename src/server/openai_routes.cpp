@@ -13,7 +13,6 @@
 #include "server/access.h"
 #include "server/channel_io.h"
 #include "server/pipeline.h"
-#include "server/proxy.h"
 #include "server/reply.h"
 
 namespace kiln::server {
@@ -170,7 +169,7 @@ Handler generation_route(router::Router & router, Result<Call> (*parse)(std::str
         job.keep_alive   = call->keep_alive;
         job.n_ctx        = call->n_ctx;
         job.stream       = call->stream;
-        job.pass_through = true;
+        job.openai_request = true;
         auto choices     = choices_of(*call);
         job.request      = std::move(choices.front());
         for (size_t i = 1; i < choices.size(); ++i) job.more.push_back(std::move(choices[i]));
@@ -213,7 +212,7 @@ Handler embeddings_handler(router::Router & router) {
         Job job;
         job.model        = call->request.model;
         job.keep_alive   = call->keep_alive;
-        job.pass_through = true;
+        job.openai_request = true;
         job.request      = call->request;
         job.render       = [base64 = call->base64](const Answering & a) {
             return whole_only([id = a.model.id, base64](const std::string &, const backend::Event & done) {
@@ -241,7 +240,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         if (!call) return send_error(res, call.error());
         Job job;
         job.model        = call->request.model;
-        job.pass_through = true;
+        job.openai_request = true;
         job.request      = call->request;
         job.render = [call = std::make_shared<const api::rerank::RerankCall>(std::move(*call))](const Answering & a) {
             return whole_only([call, id = a.model.id](const std::string &, const backend::Event & done) {

@@ -3,19 +3,32 @@
 #include <cpp-httplib/httplib.h>
 
 #include "server/channel_io.h"
-#include "server/proxy.h"
 #include "server/reply.h"
 
 namespace kiln::server {
 namespace {
 
-// A chat may be bridged to an upstream runner; every other kind of request
-// runs where the backend runs it.
+// A request submitted to the leased model; the lease lives as long as its
+// answer is read.
+struct Submitted {
+    std::shared_ptr<backend::Channel> channel;
+    std::shared_ptr<void>             keep;
+};
 Result<Submitted> submit(const std::shared_ptr<router::Lease> & lease, BackendRequest request) {
-    if (auto * chat = std::get_if<backend::ChatRequest>(&request)) return submit_chat(lease, std::move(*chat));
     auto channel = std::visit([&](auto & r) { return lease->backend().submit(std::move(r)); }, request);
     if (!channel) return channel.error();
     return Submitted{*channel, lease};
+}
+
+// An OpenAI request as the client sent it, for a backend that answers it verbatim.
+backend::VerbatimRequest verbatim_of(const httplib::Request & req) {
+    backend::VerbatimRequest v;
+    v.method       = req.method;
+    v.path         = req.path;
+    v.body         = req.body;
+    v.content_type = req.get_header_value("Content-Type", "application/json");
+    v.accept       = req.get_header_value("Accept");
+    return v;
 }
 
 class WholeOnly : public Render {
@@ -84,8 +97,18 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     auto fail  = [&](const Error & e) { send_error(res, job.family, e); };
     auto lease = lease_model(router, job.model, req, job.keep_alive, job.n_ctx);
     if (!lease) return fail(lease.error());
-    if (job.pass_through && (*lease)->backend().upstream()) return forward(req, res, *lease);
     const auto leased = Clock::now();
+    if (job.openai_request) {
+        auto verbatim = (*lease)->backend().submit_verbatim(verbatim_of(req));
+        if (!verbatim) return fail(verbatim.error());
+        if (*verbatim) {
+            // The family's error event, should the answer break off mid-stream.
+            auto broke_off = [render = job.render, lease = *lease, received = job.received, leased](const Error & e) {
+                return render(Answering{lease->info(), lease->backend(), 0, received, leased})->event(backend::Event::fail(e));
+            };
+            return write_verbatim(req, res, std::move(*verbatim), fail, broke_off, *lease);
+        }
+    }
     if (!job.more.empty()) return run_several(req, res, *lease, job, leased);
     if (job.nothing_to_run) {
         auto render = job.render(Answering{(*lease)->info(), (*lease)->backend(), 0, job.received, leased});

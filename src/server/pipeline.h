@@ -81,9 +81,10 @@ struct Job {
     int32_t                          n_ctx  = 0;   // 0: the model's own
     bool                             stream = false;
     const char *                     stream_type = "text/event-stream";
-    // The request as the client sent it goes unchanged to an upstream
-    // runner (OpenAI's own routes), instead of being bridged.
-    bool                             pass_through = false;
+    // The body is an OpenAI API request (OpenAI's own routes): a backend
+    // that is an OpenAI server answers it verbatim (submit_verbatim), any
+    // other takes `request`.
+    bool                             openai_request = false;
     // Nothing to run (Ollama's empty legacy embedding): once the model is
     // leased, the answer is whole() of no text and an empty done event.
     bool                             nothing_to_run = false;
