@@ -15,7 +15,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
     }
     auto settings = kiln::Settings::load(file.path());
     if (!settings) return 0;
-    for (const auto & spec : kiln::Settings::specs()) (void)settings->get_int(spec.key);
+    // Every setting read as its type says (its range checked).
+    for (const auto & d : kiln::setting_defs()) {
+        if (!d.section) continue;
+        const std::string key = d.key();
+        if (d.type == kiln::SettingType::integer) (void)settings->get_int(key);
+        if (d.type == kiln::SettingType::boolean) (void)settings->get_bool(key);
+        if (d.type == kiln::SettingType::text || d.type == kiln::SettingType::duration) (void)settings->get_text(key);
+        if (d.type == kiln::SettingType::list) (void)settings->get_list(key);
+    }
     (void)kiln::router::parse_presets(settings->presets(), kiln::backend::LlamaOptions{}, "config.toml");
     return 0;
 }
