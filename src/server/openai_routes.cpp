@@ -26,6 +26,7 @@ void send_error(httplib::Response & res, const Error & e) { send_openai_error(re
 
 // How one kind of response (chat or completion) is rendered, streamed or whole.
 struct ResponseKind {
+    const char * openai_path;  // where a runner that is an OpenAI server takes it
     const char * id_prefix;
     const char * object;  // of the streamed usage chunk
     std::string (*start)(const oai::ResponseMeta &);
@@ -45,9 +46,9 @@ std::string completion_whole(const oai::ResponseMeta & m, const std::string & te
     return oai::completion_response(m, text, done);
 }
 
-const ResponseKind kChat{"chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_event,
+const ResponseKind kChat{"/v1/chat/completions", "chatcmpl-", "chat.completion.chunk", oai::sse_chat_role, oai::sse_chat_event,
                          oai::sse_chat_finish, chat_whole};
-const ResponseKind kCompletion{"cmpl-", "text_completion", no_start, completion_delta, oai::sse_completion_finish,
+const ResponseKind kCompletion{"/v1/completions", "cmpl-", "text_completion", no_start, completion_delta, oai::sse_completion_finish,
                                completion_whole};
 
 // n > 1 and several prompts: one generation per choice, n for each prompt
@@ -169,7 +170,7 @@ Handler generation_route(router::Router & router, Result<Call> (*parse)(std::str
         job.keep_alive   = call->keep_alive;
         job.n_ctx        = call->n_ctx;
         job.stream       = call->stream;
-        job.openai_request = true;
+        job.openai_path  = kind.openai_path;
         auto choices     = choices_of(*call);
         job.request      = std::move(choices.front());
         for (size_t i = 1; i < choices.size(); ++i) job.more.push_back(std::move(choices[i]));
@@ -212,7 +213,7 @@ Handler embeddings_handler(router::Router & router) {
         Job job;
         job.model        = call->request.model;
         job.keep_alive   = call->keep_alive;
-        job.openai_request = true;
+        job.openai_path  = "/v1/embeddings";
         job.request      = call->request;
         job.render       = [base64 = call->base64](const Answering & a) {
             return whole_only([id = a.model.id, base64](const std::string &, const backend::Event & done) {
@@ -240,7 +241,7 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         if (!call) return send_error(res, call.error());
         Job job;
         job.model        = call->request.model;
-        job.openai_request = true;
+        job.openai_path  = "/v1/rerank";
         job.request      = call->request;
         job.render = [call = std::make_shared<const api::rerank::RerankCall>(std::move(*call))](const Answering & a) {
             return whole_only([call, id = a.model.id](const std::string &, const backend::Event & done) {

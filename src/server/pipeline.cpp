@@ -20,11 +20,12 @@ Result<Submitted> submit(const std::shared_ptr<router::Lease> & lease, BackendRe
     return Submitted{*channel, lease};
 }
 
-// An OpenAI request as the client sent it, for a backend that answers it verbatim.
-backend::VerbatimRequest verbatim_of(const httplib::Request & req) {
+// An OpenAI request as the client sent it, at its OpenAI path, for a backend
+// that answers it verbatim.
+backend::VerbatimRequest verbatim_of(const httplib::Request & req, const std::string & path) {
     backend::VerbatimRequest v;
     v.method       = req.method;
-    v.path         = req.path;
+    v.path         = path;
     v.body         = req.body;
     v.content_type = req.get_header_value("Content-Type", "application/json");
     v.accept       = req.get_header_value("Accept");
@@ -98,8 +99,8 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     auto lease = lease_model(router, job.model, req, job.keep_alive, job.n_ctx);
     if (!lease) return fail(lease.error());
     const auto leased = Clock::now();
-    if (job.openai_request) {
-        auto verbatim = (*lease)->backend().submit_verbatim(verbatim_of(req));
+    if (!job.openai_path.empty()) {
+        auto verbatim = (*lease)->backend().submit_verbatim(verbatim_of(req, job.openai_path));
         if (!verbatim) return fail(verbatim.error());
         if (*verbatim) {
             // The family's error event, should the answer break off mid-stream.

@@ -81,10 +81,11 @@ struct Job {
     int32_t                          n_ctx  = 0;   // 0: the model's own
     bool                             stream = false;
     const char *                     stream_type = "text/event-stream";
-    // The body is an OpenAI API request (OpenAI's own routes): a backend
-    // that is an OpenAI server answers it verbatim (submit_verbatim), any
-    // other takes `request`.
-    bool                             openai_request = false;
+    // Non-empty: the body is a request of this OpenAI route ("/v1/chat/
+    // completions"), as the client sent it (OpenAI's own routes, and LM
+    // Studio's /api/v0 ones of the same shape). A backend that is an OpenAI
+    // server answers it verbatim (submit_verbatim); any other takes `request`.
+    std::string                      openai_path;
     // Nothing to run (Ollama's empty legacy embedding): once the model is
     // leased, the answer is whole() of no text and an empty done event.
     bool                             nothing_to_run = false;

@@ -138,7 +138,7 @@ void register_responses_routes(httplib::Server & http, router::Router & router, 
         job.model        = call->request.model;
         job.keep_alive   = call->keep_alive;
         job.stream       = call->stream;
-        job.openai_request = true;
+        job.openai_path  = "/v1/responses";
         job.request      = call->request;
         job.render = [&store, history = std::move(*history),
                       call = std::make_shared<const responses::ResponsesCall>(std::move(*call))](const Answering & a) {

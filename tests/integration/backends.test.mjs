@@ -140,6 +140,16 @@ url = "http://127.0.0.1:1"
     assert.match((await down.json()).error, /down|reach|connect/i);
   });
 
+  it("LM Studio's OpenAI-shaped /api/v0 routes reach a runner at its OpenAI path", async () => {
+    // llama-server has no /api/v0: the request goes to /v1/chat/completions, verbatim.
+    const r = await postJSON(server.baseURL, '/api/v0/chat/completions',
+      { model: 'ls', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 3 });
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.usage.completion_tokens, 3);
+    assert.equal(typeof body.choices[0].message.content, 'string');
+  });
+
   it('kiln serve as a process backend answers, whole and streamed', async () => {
     const r = await chatOnce(client, 'child');
     assert.equal(r.model, 'child'); // the child's own answer, unchanged
