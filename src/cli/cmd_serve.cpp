@@ -2,6 +2,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "api/openai_upstream.h"
@@ -30,7 +33,9 @@ void block_stop_signals(sigset_t & set) {
 }
 
 // The first SIGINT/SIGTERM starts a clean shutdown on a thread of its own,
-// so that a second one still lands here: it exits at once, runners killed first.
+// so that a second one still lands here: it exits at once, runners killed
+// first. It listens as long as it lives: keep it while the models unload
+// (a runner that ignores SIGTERM is waited for up to its stop_timeout).
 class StopOnSignal {
   public:
     StopOnSignal(const sigset_t & set, router::Router & models, server::HttpServer & http)
@@ -39,10 +44,19 @@ class StopOnSignal {
               sigwait(&set, &first);
               if (first == SIGUSR1) return;
               log::info("{} received, shutting down (again to exit at once)", first == SIGINT ? "SIGINT" : "SIGTERM");
-              stopper_ = std::thread([&models, &http] {
-                  models.shutdown();
-                  http.stop();
-              });
+              {
+                  std::lock_guard lock(mutex_);
+                  if (!closed_) {
+                      stopping_ = true;
+                      stopper_  = std::thread([this, &models, &http] {
+                          models.shutdown();
+                          http.stop();
+                          std::lock_guard l(mutex_);
+                          stopped_ = true;
+                          cv_.notify_all();
+                      });
+                  }
+              }
               int again = 0;
               sigwait(&set, &again);
               if (again == SIGUSR1) return;
@@ -56,10 +70,22 @@ class StopOnSignal {
         waiter_.join();
         if (stopper_.joinable()) stopper_.join();
     }
+    // Once the server's run() returned: a shutdown a signal started has
+    // finished, and no other starts (the router and the server may go).
+    void close() {
+        std::unique_lock lock(mutex_);
+        closed_ = true;
+        cv_.wait(lock, [&] { return !stopping_ || stopped_; });
+    }
 
   private:
-    std::thread stopper_;  // before waiter_, which may start it
-    std::thread waiter_;
+    std::mutex              mutex_;
+    std::condition_variable cv_;
+    bool                    closed_   = false;
+    bool                    stopping_ = false;
+    bool                    stopped_  = false;
+    std::thread             stopper_;  // set by the waiter; joined after it
+    std::thread             waiter_;   // last: started once the rest is ready
 };
 
 // Every model a client may name, with the loaded ones' details.
@@ -111,7 +137,7 @@ int serve(const SettingsFlags & flags) {
     log::set_level(o->log_level);
     router::CatalogResolver resolver(paths::home(), o->llama, std::move(o->presets), std::move(o->fixed));
     router::BackendLoader   loader(api::openai::chat_codec());
-    router::Router          models(resolver, loader, o->router);
+    auto                    models = std::make_unique<router::Router>(resolver, loader, o->router);
     log::info("memory budget {} for loaded models, at most {} at once; idle models unload after {}",
               format_bytes(static_cast<double>(o->router.memory_budget)), o->router.max_models,
               router::format_keep_alive(o->router.keep_alive));
@@ -120,7 +146,7 @@ int serve(const SettingsFlags & flags) {
         // Named on the command line: loaded now and kept (other models come and go on demand).
         router::Ask forever;
         forever.keep_alive = router::KeepAlive::forever();
-        auto loaded        = models.load(o->router.default_model, forever);
+        auto loaded        = models->load(o->router.default_model, forever);
         if (!loaded) {
             log::error("{}", loaded.error().message);
             return failure;
@@ -130,17 +156,18 @@ int serve(const SettingsFlags & flags) {
         log::info("no default model (pass --model, or make the demo model): requests must name one from 'kiln list'");
     }
     o->server.store = server::StoreOptions{paths::home(), store::HfOptions::from_env()};
-    server::HttpServer http(models, [&resolver, &models] { return list_models(resolver, models); }, std::move(o->server));
-    if (auto bound = http.bind(); !bound) {
+    auto http = std::make_unique<server::HttpServer>(
+        *models, [&resolver, &models = *models] { return list_models(resolver, models); }, std::move(o->server));
+    if (auto bound = http->bind(); !bound) {
         log::error("{}", bound.error().message);
         return failure;
     }
-    Status st;
-    {
-        StopOnSignal stop(stop_signals, models, http);
-        print_banner(http.urls(), served);
-        st = http.run();
-    }
+    StopOnSignal stop(stop_signals, *models, *http);
+    print_banner(http->urls(), served);
+    Status st = http->run();
+    stop.close();
+    http.reset();
+    models.reset();  // unloads every model, stopping runners, while a second signal still exits at once
     if (!st) {
         log::error("{}", st.error().message);
         return failure;
