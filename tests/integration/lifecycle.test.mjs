@@ -170,6 +170,27 @@ http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.
     await removeDir(dir);
   });
 
+  it('a second SIGTERM long after the first still exits at once (the runners are stopped while it listens)', async () => {
+    const stubborn = `import http from 'node:http';
+process.on('SIGTERM', () => {});
+http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.0.1');
+`;
+    const { server, dir } = await withRunner(stubborn, 'stop_timeout = 300');
+    const load = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'runner' });
+    assert.equal(load.status, 200, await load.text());
+    const exited = new Promise((resolve) => server.proc.once('close', (code) => resolve(code)));
+    server.proc.kill('SIGTERM');
+    await server.waitForStderr(/shutting down \(again to exit at once\)/, { from: 0 });
+    // Long enough for the server to have stopped: only the runner (300 s) is left.
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    server.proc.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 128 + 15, server.stderr);
+    assert.ok(Date.now() - t0 < slow(10_000), `exited ${Date.now() - t0} ms after the second SIGTERM`);
+    await removeDir(dir);
+  });
+
   it('exits with code 0 on SIGTERM while idle right after start', async () => {
     const server = await start();
     assertCleanExit(await server.stop('SIGTERM'), server.stderr);
