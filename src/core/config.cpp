@@ -97,8 +97,9 @@ Status write_preset_file(const std::string & path, const std::vector<PresetTable
     toml::table models;
     for (const auto & t : tables) {
         toml::table one;
-        for (const auto & [k, v] : t.values) {
-            std::visit([&](const auto & x) { one.insert_or_assign(k, x); }, v.value);
+        for (const auto & kv : t.values) {  // no structured binding: clang 14 cannot capture one
+            const std::string & key = kv.first;
+            std::visit([&](const auto & x) { one.insert_or_assign(key, x); }, kv.second.value);
         }
         for (const auto & [k, list] : t.lists) {
             toml::array arr;
