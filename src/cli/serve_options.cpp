@@ -1,7 +1,6 @@
 #include "cli/serve_options.h"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 
@@ -70,11 +69,9 @@ Result<server::ServerOptions> http_options(const Settings & s) {
         std::string  host  = colon == std::string::npos ? o.host : item.substr(0, colon);
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
         const std::string port_text = colon == std::string::npos ? item : item.substr(colon + 1);
-        int               p         = -1;
-        auto [end, ec]              = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
-        if (ec != std::errc() || end != port_text.data() + port_text.size() || p < 0 || p > 65535 || host.empty()) {
-            return s.bad("server.listen", "takes host:port or port entries, got '" + item + "'");
-        }
+        auto              port      = setting_integer(*find_setting("server.port"), SettingValue(port_text));  // its range
+        if (!port || host.empty()) return s.bad("server.listen", "takes host:port or port entries, got '" + item + "'");
+        const int p = static_cast<int>(*port);
         o.also.emplace_back(host, p);
         if (!server::loopback_host(host)) access.loopback_bind = false;  // for the key check below
     }
