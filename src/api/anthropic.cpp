@@ -147,18 +147,18 @@ std::string event(const char * name, const json & data) {
     return std::string("event: ") + name + "\ndata: " + dump(data) + "\n\n";
 }
 
-const char * stop_reason(const backend::Event & done) {
+const char * stop_reason(const backend::Done & done) {
     if (!done.stop_sequence.empty()) return "stop_sequence";
     if (!done.tool_calls.empty() && done.finish != backend::FinishReason::length) return "tool_use";
     return done.finish == backend::FinishReason::length ? "max_tokens" : "end_turn";
 }
 
-json stop_sequence(const backend::Event & done) {
+json stop_sequence(const backend::Done & done) {
     return done.stop_sequence.empty() ? json(nullptr) : json(done.stop_sequence);
 }
 
 // Anthropic counts cache reads apart: input_tokens + cache_read_input_tokens is the prompt.
-json usage(const backend::Event & done) {
+json usage(const backend::Done & done) {
     return {{"input_tokens", std::max(0, done.usage.prompt_tokens - done.usage.cached_tokens)},
             {"output_tokens", done.usage.completion_tokens},
             {"cache_read_input_tokens", done.usage.cached_tokens},
@@ -236,7 +236,7 @@ json tool_input(const std::string & arguments) {
 
 }  // namespace
 
-std::string message_response(const Meta & m, const std::string & text, const backend::Event & done) {
+std::string message_response(const Meta & m, const std::string & text, const backend::Done & done) {
     json content = json::array();
     if (!done.reasoning.empty()) content.push_back({{"type", "thinking"}, {"thinking", done.reasoning}, {"signature", ""}});
     if (!text.empty() || done.tool_calls.empty()) content.push_back({{"type", "text"}, {"text", text}});
@@ -282,7 +282,7 @@ std::string Stream::piece(const json & delta) {
     return event("content_block_delta", {{"type", "content_block_delta"}, {"index", index_}, {"delta", delta}});
 }
 
-std::string Stream::delta(const backend::Event & ev) {
+std::string Stream::delta(const backend::Delta & ev) {
     std::string out;
     if (!ev.reasoning.empty()) {
         if (open_ != Block::thinking) out += open(Block::thinking, {{"type", "thinking"}, {"thinking", ""}});
@@ -300,7 +300,7 @@ std::string Stream::delta(const backend::Event & ev) {
     return out + piece({{"type", "text_delta"}, {"text", ev.text}});
 }
 
-std::string Stream::end(const backend::Event & done) {
+std::string Stream::end(const backend::Done & done) {
     // Every answer has at least one block: an empty text one, if nothing else.
     std::string out = index_ == 0 && open_ == Block::none ? open(Block::text, {{"type", "text"}, {"text", ""}}) : "";
     return out + close() +

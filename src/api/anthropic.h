@@ -33,7 +33,7 @@ struct Meta {
 std::string new_message_id();
 
 // A whole answer.
-std::string message_response(const Meta & m, const std::string & text, const backend::Event & done);
+std::string message_response(const Meta & m, const std::string & text, const backend::Done & done);
 // Streamed: message_start and a ping; then content blocks (thinking, text,
 // tool_use), each opened by content_block_start, fed by content_block_delta
 // (thinking_delta, text_delta, input_json_delta) and closed by
@@ -45,8 +45,8 @@ std::string stream_error(const Error & error);
 // The block state of one streamed answer.
 class Stream {
   public:
-    std::string delta(const backend::Event & delta);
-    std::string end(const backend::Event & done);
+    std::string delta(const backend::Delta & delta);
+    std::string end(const backend::Done & done);
 
   private:
     enum class Block { none, thinking, text, tool };

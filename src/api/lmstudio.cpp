@@ -61,7 +61,7 @@ std::string models_v1(const std::vector<backend::ModelInfo> & models) {
     return dump({{"models", std::move(list)}});
 }
 
-std::string add_v0_stats(const std::string & body, const backend::Event & done, const backend::ModelInfo & model) {
+std::string add_v0_stats(const std::string & body, const backend::Done & done, const backend::ModelInfo & model) {
     json j = json::parse(body, nullptr, false);
     if (!j.is_object()) return body;
     const double gen_s = done.timings.generation_ms / 1000.0;
@@ -193,7 +193,7 @@ Result<V1ChatCall> parse_v1_chat(std::string_view body) {
     return call;
 }
 
-std::string v1_chat_result(const std::string & model, const std::string & text, const backend::Event & done,
+std::string v1_chat_result(const std::string & model, const std::string & text, const backend::Done & done,
                            const std::string & response_id) {
     json output = json::array();
     if (!done.reasoning.empty()) output.push_back({{"type", "reasoning"}, {"content", done.reasoning}});
@@ -229,14 +229,14 @@ std::string V1ChatStream::switch_to(Part part) {
     return out;
 }
 
-std::string V1ChatStream::delta(const backend::Event & ev) {
+std::string V1ChatStream::delta(const backend::Delta & ev) {
     if (!ev.reasoning.empty()) return switch_to(Part::reasoning) + sse("reasoning.delta", {{"content", ev.reasoning}});
     if (ev.text.empty()) return {};
     std::string out = switch_to(Part::message);
     return out + sse("message.delta", {{"content", ev.text}});
 }
 
-std::string V1ChatStream::end(const backend::Event & done, const std::string & text, const std::string & response_id) {
+std::string V1ChatStream::end(const backend::Done & done, const std::string & text, const std::string & response_id) {
     std::string out = switch_to(Part::none);
     json        result = json::parse(v1_chat_result(model_, text, done, response_id));
     return out + sse("chat.end", {{"result", std::move(result)}});

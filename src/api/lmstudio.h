@@ -19,7 +19,7 @@ std::string model_v0(const backend::ModelInfo & model);
 std::string models_v1(const std::vector<backend::ModelInfo> & models);
 
 // OpenAI's whole answer `body` with LM Studio's stats, model_info and runtime.
-std::string add_v0_stats(const std::string & body, const backend::Event & done, const backend::ModelInfo & model);
+std::string add_v0_stats(const std::string & body, const backend::Done & done, const backend::ModelInfo & model);
 
 // POST /api/v1/models/download {model (org/repo or a Hugging Face link),
 // quantization}: the reference kiln pulls ("org/repo:QUANT").
@@ -48,7 +48,7 @@ Result<V1ChatCall> parse_v1_chat(std::string_view body);
 
 // {model_instance_id, output: [reasoning, message], stats, response_id}
 // (response_id empty: not stored, left out).
-std::string v1_chat_result(const std::string & model, const std::string & text, const backend::Event & done,
+std::string v1_chat_result(const std::string & model, const std::string & text, const backend::Done & done,
                            const std::string & response_id);
 
 // The named SSE events of a streamed chat: chat.start and
@@ -59,8 +59,8 @@ class V1ChatStream {
   public:
     explicit V1ChatStream(std::string model) : model_(std::move(model)) {}
     std::string start();
-    std::string delta(const backend::Event & delta);
-    std::string end(const backend::Event & done, const std::string & text, const std::string & response_id);
+    std::string delta(const backend::Delta & delta);
+    std::string end(const backend::Done & done, const std::string & text, const std::string & response_id);
     std::string error(const Error & error);
 
   private:

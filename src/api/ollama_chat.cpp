@@ -224,7 +224,7 @@ std::string delta_line(const GenerateCall & call, const std::string & model, con
     return dump(j) + "\n";
 }
 
-std::string event_line(const GenerateCall & call, const std::string & model, const backend::Event & ev) {
+std::string event_line(const GenerateCall & call, const std::string & model, const backend::Delta & ev) {
     if (ev.tool_index >= 0) return {};
     json j = head(model);
     put_text(j, call, ev.text, ev.reasoning);
@@ -233,7 +233,7 @@ std::string event_line(const GenerateCall & call, const std::string & model, con
 }
 
 std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,
-                         const backend::Event & done, const Durations & d) {
+                         const backend::Done & done, const Durations & d) {
     std::string calls_line;
     json        j = head(model);
     // Whole: the thinking and tool calls go with the text. Streamed: the

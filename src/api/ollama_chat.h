@@ -48,11 +48,11 @@ struct Durations {
 std::string delta_line(const GenerateCall & call, const std::string & model, const std::string & text);
 // The line for a delta event: text or thinking. Pieces of tool calls give
 // nothing: Ollama sends each call whole, in a line before the final one.
-std::string event_line(const GenerateCall & call, const std::string & model, const backend::Event & delta);
+std::string event_line(const GenerateCall & call, const std::string & model, const backend::Delta & delta);
 // The final object: done, done_reason, counts and durations; `text` is the
 // whole answer for a non-streamed call (empty when streamed).
 std::string final_object(const GenerateCall & call, const std::string & model, const std::string & text,
-                         const backend::Event & done, const Durations & d);
+                         const backend::Done & done, const Durations & d);
 // The answer to a load or unload: done_reason "load" or "unload".
 std::string load_object(const GenerateCall & call, const std::string & model, bool unloaded);
 

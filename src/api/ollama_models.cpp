@@ -198,7 +198,7 @@ Result<EmbedCall> parse_embeddings_legacy(std::string_view body) {
     return call;
 }
 
-std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Event & done,
+std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Done & done,
                            int64_t total_ns, int64_t load_ns) {
     if (call.legacy) return json{{"embedding", done.embeddings.empty() ? json::array() : json(done.embeddings[0])}}.dump();
     return json{{"model", model},

@@ -54,7 +54,7 @@ struct EmbedCall {
 Result<EmbedCall> parse_embed(std::string_view body);            // {model, input: string | [string], truncate, keep_alive}
 Result<EmbedCall> parse_embeddings_legacy(std::string_view body);  // {model, prompt, keep_alive}
 // {model, embeddings, total_duration, load_duration, prompt_eval_count} or, legacy, {embedding}
-std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Event & done,
+std::string embed_response(const EmbedCall & call, const std::string & model, const backend::Done & done,
                            int64_t total_ns, int64_t load_ns);
 
 // The answer to GET /api/version: the Ollama version whose API kiln speaks.

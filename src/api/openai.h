@@ -71,7 +71,7 @@ constexpr int kMaxCompletionLogprobs = 5;
 std::string sse_chat_role(const ResponseMeta & m);
 std::string sse_chat_delta(const ResponseMeta & m, const std::string & text);
 // A delta event: text, reasoning_content, or a piece of a tool call.
-std::string sse_chat_event(const ResponseMeta & m, const backend::Event & delta);
+std::string sse_chat_event(const ResponseMeta & m, const backend::Delta & delta);
 std::string sse_chat_finish(const ResponseMeta & m, backend::FinishReason finish);
 std::string sse_completion_delta(const ResponseMeta & m, const std::string & text);
 std::string sse_completion_finish(const ResponseMeta & m, backend::FinishReason finish);
@@ -85,12 +85,12 @@ std::string sse_error(const Error & error);
 std::string chat_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                           const backend::Usage & usage);
 // With the done event's reasoning and tool calls.
-std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Event & done);
+std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Done & done);
 std::string completion_response(const ResponseMeta & m, const std::string & text, backend::FinishReason finish,
                                 const backend::Usage & usage);
 // With the done event's logprobs (those of the whole answer).
-std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Event & done);
-std::string sse_completion_event(const ResponseMeta & m, const backend::Event & delta);
+std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Done & done);
+std::string sse_completion_event(const ResponseMeta & m, const backend::Delta & delta);
 // n whole answers (each with its one choice) as one with n choices and `usage`.
 std::string merge_choices(const std::vector<std::string> & answers, const backend::Usage & usage);
 std::string models_response(const std::vector<backend::ModelInfo> & models);

@@ -95,7 +95,7 @@ std::string sse_chat_delta(const ResponseMeta & m, const std::string & text) {
     return sse(chat_chunk(m, json{{"content", text}}, nullptr));
 }
 
-std::string sse_chat_event(const ResponseMeta & m, const backend::Event & ev) {
+std::string sse_chat_event(const ResponseMeta & m, const backend::Delta & ev) {
     if (m.logprobs && !ev.logprobs.empty() && ev.tool_index < 0 && ev.reasoning.empty()) {
         json j                        = chat_chunk(m, json{{"content", ev.text}}, nullptr);
         j["choices"][0]["logprobs"] = chat_logprobs(ev.logprobs);
@@ -151,7 +151,7 @@ std::string chat_response(const ResponseMeta & m, const std::string & text, back
     return dump(j);
 }
 
-std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Event & done) {
+std::string chat_response(const ResponseMeta & m, const std::string & text, const backend::Done & done) {
     json msg = {{"role", "assistant"}, {"content", text}};
     if (!done.reasoning.empty()) msg["reasoning_content"] = done.reasoning;
     if (!done.tool_calls.empty()) {
@@ -180,14 +180,14 @@ std::string merge_choices(const std::vector<std::string> & answers, const backen
     return dump(out);
 }
 
-std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Event & done) {
+std::string completion_response(const ResponseMeta & m, const std::string & text, const backend::Done & done) {
     json j = completion_chunk(m, text, finish_name(done.finish));
     if (m.logprobs) j["choices"][0]["logprobs"] = completion_logprobs(done.logprobs);
     j["usage"] = usage_json(done.usage);
     return dump(j);
 }
 
-std::string sse_completion_event(const ResponseMeta & m, const backend::Event & ev) {
+std::string sse_completion_event(const ResponseMeta & m, const backend::Delta & ev) {
     json j = completion_chunk(m, ev.text, nullptr);
     if (m.logprobs && !ev.logprobs.empty()) j["choices"][0]["logprobs"] = completion_logprobs(ev.logprobs);
     return sse(j);

@@ -104,7 +104,7 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
     if (!c.contains("delta") || !c["delta"].is_object()) return;
     const json & d = c["delta"];
     if (d.contains("reasoning_content") && d["reasoning_content"].is_string() && !d["reasoning_content"].get<std::string>().empty()) {
-        backend::Event e;
+        backend::Delta e;
         e.reasoning = d["reasoning_content"];
         reasoning_ += e.reasoning;
         out.push_back(std::move(e));
@@ -121,7 +121,7 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
             const uint64_t     index     = t.contains("index") ? json_count(t["index"]).value_or(max_calls) : 0;
             if (index >= max_calls) continue;
             if (calls_.size() <= index) calls_.resize(index + 1);
-            backend::Event e;
+            backend::Delta e;
             e.tool_index = static_cast<int32_t>(index);
             if (t.contains("id") && t["id"].is_string()) calls_[index].id = e.tool.id = t["id"];
             if (t.contains("function") && t["function"].is_object()) {
@@ -140,8 +140,7 @@ void UpstreamReader::chunk(std::string_view data, std::vector<backend::Event> & 
 
 backend::Event UpstreamReader::end() {
     if (error_) return backend::Event::fail(*error_);
-    backend::Event done;
-    done.kind       = backend::Event::Kind::done;
+    backend::Done done;
     done.finish     = finish_;
     done.usage      = usage_;
     done.reasoning  = reasoning_;

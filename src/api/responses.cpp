@@ -179,7 +179,7 @@ Result<ResponsesCall> parse(std::string_view body) {
 
 std::string new_response_id() { return openai::new_id("resp_"); }
 
-engine::ChatMessage assistant_turn(const std::string & text, const backend::Event & done) {
+engine::ChatMessage assistant_turn(const std::string & text, const backend::Done & done) {
     engine::ChatMessage m("assistant", text);
     m.tool_calls = done.tool_calls;
     m.reasoning  = done.reasoning;
@@ -200,7 +200,7 @@ json usage_json(const backend::Usage & u) {
 
 // The response object around `output`; status from the done event (or
 // in_progress without one).
-json response_json(const json & echo, const Meta & m, json output, const backend::Event * done) {
+json response_json(const json & echo, const Meta & m, json output, const backend::Done * done) {
     json r = {{"id", m.id},
               {"object", "response"},
               {"created_at", m.created_at},
@@ -247,7 +247,7 @@ const char * call_status(const std::string & arguments) {
 }  // namespace
 
 std::string response_object(const ResponsesCall & call, const Meta & m, const std::string & text,
-                            const backend::Event & done) {
+                            const backend::Done & done) {
     json output = json::array();
     if (!done.reasoning.empty()) {
         output.push_back({{"type", "reasoning"}, {"id", item_id("rs_")}, {"summary", json::array()},
@@ -321,7 +321,7 @@ std::string Stream::close() {
     return out;
 }
 
-std::string Stream::delta(const backend::Event & ev) {
+std::string Stream::delta(const backend::Delta & ev) {
     std::string out;
     if (!ev.reasoning.empty()) {
         if (open_ != Item::reasoning) {
@@ -352,7 +352,7 @@ std::string Stream::delta(const backend::Event & ev) {
                                                       {"content_index", 0}, {"delta", ev.text}, {"logprobs", json::array()}});
 }
 
-std::string Stream::end(const backend::Event & done) {
+std::string Stream::end(const backend::Done & done) {
     std::string out;
     // Every answer has a message, if nothing else.
     if (output_.empty() && open_ == Item::none) {

@@ -56,11 +56,11 @@ std::string new_response_id();
 std::string deleted_object(const std::string & id);
 
 // The assistant's turn as the conversation history keeps it.
-engine::ChatMessage assistant_turn(const std::string & text, const backend::Event & done);
+engine::ChatMessage assistant_turn(const std::string & text, const backend::Done & done);
 
 // A whole answer.
 std::string response_object(const ResponsesCall & call, const Meta & m, const std::string & text,
-                            const backend::Event & done);
+                            const backend::Done & done);
 
 // The events of one streamed answer: response.created and
 // response.in_progress; then per output item output_item.added, its parts'
@@ -71,8 +71,8 @@ class Stream {
   public:
     Stream(const ResponsesCall & call, Meta meta);
     std::string start();
-    std::string delta(const backend::Event & delta);
-    std::string end(const backend::Event & done);
+    std::string delta(const backend::Delta & delta);
+    std::string end(const backend::Done & done);
     std::string error(const Error & error);
     // After end(): the response object its last event carried.
     const std::string & final_object() const { return final_; }

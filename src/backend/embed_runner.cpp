@@ -7,13 +7,15 @@ namespace kiln::backend {
 EmbedRunner::EmbedRunner(engine::Context & ctx, int32_t max_seqs)
     : ctx_(ctx), batch_(static_cast<int32_t>(ctx.n_batch())), max_seqs_(max_seqs) {}
 
-void EmbedRunner::submit(std::vector<std::vector<llama_token>> inputs, bool normalize, std::shared_ptr<Channel> channel) {
+void EmbedRunner::submit(std::vector<std::vector<llama_token>> inputs, bool normalize, std::shared_ptr<Channel> channel,
+                         bool scores) {
     auto work       = std::make_shared<Work>();
     work->remaining = inputs.size();
     work->results.resize(inputs.size());
     for (const auto & in : inputs) work->n_tokens += static_cast<int32_t>(in.size());
     work->inputs    = std::move(inputs);
     work->normalize = normalize;
+    work->scores    = scores;
     work->channel   = std::move(channel);
     {
         std::lock_guard lock(mutex_);
@@ -95,10 +97,13 @@ void EmbedRunner::run_batch(std::vector<Item> & items) {
         }
         w.results[items[k].index] = std::move(e);
         if (--w.remaining == 0) {
-            Event done;
-            done.kind                = Event::Kind::done;
+            Done done;
             done.usage.prompt_tokens = w.n_tokens;
-            done.embeddings          = std::move(w.results);
+            if (w.scores) {  // a reranker's: one value per input
+                for (const auto & v : w.results) done.scores.push_back(v.empty() ? 0.0f : v.front());
+            } else {
+                done.embeddings = std::move(w.results);
+            }
             w.channel->push(std::move(done));
         }
     }

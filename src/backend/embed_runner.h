@@ -19,9 +19,11 @@ class EmbedRunner {
   public:
     EmbedRunner(engine::Context & ctx, int32_t max_seqs);
 
-    // Each input must fit one batch (the caller checks). One `done` event
-    // with the embeddings, in input order, goes to the channel.
-    void submit(std::vector<std::vector<llama_token>> inputs, bool normalize, std::shared_ptr<Channel> channel);
+    // Each input must fit one batch (the caller checks). One Done event
+    // with the embeddings, in input order, goes to the channel; with `scores`
+    // (a reranker, whose pooled vector is one value), with those as scores.
+    void submit(std::vector<std::vector<llama_token>> inputs, bool normalize, std::shared_ptr<Channel> channel,
+                bool scores = false);
     void run();
     void stop();
 
@@ -32,6 +34,7 @@ class EmbedRunner {
         size_t                                remaining = 0;
         int32_t                               n_tokens  = 0;
         bool                                  normalize = true;
+        bool                                  scores    = false;
         std::shared_ptr<Channel>              channel;
     };
     struct Item {

@@ -160,8 +160,8 @@ Result<HeaderFacts> header_facts(const std::filesystem::path & path) {
     return f;
 }
 
-Event to_event(engine::AnswerDelta d) {
-    Event e;
+Delta to_delta(engine::AnswerDelta d) {
+    Delta e;
     e.text           = std::move(d.content);
     e.reasoning      = std::move(d.reasoning);
     e.tool_index     = d.tool_index;
@@ -206,7 +206,7 @@ class AnswerWriter {
             channel_->push(Event::fail(*error));
             return;
         }
-        Event done;
+        Done done;
         if (f != scheduler::Finish::cancelled) {
             emit(text_.finish());
             if (parsed_) {
@@ -216,7 +216,6 @@ class AnswerWriter {
             }
         }
         if (keep_context_) done.context.assign(context_.begin(), context_.end());
-        done.kind   = Event::Kind::done;
         done.finish = f == scheduler::Finish::length      ? FinishReason::length
                       : f == scheduler::Finish::cancelled ? FinishReason::cancelled
                       : !done.tool_calls.empty()          ? FinishReason::tool_calls
@@ -240,17 +239,17 @@ class AnswerWriter {
 
     void emit(std::string piece) {
         if (!parsed_) {
-            if (!piece.empty()) send({Event::delta(std::move(piece))});
+            if (!piece.empty()) send(std::vector<Delta>{Delta::of_text(std::move(piece))});
             return;
         }
         send(parsed_->push(piece));
     }
     void send(std::vector<engine::AnswerDelta> deltas) {
-        std::vector<Event> evs;
-        for (auto & d : deltas) evs.push_back(to_event(std::move(d)));
+        std::vector<Delta> evs;
+        for (auto & d : deltas) evs.push_back(to_delta(std::move(d)));
         send(std::move(evs));
     }
-    void send(std::vector<Event> evs) {
+    void send(std::vector<Delta> evs) {
         if (evs.empty()) return;
         evs.front().logprobs = std::move(pending_);
         pending_.clear();
@@ -387,7 +386,7 @@ Result<std::shared_ptr<Channel>> LlamaBackend::submit(RerankRequest request) {
         inputs.push_back(std::move(pair));
     }
     auto channel = std::make_shared<Channel>();
-    embedder_->submit(std::move(inputs), false, channel);
+    embedder_->submit(std::move(inputs), false, channel, true);
     return channel;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/result.h"
@@ -94,34 +95,51 @@ struct TokenLogprob {
 
 // A delta carries one of: text, thinking, or a piece of a tool call (the
 // first piece of a call has its id and name, later ones more arguments).
-struct Event {
-    enum class Kind { delta, done, error };
-    Kind                 kind = Kind::delta;
-    std::string          text;                       // delta: more of the answer's text
-    std::string          reasoning;                  // delta: more thinking; done: all of it
-    int32_t              tool_index = -1;            // delta: >= 0 for a piece of that tool call
-    engine::ToolCall     tool;                       // delta: the piece
-    std::vector<engine::ToolCall> tool_calls;        // done: every call the answer made
-    std::vector<TokenLogprob> logprobs;              // delta: the tokens that made it (when asked for)
-    std::vector<Token>   context;                    // done: prompt and answer tokens (with return_context)
-    FinishReason         finish = FinishReason::stop;  // done
-    std::string          stop_sequence;              // done: the request's stop string that ended it, if one did
-    Usage                usage;                      // done
-    Timings              timings;                    // done
-    Error                error;                      // error
-    std::vector<std::vector<float>> embeddings;      // done, for an EmbedRequest (one per input)
+// A piece of the answer, as it is generated.
+struct Delta {
+    std::string               text;             // more of the answer's text
+    std::string               reasoning;        // more thinking
+    int32_t                   tool_index = -1;  // >= 0 for a piece of that tool call
+    engine::ToolCall          tool;             // the piece
+    std::vector<TokenLogprob> logprobs;         // the tokens that made it (when asked for)
 
-    static Event delta(std::string t) {
-        Event e;
-        e.text = std::move(t);
-        return e;
+    static Delta of_text(std::string t) {
+        Delta d;
+        d.text = std::move(t);
+        return d;
     }
-    static Event fail(Error e) {
-        Event ev;
-        ev.kind  = Kind::error;
-        ev.error = std::move(e);
-        return ev;
-    }
+};
+
+// How a request ended well: a generation's end, or what an embedding or a
+// rerank request computed.
+struct Done {
+    std::string                   reasoning;      // all the thinking
+    std::vector<engine::ToolCall> tool_calls;     // every call the answer made
+    std::vector<TokenLogprob>     logprobs;       // the deltas' (collect() gathers them for a whole answer)
+    std::vector<Token>            context;        // prompt and answer tokens (with return_context)
+    FinishReason                  finish = FinishReason::stop;
+    std::string                   stop_sequence;  // the request's stop string that ended it, if one did
+    Usage                         usage;
+    Timings                       timings;
+    std::vector<std::vector<float>> embeddings;   // an EmbedRequest's: one per input
+    std::vector<float>              scores;       // a RerankRequest's: one per document
+};
+
+// How a request ended badly.
+struct Failure {
+    Error error;
+};
+
+// What a channel carries: deltas, then one Done or Failure.
+struct Event : std::variant<Delta, Done, Failure> {
+    using variant::variant;
+    static Event delta(std::string text) { return Event(Delta::of_text(std::move(text))); }
+    static Event fail(Error e) { return Event(Failure{std::move(e)}); }
+    const Delta *   as_delta() const { return std::get_if<Delta>(this); }
+    const Done *    as_done() const { return std::get_if<Done>(this); }
+    const Failure * as_failure() const { return std::get_if<Failure>(this); }
+    Done *          as_done() { return std::get_if<Done>(this); }
+    bool            last() const { return !as_delta(); }  // a Done or a Failure ends the stream
 };
 
 // Rings for whoever reads several channels at once (ChannelGroup) when any

@@ -58,10 +58,11 @@ class RemoteClient final : public ChatClient {
                 if (cancel.load()) return false;
                 if (raw.size() < 4096) raw.append(data, std::min<size_t>(len, 4096));
                 for (const auto & ev : reader.feed(std::string_view(data, len))) {
-                    if (ev.text.empty()) continue;
+                    const auto * d = ev.as_delta();
+                    if (!d || d->text.empty()) continue;
                     if (first) st.ttft_ms = ms_since(t0);
                     first = false;
-                    on_text(ev.text);
+                    on_text(d->text);
                 }
                 return true;
             },
@@ -77,8 +78,9 @@ class RemoteClient final : public ChatClient {
             const std::string why = e.is_object() && e.contains("error") && e["error"].is_object() ? e["error"].value("message", raw) : raw;
             return make_error(res->status == 404 ? ErrorCode::model_not_found : ErrorCode::invalid_request, why);
         }
-        const backend::Event done = reader.end();
-        if (done.kind == backend::Event::Kind::error) return done.error;
+        const backend::Event end = reader.end();
+        if (const auto * f = end.as_failure()) return f->error;
+        const backend::Done & done = *end.as_done();
         st.prompt_tokens     = done.usage.prompt_tokens;
         st.completion_tokens = done.usage.completion_tokens;
         st.cached_tokens     = done.usage.cached_tokens;
@@ -186,20 +188,21 @@ class LocalClient final : public ChatClient {
             if (cancel.load()) channel->cancel();
             auto ev = channel->pop(std::chrono::milliseconds(50));
             if (!ev) continue;
-            if (ev->kind == backend::Event::Kind::delta) {
-                if (ev->text.empty()) continue;
+            if (const auto * d = ev->as_delta()) {
+                if (d->text.empty()) continue;
                 if (first) st.ttft_ms = ms_since(t0);
                 first = false;
-                on_text(ev->text);
+                on_text(d->text);
                 continue;
             }
-            if (ev->kind == backend::Event::Kind::error) return ev->error;
-            st.prompt_tokens     = ev->usage.prompt_tokens;
-            st.completion_tokens = ev->usage.completion_tokens;
-            st.cached_tokens     = ev->usage.cached_tokens;
-            st.prompt_ms         = ev->timings.prompt_ms;
-            st.generation_ms     = ev->timings.generation_ms;
-            st.finish            = backend::finish_reason_name(ev->finish);
+            if (const auto * f = ev->as_failure()) return f->error;
+            const backend::Done & done = *ev->as_done();
+            st.prompt_tokens     = done.usage.prompt_tokens;
+            st.completion_tokens = done.usage.completion_tokens;
+            st.cached_tokens     = done.usage.cached_tokens;
+            st.prompt_ms         = done.timings.prompt_ms;
+            st.generation_ms     = done.timings.generation_ms;
+            st.finish            = backend::finish_reason_name(done.finish);
             return st;
         }
     }

@@ -22,14 +22,11 @@ class MessageRender : public Render {
         : meta_{anthropic::new_message_id(), a.model.id}, prompt_tokens_(a.prompt_tokens) {}
     std::string start() override { return anthropic::stream_start(meta_, prompt_tokens_); }
     std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta: return blocks_.delta(ev);
-            case backend::Event::Kind::error: return anthropic::stream_error(ev.error);
-            case backend::Event::Kind::done:  return blocks_.end(ev);
-        }
-        return {};
+        if (const auto * d = ev.as_delta()) return blocks_.delta(*d);
+        if (const auto * f = ev.as_failure()) return anthropic::stream_error(f->error);
+        return blocks_.end(*ev.as_done());
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
+    std::string whole(const std::string & text, const backend::Done & done) override {
         return anthropic::message_response(meta_, text, done);
     }
 

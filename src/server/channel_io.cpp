@@ -87,9 +87,9 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::s
                     if (!sink.is_writable()) return false;  // the client left
                     continue;
                 }
-                if (ev->kind == backend::Event::Kind::done) charge(ev->usage.prompt_tokens + ev->usage.completion_tokens);
+                if (const auto * done = ev->as_done()) charge(done->usage.prompt_tokens + done->usage.completion_tokens);
                 if (!write(render(*ev))) return false;
-                if (ev->kind != backend::Event::Kind::delta) {
+                if (ev->last()) {
                     sink.done();
                     return true;
                 }
@@ -100,7 +100,7 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::s
 
 void stream_events(const httplib::Request & req, httplib::Response & res, std::vector<std::shared_ptr<backend::Channel>> channels,
                    const std::string & content_type, std::string prefix, RenderEventOf render,
-                   std::function<std::string(const std::vector<backend::Event> &)> end, std::shared_ptr<void> keep) {
+                   std::function<std::string(const std::vector<backend::Done> &)> end, std::shared_ptr<void> keep) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     auto group = std::make_shared<backend::ChannelGroup>(channels);
@@ -110,7 +110,7 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::v
          charge = token_charger(req)](size_t, httplib::DataSink & sink) {
             auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
             if (!write(prefix)) return false;
-            std::vector<backend::Event> dones;
+            std::vector<backend::Done> dones;
             while (dones.size() < count) {
                 auto got = group->pop(100ms);  // woken by any channel's event: no polling
                 if (!got) {
@@ -118,13 +118,13 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::v
                     continue;
                 }
                 auto & [i, ev] = *got;
-                if (ev.kind == backend::Event::Kind::done) charge(ev.usage.prompt_tokens + ev.usage.completion_tokens);
+                if (const auto * done = ev.as_done()) charge(done->usage.prompt_tokens + done->usage.completion_tokens);
                 if (!write(render(i, ev))) return false;
-                if (ev.kind == backend::Event::Kind::error) {
+                if (ev.as_failure()) {
                     sink.done();
                     return true;
                 }
-                if (ev.kind == backend::Event::Kind::done) dones.push_back(std::move(ev));
+                if (auto * done = ev.as_done()) dones.push_back(std::move(*done));
             }
             write(end(dones));
             sink.done();
@@ -147,14 +147,16 @@ bool collect(backend::Channel & channel, const httplib::Request & req, std::stri
             next_check = std::chrono::steady_clock::now() + 100ms;
         }
         if (!ev) continue;
-        if (ev->kind == backend::Event::Kind::delta) {
-            text += ev->text;
-            for (auto & lp : ev->logprobs) logprobs.push_back(std::move(lp));
+        if (auto * delta = std::get_if<backend::Delta>(&*ev)) {
+            text += delta->text;
+            for (auto & lp : delta->logprobs) logprobs.push_back(std::move(lp));
             continue;
         }
-        last          = std::move(*ev);
-        last.logprobs = std::move(logprobs);
-        if (last.kind == backend::Event::Kind::done) token_charger(req)(last.usage.prompt_tokens + last.usage.completion_tokens);
+        last = std::move(*ev);
+        if (auto * done = last.as_done()) {
+            done->logprobs = std::move(logprobs);
+            token_charger(req)(done->usage.prompt_tokens + done->usage.completion_tokens);
+        }
         return true;
     }
 }

@@ -44,11 +44,11 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::s
 using RenderEventOf = std::function<std::string(size_t, const backend::Event &)>;
 void stream_events(const httplib::Request & req, httplib::Response & res, std::vector<std::shared_ptr<backend::Channel>> channels,
                    const std::string & content_type, std::string prefix, RenderEventOf render,
-                   std::function<std::string(const std::vector<backend::Event> &)> end, std::shared_ptr<void> keep);
+                   std::function<std::string(const std::vector<backend::Done> &)> end, std::shared_ptr<void> keep);
 
-// Waits for the whole answer: the deltas' text and the last event (done or
-// error), which gets the deltas' logprobs. False when the client left first
-// (the request is cancelled).
+// Waits for the whole answer: the deltas' text and the last event (a Done,
+// which gets the deltas' logprobs, or a Failure). False when the client left
+// first (the request is cancelled).
 bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last);
 
 }  // namespace kiln::server

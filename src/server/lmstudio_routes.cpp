@@ -18,13 +18,13 @@ class V1ChatRender : public KeptRender {
     std::string start() override { return stream_.start(); }
 
   protected:
-    std::string delta(const backend::Event & ev) override { return stream_.delta(ev); }
+    std::string delta(const backend::Delta & ev) override { return stream_.delta(ev); }
     std::string error(const Error & e) override { return stream_.error(e); }
-    std::string end(const backend::Event & done, const std::string & text, std::string & answered) override {
+    std::string end(const backend::Done & done, const std::string & text, std::string & answered) override {
         answered = object(text, done);
         return stream_.end(done, text, id_);
     }
-    std::string object(const std::string & text, const backend::Event & done) override {
+    std::string object(const std::string & text, const backend::Done & done) override {
         return lms::v1_chat_result(model_, text, done, id_);
     }
 

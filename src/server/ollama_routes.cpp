@@ -52,14 +52,11 @@ class GenerateRender : public Render {
         d_.load = a.leased - a.received;
     }
     std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta: return ollama::event_line(*call_, id_, ev);
-            case backend::Event::Kind::error: return ollama::error_line(ev.error);
-            case backend::Event::Kind::done:  return whole("", ev);
-        }
-        return {};
+        if (const auto * d = ev.as_delta()) return ollama::event_line(*call_, id_, *d);
+        if (const auto * f = ev.as_failure()) return ollama::error_line(f->error);
+        return whole("", *ev.as_done());
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
+    std::string whole(const std::string & text, const backend::Done & done) override {
         d_.total = Clock::now() - received_;
         return ollama::final_object(*call_, id_, text, done, d_);
     }
@@ -109,7 +106,7 @@ void embed_route(httplib::Server & http, router::Router & router, const char * r
         job.request        = call->request;
         job.render = [call = std::make_shared<const ollama::EmbedCall>(std::move(*call))](const Answering & a) {
             return whole_only([call, id = a.model.id, received = a.received, load = a.leased - a.received](
-                                  const std::string &, const backend::Event & done) {
+                                  const std::string &, const backend::Done & done) {
                 using ns = std::chrono::nanoseconds;
                 return ollama::embed_response(*call, id, done, std::chrono::duration_cast<ns>(Clock::now() - received).count(),
                                               std::chrono::duration_cast<ns>(load).count());

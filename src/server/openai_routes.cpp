@@ -30,19 +30,19 @@ struct ResponseKind {
     const char * id_prefix;
     const char * object;  // of the streamed usage chunk
     std::string (*start)(const oai::ResponseMeta &);
-    std::string (*delta)(const oai::ResponseMeta &, const backend::Event &);
+    std::string (*delta)(const oai::ResponseMeta &, const backend::Delta &);
     std::string (*finish)(const oai::ResponseMeta &, backend::FinishReason);
-    std::string (*whole)(const oai::ResponseMeta &, const std::string &, const backend::Event &);
+    std::string (*whole)(const oai::ResponseMeta &, const std::string &, const backend::Done &);
 };
 
 std::string no_start(const oai::ResponseMeta &) { return {}; }
-std::string completion_delta(const oai::ResponseMeta & m, const backend::Event & ev) {
+std::string completion_delta(const oai::ResponseMeta & m, const backend::Delta & ev) {
     return oai::sse_completion_event(m, ev);
 }
-std::string chat_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
+std::string chat_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Done & done) {
     return oai::chat_response(m, text, done);
 }
-std::string completion_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Event & done) {
+std::string completion_whole(const oai::ResponseMeta & m, const std::string & text, const backend::Done & done) {
     return oai::completion_response(m, text, done);
 }
 
@@ -104,21 +104,18 @@ class ChoiceRender : public Render {
           joined_(joined) {}
     std::string start() override {
         std::string out = kind_.start(meta_);
-        if (!echo_.empty()) out += kind_.delta(meta_, backend::Event::delta(echo_));
+        if (!echo_.empty()) out += kind_.delta(meta_, backend::Delta::of_text(echo_));
         return out;
     }
     std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta: return kind_.delta(meta_, ev);
-            case backend::Event::Kind::error: return oai::sse_error(ev.error) + oai::sse_done();
-            case backend::Event::Kind::done:
-                if (joined_) return kind_.finish(meta_, ev.finish);
-                return kind_.finish(meta_, ev.finish) +
-                       (include_usage_ ? oai::sse_usage(meta_, kind_.object, ev.usage) : std::string()) + oai::sse_done();
-        }
-        return {};
+        if (const auto * d = ev.as_delta()) return kind_.delta(meta_, *d);
+        if (const auto * f = ev.as_failure()) return oai::sse_error(f->error) + oai::sse_done();
+        const auto & done = *ev.as_done();
+        if (joined_) return kind_.finish(meta_, done.finish);
+        return kind_.finish(meta_, done.finish) +
+               (include_usage_ ? oai::sse_usage(meta_, kind_.object, done.usage) : std::string()) + oai::sse_done();
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
+    std::string whole(const std::string & text, const backend::Done & done) override {
         std::string body = kind_.whole(meta_, echo_ + text, done);
         return lmstudio_ ? api::lmstudio::add_v0_stats(body, done, *lmstudio_) : body;
     }
@@ -136,7 +133,7 @@ class ChoiceRender : public Render {
 // each prompt counted once (its n choices share it).
 Joined join_choices(const ResponseKind & kind, std::shared_ptr<std::optional<oai::ResponseMeta>> meta, int n,
                     bool include_usage) {
-    auto usage_of = [n](const std::vector<backend::Event> & dones) {
+    auto usage_of = [n](const std::vector<backend::Done> & dones) {
         backend::Usage u;
         for (const auto & d : dones) {
             u.prompt_tokens += d.usage.prompt_tokens;
@@ -148,10 +145,10 @@ Joined join_choices(const ResponseKind & kind, std::shared_ptr<std::optional<oai
         return u;
     };
     Joined j;
-    j.stream_end = [&kind, meta, usage_of, include_usage](const std::vector<backend::Event> & dones) {
+    j.stream_end = [&kind, meta, usage_of, include_usage](const std::vector<backend::Done> & dones) {
         return (include_usage ? oai::sse_usage(**meta, kind.object, usage_of(dones)) : std::string()) + oai::sse_done();
     };
-    j.whole = [usage_of](const std::vector<std::string> & answers, const std::vector<backend::Event> & dones) {
+    j.whole = [usage_of](const std::vector<std::string> & answers, const std::vector<backend::Done> & dones) {
         return oai::merge_choices(answers, usage_of(dones));
     };
     return j;
@@ -216,7 +213,7 @@ Handler embeddings_handler(router::Router & router) {
         job.openai_path  = "/v1/embeddings";
         job.request      = call->request;
         job.render       = [base64 = call->base64](const Answering & a) {
-            return whole_only([id = a.model.id, base64](const std::string &, const backend::Event & done) {
+            return whole_only([id = a.model.id, base64](const std::string &, const backend::Done & done) {
                 return oai::embeddings_response(id, done.embeddings, base64, done.usage.prompt_tokens);
             });
         };
@@ -244,10 +241,8 @@ void register_openai_routes(httplib::Server & http, router::Router & router, Mod
         job.openai_path  = "/v1/rerank";
         job.request      = call->request;
         job.render = [call = std::make_shared<const api::rerank::RerankCall>(std::move(*call))](const Answering & a) {
-            return whole_only([call, id = a.model.id](const std::string &, const backend::Event & done) {
-                std::vector<float> scores;
-                for (const auto & e : done.embeddings) scores.push_back(e.empty() ? 0.0f : e[0]);
-                return api::rerank::response(*call, id, scores, done.usage.prompt_tokens);
+            return whole_only([call, id = a.model.id](const std::string &, const backend::Done & done) {
+                return api::rerank::response(*call, id, done.scores, done.usage.prompt_tokens);
             });
         };
         run(req, res, router, std::move(job));

@@ -36,7 +36,7 @@ class WholeOnly : public Render {
   public:
     explicit WholeOnly(WholeAnswer whole) : whole_(std::move(whole)) {}
     std::string event(const backend::Event &) override { return {}; }
-    std::string whole(const std::string & text, const backend::Event & done) override { return whole_(text, done); }
+    std::string whole(const std::string & text, const backend::Done & done) override { return whole_(text, done); }
 
   private:
     WholeAnswer whole_;
@@ -73,19 +73,20 @@ void run_several(const httplib::Request & req, httplib::Response & res, const st
             [renders](size_t i, const backend::Event & ev) { return renders[i]->event(ev); }, job.joined.stream_end,
             std::make_shared<std::vector<std::shared_ptr<void>>>(std::move(keep)));
     }
-    std::vector<std::string>    answers;
-    std::vector<backend::Event> dones;
+    std::vector<std::string>   answers;
+    std::vector<backend::Done> dones;
     for (size_t i = 0; i < channels.size(); ++i) {
         std::string    text;
-        backend::Event done;
-        const bool     stayed = collect(*channels[i], req, text, done);
-        if (!stayed || done.kind == backend::Event::Kind::error) {
+        backend::Event last;
+        const bool     stayed = collect(*channels[i], req, text, last);
+        auto *         done   = last.as_done();
+        if (!stayed || !done) {
             for (auto & c : channels) c->cancel();
-            if (stayed) fail(done.error);
+            if (const auto * f = last.as_failure(); stayed && f) fail(f->error);
             return;
         }
-        answers.push_back(renders[i]->whole(text, done));
-        dones.push_back(std::move(done));
+        answers.push_back(renders[i]->whole(text, *done));
+        dones.push_back(std::move(*done));
     }
     res.set_content(job.joined.whole(answers, dones), "application/json");
 }
@@ -113,7 +114,7 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     if (!job.more.empty()) return run_several(req, res, *lease, job, leased);
     if (job.nothing_to_run) {
         auto render = job.render(Answering{(*lease)->info(), (*lease)->backend(), 0, job.received, leased});
-        return res.set_content(render->whole({}, backend::Event{}), "application/json");
+        return res.set_content(render->whole({}, backend::Done{}), "application/json");
     }
     auto submitted = submit(*lease, std::move(job.request));
     if (!submitted) return fail(submitted.error());
@@ -125,10 +126,10 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
                              [render](const backend::Event & ev) { return render->event(ev); }, submitted->keep);
     }
     std::string    text;
-    backend::Event done;
-    if (!collect(*channel, req, text, done)) return;  // the client left
-    if (done.kind == backend::Event::Kind::error) return fail(done.error);
-    res.set_content(render->whole(text, done), "application/json");
+    backend::Event last;
+    if (!collect(*channel, req, text, last)) return;  // the client left
+    if (const auto * f = last.as_failure()) return fail(f->error);
+    res.set_content(render->whole(text, *last.as_done()), "application/json");
 }
 
 }  // namespace kiln::server

@@ -40,19 +40,19 @@ struct Answering {
 };
 
 // One family's answer to one request. Streamed: start(), then event() of
-// each event until a done or error one. Whole: whole() of the answer's text
-// and its done event (an error event is written by the pipeline, in the
-// family's envelope). A Render may keep state across events.
+// each event until a Done or a Failure. Whole: whole() of the answer's text
+// and its Done (a Failure is written by the pipeline, in the family's
+// envelope). A Render may keep state across events.
 class Render {
   public:
     virtual ~Render() = default;
     virtual std::string start() { return {}; }
     virtual std::string event(const backend::Event & ev) = 0;
-    virtual std::string whole(const std::string & text, const backend::Event & done) = 0;
+    virtual std::string whole(const std::string & text, const backend::Done & done) = 0;
 };
 
 // A Render of answers that are never streamed (embeddings, rerank).
-using WholeAnswer = std::function<std::string(const std::string & text, const backend::Event & done)>;
+using WholeAnswer = std::function<std::string(const std::string & text, const backend::Done & done)>;
 std::unique_ptr<Render> whole_only(WholeAnswer whole);
 
 using BackendRequest =
@@ -62,9 +62,9 @@ using BackendRequest =
 // each generation has its Render (Answering::choice), and these join them.
 struct Joined {
     // Streamed, after every generation's done event: the trailer (usage, [DONE]).
-    std::function<std::string(const std::vector<backend::Event> & dones)> stream_end;
+    std::function<std::string(const std::vector<backend::Done> & dones)> stream_end;
     // Whole: one body of the answers each Render's whole() gave, in order.
-    std::function<std::string(const std::vector<std::string> & answers, const std::vector<backend::Event> & dones)> whole;
+    std::function<std::string(const std::vector<std::string> & answers, const std::vector<backend::Done> & dones)> whole;
 };
 
 // A parsed request, as the pipeline runs it.

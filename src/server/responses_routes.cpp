@@ -64,22 +64,18 @@ Result<std::vector<engine::ChatMessage>> ResponseStore::continued(api::responses
 }
 
 std::string KeptRender::event(const backend::Event & ev) {
-    switch (ev.kind) {
-        case backend::Event::Kind::delta:
-            text_ += ev.text;
-            return delta(ev);
-        case backend::Event::Kind::error: return error(ev.error);
-        case backend::Event::Kind::done: {
-            std::string answered;
-            std::string out = end(ev, text_, answered);
-            keep_(history_, text_, ev, std::move(answered));
-            return out;
-        }
+    if (const auto * d = ev.as_delta()) {
+        text_ += d->text;
+        return delta(*d);
     }
-    return {};
+    if (const auto * f = ev.as_failure()) return error(f->error);
+    std::string answered;
+    std::string out = end(*ev.as_done(), text_, answered);
+    keep_(history_, text_, *ev.as_done(), std::move(answered));
+    return out;
 }
 
-std::string KeptRender::whole(const std::string & text, const backend::Event & done) {
+std::string KeptRender::whole(const std::string & text, const backend::Done & done) {
     std::string answered = object(text, done);
     keep_(std::move(history_), text, done, answered);
     return answered;
@@ -87,7 +83,7 @@ std::string KeptRender::whole(const std::string & text, const backend::Event & d
 
 ResponseStore::Keeper ResponseStore::keeper(std::string id, std::string model) {
     return [this, id = std::move(id), model = std::move(model)](std::vector<engine::ChatMessage> messages,
-                                                                const std::string & text, const backend::Event & done,
+                                                                const std::string & text, const backend::Done & done,
                                                                 std::string object) {
         if (id.empty()) return;
         messages.push_back(api::responses::assistant_turn(text, done));
@@ -108,14 +104,14 @@ class ResponseRender : public KeptRender {
     std::string start() override { return stream_.start(); }
 
   protected:
-    std::string delta(const backend::Event & ev) override { return stream_.delta(ev); }
+    std::string delta(const backend::Delta & ev) override { return stream_.delta(ev); }
     std::string error(const Error & e) override { return stream_.error(e); }
-    std::string end(const backend::Event & done, const std::string &, std::string & object) override {
+    std::string end(const backend::Done & done, const std::string &, std::string & object) override {
         std::string out = stream_.end(done);
         object          = stream_.final_object();
         return out;
     }
-    std::string object(const std::string & text, const backend::Event & done) override {
+    std::string object(const std::string & text, const backend::Done & done) override {
         return responses::response_object(*call_, meta_, text, done);
     }
 

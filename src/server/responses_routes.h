@@ -47,7 +47,7 @@ class ResponseStore {
     // Keeps a finished answer as `id` (nothing when `id` is empty): the
     // conversation with the assistant's turn, and the object answered.
     using Keeper = std::function<void(std::vector<engine::ChatMessage> conversation, const std::string & text,
-                                      const backend::Event & done, std::string object)>;
+                                      const backend::Done & done, std::string object)>;
     Keeper keeper(std::string id, std::string model);
     // The error for an id that is not stored; `param` names where it came from.
     static Error not_stored(const std::string & id, const char * param);
@@ -69,15 +69,15 @@ class KeptRender : public Render {
     KeptRender(ResponseStore::Keeper keep, std::vector<engine::ChatMessage> history)
         : keep_(std::move(keep)), history_(std::move(history)) {}
     std::string event(const backend::Event & ev) final;
-    std::string whole(const std::string & text, const backend::Event & done) final;
+    std::string whole(const std::string & text, const backend::Done & done) final;
 
   protected:
-    virtual std::string delta(const backend::Event & ev) = 0;
+    virtual std::string delta(const backend::Delta & ev) = 0;
     virtual std::string error(const Error & e) = 0;
     // The last bytes of a stream, and (in `object`) the object it answered.
-    virtual std::string end(const backend::Event & done, const std::string & text, std::string & object) = 0;
+    virtual std::string end(const backend::Done & done, const std::string & text, std::string & object) = 0;
     // The whole answer's object.
-    virtual std::string object(const std::string & text, const backend::Event & done) = 0;
+    virtual std::string object(const std::string & text, const backend::Done & done) = 0;
 
   private:
     ResponseStore::Keeper            keep_;

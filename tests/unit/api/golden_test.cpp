@@ -45,9 +45,8 @@ void expect_golden(const std::string & name, const std::string & actual) {
     EXPECT_EQ(got, want.str()) << "golden " << name;
 }
 
-backend::Event done_event(backend::FinishReason finish, std::string stop = {}) {
-    backend::Event e;
-    e.kind                    = backend::Event::Kind::done;
+backend::Done done_event(backend::FinishReason finish, std::string stop = {}) {
+    backend::Done e;
     e.finish                  = finish;
     e.stop_sequence           = std::move(stop);
     e.usage                   = {29, 6, 16};
@@ -57,14 +56,14 @@ backend::Event done_event(backend::FinishReason finish, std::string stop = {}) {
 
 // An answer that thought, said a little and called two tools, as the
 // backend streams it, and its done event.
-std::vector<backend::Event> tool_answer() {
-    std::vector<backend::Event> evs;
-    backend::Event              e;
+std::vector<backend::Delta> tool_answer() {
+    std::vector<backend::Delta> evs;
+    backend::Delta              e;
     e.reasoning = "The user wants weather.";
     evs.push_back(e);
-    evs.push_back(backend::Event::delta("Checking."));
+    evs.push_back(backend::Delta::of_text("Checking."));
     auto piece = [&](int index, std::string id, std::string name, std::string args) {
-        backend::Event p;
+        backend::Delta p;
         p.tool_index = index;
         p.tool       = {std::move(id), std::move(name), std::move(args)};
         evs.push_back(std::move(p));
@@ -76,8 +75,8 @@ std::vector<backend::Event> tool_answer() {
     return evs;
 }
 
-backend::Event tool_done() {
-    backend::Event d = done_event(backend::FinishReason::tool_calls);
+backend::Done tool_done() {
+    backend::Done d = done_event(backend::FinishReason::tool_calls);
     d.reasoning      = "The user wants weather.";
     d.tool_calls     = {{"call_a", "get_weather", R"({"city": "Paris"})"}, {"call_b", "get_time", R"({"tz": "cet"})"}};
     return d;
@@ -130,7 +129,7 @@ TEST(Golden, AnthropicMessages) {
     std::string out = api::anthropic::message_response(m, "Hello", done_event(backend::FinishReason::stop, "END")) + "\n";
     api::anthropic::Stream blocks;
     out += api::anthropic::stream_start(m, 29);
-    out += blocks.delta(backend::Event::delta("Hel"));  // one call after the other: a Stream has state
+    out += blocks.delta(backend::Delta::of_text("Hel"));  // one call after the other: a Stream has state
     out += blocks.end(done_event(backend::FinishReason::length));
     out += api::anthropic::stream_error(make_error(ErrorCode::unavailable, "the server is shutting down"));
     expect_golden("anthropic_messages", out);

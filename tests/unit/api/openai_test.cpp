@@ -136,9 +136,12 @@ TEST(OpenAIUpstream, CountsThatDoNotFitAreNotCastBlindly) {
         "\"prompt_tokens_details\":{\"cached_tokens\":7.0}}}\n\n"
         "data: [DONE]\n\n");
     ASSERT_EQ(events.size(), 1u);
-    EXPECT_EQ(events[0].tool_index, 1);
-    EXPECT_EQ(events[0].tool.name, "f");
-    const auto done = r.end();
+    ASSERT_TRUE(events[0].as_delta());
+    EXPECT_EQ(events[0].as_delta()->tool_index, 1);
+    EXPECT_EQ(events[0].as_delta()->tool.name, "f");
+    const auto end = r.end();
+    ASSERT_TRUE(end.as_done());
+    const auto & done = *end.as_done();
     EXPECT_EQ(done.usage.prompt_tokens, 0);
     EXPECT_EQ(done.usage.completion_tokens, 0);
     EXPECT_EQ(done.usage.cached_tokens, 7);
@@ -186,9 +189,9 @@ TEST(ApiParse, TagsOfTheWrongTypeAreA400NotAThrow) {
 TEST(OpenAIUpstream, AnErrorWhoseMessageIsNotTextStillEndsTheStream) {
     UpstreamReader r;
     EXPECT_NO_THROW(r.feed("data: {\"error\":{\"message\":42}}\n\n"));
-    const auto done = r.end();
-    ASSERT_EQ(done.kind, kiln::backend::Event::Kind::error);
-    EXPECT_NE(done.error.message.find("42"), std::string::npos) << done.error.message;
+    const auto end = r.end();
+    ASSERT_TRUE(end.as_failure());
+    EXPECT_NE(end.as_failure()->error.message.find("42"), std::string::npos) << end.as_failure()->error.message;
 }
 
 TEST(OpenAIUpstream, ErrorMessageOfJsonOrText) {

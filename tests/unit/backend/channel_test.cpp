@@ -22,7 +22,7 @@ TEST(ChannelGroup, EveryEventComesOnceWithItsIndexInItsChannelsOrder) {
     for (int k = 0; k < 4; ++k) {
         auto got = group.pop(1s);
         ASSERT_TRUE(got);
-        seen[got->first].push_back(got->second.text);
+        seen[got->first].push_back(got->second.as_delta()->text);
     }
     EXPECT_EQ(seen[0], (std::vector<std::string>{"a0", "a1"}));
     EXPECT_EQ(seen[1], (std::vector<std::string>{"b0", "b1"}));
@@ -42,7 +42,7 @@ TEST(ChannelGroup, APushFromAnotherThreadWakesTheReader) {
     pusher.join();
     ASSERT_TRUE(got);
     EXPECT_EQ(got->first, 1u);
-    EXPECT_EQ(got->second.text, "late");
+    EXPECT_EQ(got->second.as_delta()->text, "late");
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);  // woken, not timed out
 }
 

@@ -24,8 +24,8 @@ std::vector<std::vector<float>> embed(LlamaBackend & b, std::vector<std::string>
     EXPECT_TRUE(ch) << ch.error().message;
     if (!ch) return {};
     auto ev = (*ch)->pop(std::chrono::seconds(60));
-    EXPECT_TRUE(ev && ev->kind == Event::Kind::done);
-    return ev ? ev->embeddings : std::vector<std::vector<float>>{};
+    EXPECT_TRUE(ev && ev->as_done());
+    return ev && ev->as_done() ? ev->as_done()->embeddings : std::vector<std::vector<float>>{};
 }
 
 double norm(const std::vector<float> & v) {
@@ -106,15 +106,10 @@ std::vector<float> scores(LlamaBackend & b, const std::string & query, std::vect
     EXPECT_TRUE(ch) << ch.error().message;
     if (!ch) return {};
     auto ev = (*ch)->pop(std::chrono::seconds(60));
-    EXPECT_TRUE(ev && ev->kind == Event::Kind::done);
-    std::vector<float> out;
-    if (ev) {
-        for (const auto & e : ev->embeddings) {
-            EXPECT_EQ(e.size(), 1u);
-            out.push_back(e.empty() ? 0.0f : e[0]);
-        }
-    }
-    return out;
+    EXPECT_TRUE(ev && ev->as_done());
+    if (!ev || !ev->as_done()) return {};
+    EXPECT_TRUE(ev->as_done()->embeddings.empty()) << "a rerank's result is its scores";
+    return ev->as_done()->scores;
 }
 
 }  // namespace

@@ -27,14 +27,14 @@ Answer wait(Channel & ch) {
             a.error = "timeout";
             return a;
         }
-        if (ev->kind == Event::Kind::delta) a.text += ev->text;
-        if (ev->kind == Event::Kind::error) {
-            a.error = ev->error.message;
+        if (const auto * d = ev->as_delta()) a.text += d->text;
+        if (const auto * f = ev->as_failure()) {
+            a.error = f->error.message;
             return a;
         }
-        if (ev->kind == Event::Kind::done) {
-            a.finish = ev->finish;
-            a.usage  = ev->usage;
+        if (const auto * done = ev->as_done()) {
+            a.finish = done->finish;
+            a.usage  = done->usage;
             return a;
         }
     }
@@ -169,7 +169,7 @@ TEST(LlamaBackend, RequestNeedingThreeQuartersOfTheContextRunsBesideThreeOthers)
 TEST(LlamaBackend, CancelFreesTheSlot) {
     auto b  = make(1);
     auto ch = *b->submit(completion("Hi", -1));
-    ASSERT_EQ(ch->pop(std::chrono::seconds(30))->kind, Event::Kind::delta);
+    ASSERT_TRUE(ch->pop(std::chrono::seconds(30))->as_delta());
     ch->cancel();
     Answer a = wait(*ch);
     EXPECT_EQ(a.finish, FinishReason::cancelled);

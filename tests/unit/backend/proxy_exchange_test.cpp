@@ -59,11 +59,7 @@ class LineCodec final : public ChatCodec {
             }
             return out;
         }
-        Event end() override {
-            Event done;
-            done.kind = Event::Kind::done;
-            return done;
-        }
+        Event end() override { return Done{}; }
 
       private:
         std::string buffer_;
@@ -96,7 +92,7 @@ std::vector<Event> drain(Channel & channel) {
         if (!ev) ADD_FAILURE() << "no event within 5 s";
         if (!ev) return out;
         out.push_back(std::move(*ev));
-        if (out.back().kind != Event::Kind::delta) return out;
+        if (out.back().last()) return out;
     }
 }
 
@@ -136,17 +132,19 @@ TEST(ProxyExchange, ATypedChatGoesThroughTheCodecAndComesBackAsEvents) {
     ASSERT_TRUE(channel) << channel.error().message;
     auto events = drain(**channel);
     ASSERT_EQ(events.size(), 3u);
-    EXPECT_EQ(events[0].text, "one");
-    EXPECT_EQ(events[1].text, "two");
-    EXPECT_EQ(events[2].kind, Event::Kind::done);
+    ASSERT_TRUE(events[0].as_delta() && events[1].as_delta());
+    EXPECT_EQ(events[0].as_delta()->text, "one");
+    EXPECT_EQ(events[1].as_delta()->text, "two");
+    EXPECT_TRUE(events[2].as_done());
     EXPECT_EQ(runner.last_body, "hello");
 
     auto refused = b->submit(chat("refuse"));
     ASSERT_TRUE(refused);
     events = drain(**refused);
     ASSERT_EQ(events.size(), 1u);
-    EXPECT_EQ(events[0].kind, Event::Kind::error);
-    EXPECT_NE(events[0].error.message.find("answered 400"), std::string::npos) << events[0].error.message;
+    ASSERT_TRUE(events[0].as_failure());
+    EXPECT_NE(events[0].as_failure()->error.message.find("answered 400"), std::string::npos)
+        << events[0].as_failure()->error.message;
 }
 
 TEST(ProxyExchange, ARunnerThatIsGoneIsAnErrorNamingTheModel) {

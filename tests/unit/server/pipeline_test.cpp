@@ -50,8 +50,7 @@ class FakeBackend final : public backend::Backend {
             return ch;
         }
         ch->push(backend::Event::delta("lo"));
-        backend::Event done;
-        done.kind                    = backend::Event::Kind::done;
+        backend::Done done;
         done.usage.completion_tokens = 2;
         ch->push(std::move(done));
         return ch;
@@ -100,14 +99,11 @@ class TraceRender : public server::Render {
     explicit TraceRender(const server::Answering & a) : model_(a.model.id) {}
     std::string start() override { return "start(" + model_ + ")|"; }
     std::string event(const backend::Event & ev) override {
-        switch (ev.kind) {
-            case backend::Event::Kind::delta: return "d:" + ev.text + "|";
-            case backend::Event::Kind::error: return "error:" + ev.error.message;
-            case backend::Event::Kind::done:  return "done";
-        }
-        return {};
+        if (const auto * d = ev.as_delta()) return "d:" + d->text + "|";
+        if (const auto * f = ev.as_failure()) return "error:" + f->error.message;
+        return "done";
     }
-    std::string whole(const std::string & text, const backend::Event & done) override {
+    std::string whole(const std::string & text, const backend::Done & done) override {
         return "whole(" + model_ + "):" + text + ":" + std::to_string(done.usage.completion_tokens);
     }
 
@@ -279,12 +275,12 @@ TEST(Pipeline, SeveralGenerationsAreSubmittedEachAndJoined) {
             auto r = std::make_unique<TraceRender>(a);
             return std::unique_ptr<server::Render>(std::move(r));
         };
-        job.joined.whole = [](const std::vector<std::string> & answers, const std::vector<backend::Event> & dones) {
+        job.joined.whole = [](const std::vector<std::string> & answers, const std::vector<backend::Done> & dones) {
             std::string out = std::to_string(dones.size()) + " joined:";
             for (const auto & a : answers) out += " " + a;
             return out;
         };
-        job.joined.stream_end = [](const std::vector<backend::Event> & dones) { return "|end of " + std::to_string(dones.size()); };
+        job.joined.stream_end = [](const std::vector<backend::Done> & dones) { return "|end of " + std::to_string(dones.size()); };
         return job;
     };
     {
