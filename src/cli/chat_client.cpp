@@ -21,6 +21,17 @@ double ms_since(clock::time_point t) { return std::chrono::duration<double, std:
 
 // The chat as kiln's OpenAI route takes it (the same body kiln sends its
 // own upstream runners), with kiln's extensions.
+// The end of a turn: its failure, or its counts and finish put in `st`.
+Result<TurnStats> turn_end(const backend::Event & end, TurnStats st) {
+    if (const auto * f = end.as_failure()) return f->error;
+    const backend::Done & done = *end.as_done();
+    st.prompt_tokens     = done.usage.prompt_tokens;
+    st.completion_tokens = done.usage.completion_tokens;
+    st.cached_tokens     = done.usage.cached_tokens;
+    st.finish            = backend::finish_reason_name(done.finish);
+    return st;
+}
+
 std::string chat_body(const std::string & model, const std::vector<engine::ChatMessage> & messages, const ChatSettings & s) {
     backend::ChatRequest r;
     r.messages          = messages;
@@ -78,14 +89,7 @@ class RemoteClient final : public ChatClient {
             const std::string why = e.is_object() && e.contains("error") && e["error"].is_object() ? e["error"].value("message", raw) : raw;
             return make_error(res->status == 404 ? ErrorCode::model_not_found : ErrorCode::invalid_request, why);
         }
-        const backend::Event end = reader.end();
-        if (const auto * f = end.as_failure()) return f->error;
-        const backend::Done & done = *end.as_done();
-        st.prompt_tokens     = done.usage.prompt_tokens;
-        st.completion_tokens = done.usage.completion_tokens;
-        st.cached_tokens     = done.usage.cached_tokens;
-        st.finish            = backend::finish_reason_name(done.finish);
-        return st;
+        return turn_end(reader.end(), st);
     }
 
     Result<int32_t> count_tokens(const std::vector<engine::ChatMessage> & messages) override {
@@ -195,15 +199,11 @@ class LocalClient final : public ChatClient {
                 on_text(d->text);
                 continue;
             }
-            if (const auto * f = ev->as_failure()) return f->error;
-            const backend::Done & done = *ev->as_done();
-            st.prompt_tokens     = done.usage.prompt_tokens;
-            st.completion_tokens = done.usage.completion_tokens;
-            st.cached_tokens     = done.usage.cached_tokens;
-            st.prompt_ms         = done.timings.prompt_ms;
-            st.generation_ms     = done.timings.generation_ms;
-            st.finish            = backend::finish_reason_name(done.finish);
-            return st;
+            if (const auto * done = ev->as_done()) {  // the server's own timings
+                st.prompt_ms     = done->timings.prompt_ms;
+                st.generation_ms = done->timings.generation_ms;
+            }
+            return turn_end(*ev, st);
         }
     }
 
