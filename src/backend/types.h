@@ -138,6 +138,7 @@ struct Event : std::variant<Delta, Done, Failure> {
     const Delta *   as_delta() const { return std::get_if<Delta>(this); }
     const Done *    as_done() const { return std::get_if<Done>(this); }
     const Failure * as_failure() const { return std::get_if<Failure>(this); }
+    Delta *         as_delta() { return std::get_if<Delta>(this); }
     Done *          as_done() { return std::get_if<Done>(this); }
     bool            last() const { return !as_delta(); }  // a Done or a Failure ends the stream
 };

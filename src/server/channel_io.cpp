@@ -10,6 +10,16 @@ namespace kiln::server {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// A streamed answer: not cached, not buffered by a proxy in front.
+void stream_headers(httplib::Response & res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+}
+
+}  // namespace
+
 Result<std::shared_ptr<router::Lease>> lease_model(router::Router & router, const std::string & model,
                                                    const httplib::Request & req,
                                                    std::optional<router::KeepAlive> keep_alive, int32_t n_ctx) {
@@ -44,8 +54,7 @@ void write_verbatim(const httplib::Request & req, httplib::Response & res, std::
             body += chunk->bytes;
         }
     }
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
+    stream_headers(res);
     res.set_chunked_content_provider(
         type,
         [held, broke_off = std::move(broke_off)](size_t, httplib::DataSink & sink) {
@@ -71,38 +80,10 @@ void write_verbatim(const httplib::Request & req, httplib::Response & res, std::
         [held](bool) { held->answer->cancel(); });
 }
 
-void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,
-                   const std::string & content_type, std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        content_type,
-        [channel, prefix = std::move(prefix), render = std::move(render), charge = token_charger(req)](
-            size_t, httplib::DataSink & sink) {
-            auto write = [&](const std::string & s) { return s.empty() || sink.write(s.data(), s.size()); };
-            if (!write(prefix)) return false;
-            for (;;) {
-                auto ev = channel->pop(100ms);
-                if (!ev) {
-                    if (!sink.is_writable()) return false;  // the client left
-                    continue;
-                }
-                if (const auto * done = ev->as_done()) charge(done->usage.prompt_tokens + done->usage.completion_tokens);
-                if (!write(render(*ev))) return false;
-                if (ev->last()) {
-                    sink.done();
-                    return true;
-                }
-            }
-        },
-        [channel, keep](bool) { channel->cancel(); });
-}
-
 void stream_events(const httplib::Request & req, httplib::Response & res, std::vector<std::shared_ptr<backend::Channel>> channels,
                    const std::string & content_type, std::string prefix, RenderEventOf render,
                    std::function<std::string(const std::vector<backend::Done> &)> end, std::shared_ptr<void> keep) {
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
+    stream_headers(res);
     auto group = std::make_shared<backend::ChannelGroup>(channels);
     res.set_chunked_content_provider(
         content_type,
@@ -133,6 +114,15 @@ void stream_events(const httplib::Request & req, httplib::Response & res, std::v
         [group, keep](bool) { group->cancel(); });
 }
 
+void stream_events(const httplib::Request & req, httplib::Response & res, std::shared_ptr<backend::Channel> channel,
+                   const std::string & content_type, std::string prefix, RenderEvent render, std::shared_ptr<void> keep) {
+    // One channel of several: its done event's bytes are the end.
+    stream_events(
+        req, res, {std::move(channel)}, content_type, std::move(prefix),
+        [render = std::move(render)](size_t, const backend::Event & ev) { return render(ev); },
+        [](const std::vector<backend::Done> &) { return std::string(); }, std::move(keep));
+}
+
 bool collect(backend::Channel & channel, const httplib::Request & req, std::string & text, backend::Event & last) {
     auto next_check = std::chrono::steady_clock::now() + 100ms;
     std::vector<backend::TokenLogprob> logprobs;
@@ -147,7 +137,7 @@ bool collect(backend::Channel & channel, const httplib::Request & req, std::stri
             next_check = std::chrono::steady_clock::now() + 100ms;
         }
         if (!ev) continue;
-        if (auto * delta = std::get_if<backend::Delta>(&*ev)) {
+        if (auto * delta = ev->as_delta()) {
             text += delta->text;
             for (auto & lp : delta->logprobs) logprobs.push_back(std::move(lp));
             continue;

@@ -8,16 +8,9 @@
 namespace kiln::server {
 namespace {
 
-// A request submitted to the leased model; the lease lives as long as its
-// answer is read.
-struct Submitted {
-    std::shared_ptr<backend::Channel> channel;
-    std::shared_ptr<void>             keep;
-};
-Result<Submitted> submit(const std::shared_ptr<router::Lease> & lease, BackendRequest request) {
-    auto channel = std::visit([&](auto & r) { return lease->backend().submit(std::move(r)); }, request);
-    if (!channel) return channel.error();
-    return Submitted{*channel, lease};
+// A request submitted to the leased model (keep the lease while its answer is read).
+Result<std::shared_ptr<backend::Channel>> submit(const std::shared_ptr<router::Lease> & lease, BackendRequest request) {
+    return std::visit([&](auto & r) { return lease->backend().submit(std::move(r)); }, request);
 }
 
 // An OpenAI request as the client sent it, at its OpenAI path, for a backend
@@ -52,7 +45,6 @@ void run_several(const httplib::Request & req, httplib::Response & res, const st
     requests.push_back(std::move(job.request));
     for (auto & r : job.more) requests.push_back(std::move(r));
     std::vector<std::shared_ptr<backend::Channel>> channels;
-    std::vector<std::shared_ptr<void>>             keep;
     std::vector<std::shared_ptr<Render>>           renders;
     for (size_t i = 0; i < requests.size(); ++i) {
         auto submitted = submit(lease, std::move(requests[i]));
@@ -60,9 +52,8 @@ void run_several(const httplib::Request & req, httplib::Response & res, const st
             for (auto & c : channels) c->cancel();
             return fail(submitted.error());
         }
-        channels.push_back(submitted->channel);
-        keep.push_back(submitted->keep);
-        Answering a{lease->info(), lease->backend(), submitted->channel->prompt_tokens, job.received, leased, i, requests.size()};
+        channels.push_back(*submitted);
+        Answering a{lease->info(), lease->backend(), (*submitted)->prompt_tokens, job.received, leased, i, requests.size()};
         renders.push_back(job.render(a));
     }
     if (job.stream) {
@@ -71,7 +62,7 @@ void run_several(const httplib::Request & req, httplib::Response & res, const st
         return stream_events(
             req, res, channels, job.stream_type, std::move(start),
             [renders](size_t i, const backend::Event & ev) { return renders[i]->event(ev); }, job.joined.stream_end,
-            std::make_shared<std::vector<std::shared_ptr<void>>>(std::move(keep)));
+            lease);
     }
     std::vector<std::string>   answers;
     std::vector<backend::Done> dones;
@@ -118,12 +109,12 @@ void run(const httplib::Request & req, httplib::Response & res, router::Router &
     }
     auto submitted = submit(*lease, std::move(job.request));
     if (!submitted) return fail(submitted.error());
-    auto & channel = submitted->channel;
+    auto & channel = *submitted;
     std::shared_ptr<Render> render = job.render(Answering{(*lease)->info(), (*lease)->backend(), channel->prompt_tokens, job.received, leased});
     if (job.stream) {
         std::string start = render->start();
         return stream_events(req, res, channel, job.stream_type, std::move(start),
-                             [render](const backend::Event & ev) { return render->event(ev); }, submitted->keep);
+                             [render](const backend::Event & ev) { return render->event(ev); }, *lease);
     }
     std::string    text;
     backend::Event last;

@@ -145,7 +145,8 @@ describe('lifecycle', { timeout: slow(300_000) }, () => {
     await removeDir(dir);
   });
 
-  it('a second SIGTERM exits at once, and takes the runners with it', async () => {
+  // A loaded runner that ignores SIGTERM (stop_timeout 300 s).
+  async function stubbornRunner() {
     const stubborn = `import http from 'node:http';
 process.on('SIGTERM', () => {});
 http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.0.1');
@@ -153,6 +154,11 @@ http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.
     const { server, dir } = await withRunner(stubborn, 'stop_timeout = 300');
     const load = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'runner' });
     assert.equal(load.status, 200, await load.text());
+    return { server, dir };
+  }
+
+  it('a second SIGTERM exits at once, and takes the runners with it', async () => {
+    const { server, dir } = await stubbornRunner();
     const pid = Number((await server.waitForStderr(/runner: started \S+ \(pid (\d+)\)/, { from: 0 }))[1]);
     const exited = new Promise((resolve) => server.proc.once('close', (code, signal) => resolve({ code, signal })));
     server.proc.kill('SIGTERM');
@@ -171,13 +177,7 @@ http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.
   });
 
   it('a second SIGTERM long after the first still exits at once (the runners are stopped while it listens)', async () => {
-    const stubborn = `import http from 'node:http';
-process.on('SIGTERM', () => {});
-http.createServer((q, s) => s.end('{}')).listen(Number(process.argv[2]), '127.0.0.1');
-`;
-    const { server, dir } = await withRunner(stubborn, 'stop_timeout = 300');
-    const load = await postJSON(server.baseURL, '/api/v1/models/load', { model: 'runner' });
-    assert.equal(load.status, 200, await load.text());
+    const { server, dir } = await stubbornRunner();
     const exited = new Promise((resolve) => server.proc.once('close', (code) => resolve(code)));
     server.proc.kill('SIGTERM');
     await server.waitForStderr(/shutting down \(again to exit at once\)/, { from: 0 });
